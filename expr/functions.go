@@ -1,0 +1,107 @@
+package expr
+
+import "fmt"
+
+// ErrorType is the key under which the connector functions mark their result, as Camunda's
+// runtime does, so the caller can tell a BPMN error from a job error or an ignored error.
+const ErrorType = "errorType"
+
+// The values of ErrorType.
+const (
+	TypeBPMNError   = "bpmnError"
+	TypeJobError    = "jobError"
+	TypeIgnoreError = "ignoreError"
+)
+
+// bpmnError(code, message[, variables]) asks for a BPMN error to be thrown.
+func bpmnError(args ...any) (any, error) {
+	if len(args) < 2 || len(args) > 3 {
+		return nil, fmt.Errorf("bpmnError(code, message[, variables]) takes 2 or 3 arguments, got %d", len(args))
+	}
+	code, ok := args[0].(string)
+	if !ok || code == "" {
+		return nil, fmt.Errorf("bpmnError: code must be a non-empty string, got %T", args[0])
+	}
+	msg, ok := args[1].(string)
+	if !ok && args[1] != nil {
+		return nil, fmt.Errorf("bpmnError: message must be a string, got %T", args[1])
+	}
+	out := map[string]any{ErrorType: TypeBPMNError, "code": code, "message": msg}
+	if len(args) == 3 {
+		v, err := variables("bpmnError", args[2])
+		if err != nil {
+			return nil, err
+		}
+		out["variables"] = v
+	}
+	return out, nil
+}
+
+// jobError(message[, variables[, retries[, retryBackoff]]]) asks for the job to fail.
+func jobError(args ...any) (any, error) {
+	if len(args) < 1 || len(args) > 4 {
+		return nil, fmt.Errorf("jobError(message[, variables[, retries[, retryBackoff]]]) takes 1 to 4 arguments, got %d", len(args))
+	}
+	msg, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("jobError: message must be a string, got %T", args[0])
+	}
+	out := map[string]any{ErrorType: TypeJobError, "message": msg, "retries": 0, "retryBackoff": "PT0S"}
+	if len(args) >= 2 {
+		v, err := variables("jobError", args[1])
+		if err != nil {
+			return nil, err
+		}
+		out["variables"] = v
+	}
+	if len(args) >= 3 {
+		switch n := args[2].(type) {
+		case int:
+			out["retries"] = n
+		case int64:
+			out["retries"] = int(n)
+		case float64:
+			if n != float64(int(n)) {
+				return nil, fmt.Errorf("jobError: retries must be a whole number, got %v", n)
+			}
+			out["retries"] = int(n)
+		default:
+			return nil, fmt.Errorf("jobError: retries must be a number, got %T", args[2])
+		}
+	}
+	if len(args) == 4 {
+		s, ok := args[3].(string)
+		if !ok {
+			return nil, fmt.Errorf("jobError: retryBackoff must be an ISO-8601 duration string, got %T", args[3])
+		}
+		out["retryBackoff"] = s
+	}
+	return out, nil
+}
+
+// ignoreError([variables]) completes the job despite the error.
+func ignoreError(args ...any) (any, error) {
+	if len(args) > 1 {
+		return nil, fmt.Errorf("ignoreError([variables]) takes at most 1 argument, got %d", len(args))
+	}
+	out := map[string]any{ErrorType: TypeIgnoreError}
+	if len(args) == 1 {
+		v, err := variables("ignoreError", args[0])
+		if err != nil {
+			return nil, err
+		}
+		out["variables"] = v
+	}
+	return out, nil
+}
+
+func variables(fn string, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: variables must be a context (map), got %T", fn, v)
+	}
+	return m, nil
+}

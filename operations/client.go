@@ -1,0 +1,243 @@
+package operations
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Doer sends HTTP requests; *http.Client is one.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Client sends calls. Its zero value is not usable: HTTP is required.
+type Client struct {
+	HTTP Doer
+	// MaxBody caps a response body read into memory (default 32 MiB, the outputs column's limit).
+	MaxBody int64
+}
+
+// DefaultMaxBody is the largest response body read: the outputs file column holds 32 MB.
+const DefaultMaxBody = 32 << 20
+
+// Response is an answer with a status below 400, as expressions see it: the body is parsed
+// JSON when it is JSON, else a string (nil when empty).
+type Response struct {
+	Status int
+	Header http.Header
+	Body   any
+}
+
+// HTTPError is an answer with status >= 400. Code and Message come from an OData error body
+// when there is one; Body holds the parsed body (truncated when it is text).
+type HTTPError struct {
+	Op         Op
+	Status     int
+	Reason     string
+	Code       string
+	Message    string
+	Header     http.Header
+	Body       any
+	RetryAfter time.Duration // from Retry-After, on 429 and 503
+}
+
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	if e.Op != "" {
+		b.WriteString(string(e.Op))
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "HTTP %d %s", e.Status, e.Reason)
+	if e.Code != "" || e.Message != "" {
+		b.WriteString(": ")
+		if e.Code != "" {
+			b.WriteString(e.Code)
+			b.WriteString(" ")
+		}
+		b.WriteString(truncate(e.Message, 1000))
+	} else if s, ok := e.Body.(string); ok && s != "" {
+		b.WriteString(": ")
+		b.WriteString(truncate(s, 500))
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// TransportError is a request that got no answer: a refused or reset connection, a timeout.
+type TransportError struct {
+	Op      Op
+	Timeout bool
+	Err     error
+}
+
+func (e *TransportError) Error() string {
+	what := "request failed"
+	if e.Timeout {
+		what = "request timed out"
+	}
+	if e.Op != "" {
+		return fmt.Sprintf("%s: %s: %v", e.Op, what, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", what, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Do sends a call and reads its answer. A status >= 400 returns *HTTPError, no answer at all
+// *TransportError; other errors (from the transport stack, e.g. a refused token) pass through.
+func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
+	var body io.Reader
+	if call.Body != nil {
+		body = bytes.NewReader(call.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, body)
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	for k, v := range call.Header {
+		req.Header[k] = v
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, classify(call.Op, ctx, err)
+	}
+	defer res.Body.Close()
+	limit := c.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	raw, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
+	if err != nil {
+		return nil, classify(call.Op, ctx, fmt.Errorf("reading response body: %w", err))
+	}
+	if int64(len(raw)) > limit {
+		return nil, &HTTPError{Op: call.Op, Status: res.StatusCode, Reason: "response body over " + strconv.FormatInt(limit, 10) + " bytes", Header: res.Header}
+	}
+	parsed := ParseBody(res.Header.Get("Content-Type"), raw)
+	if res.StatusCode >= 400 {
+		e := &HTTPError{
+			Op:     call.Op,
+			Status: res.StatusCode,
+			Reason: http.StatusText(res.StatusCode),
+			Header: res.Header,
+			Body:   parsed,
+		}
+		e.Code, e.Message = odataError(parsed)
+		if s, ok := parsed.(string); ok {
+			e.Body = truncate(s, 4000)
+		}
+		e.RetryAfter = RetryAfter(res.Header.Get("Retry-After"), time.Now())
+		return nil, e
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: parsed}, nil
+}
+
+func classify(op Op, ctx context.Context, err error) error {
+	var ne interface{ Timeout() bool }
+	timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return err // the caller gave up; not a Dataverse fault
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return err
+	}
+	// Errors from the transport stack that carry their own type (a refused token, a host
+	// that is not allowed) pass through so the caller can classify them.
+	var typed interface{ Permanent() bool }
+	if errors.As(err, &typed) {
+		return err
+	}
+	return &TransportError{Op: op, Timeout: timeout, Err: err}
+}
+
+// ParseBody parses a JSON body (by content type, or by shape when the type says nothing), else
+// returns it as a string; an empty body is nil.
+func ParseBody(contentType string, raw []byte) any {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	looksJSON := mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "" ||
+		mt == "application/octet-stream" || mt == "text/plain"
+	if looksJSON {
+		var v any
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&v); err == nil && !d.More() {
+			return normalizeNumbers(v)
+		}
+	}
+	return string(raw)
+}
+
+// normalizeNumbers turns json.Number into int64 when integral, else float64, so expressions
+// see 4, not 4.0, and large ids keep their digits.
+func normalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]any:
+		for k, x := range t {
+			t[k] = normalizeNumbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = normalizeNumbers(x)
+		}
+	}
+	return v
+}
+
+func odataError(body any) (code, message string) {
+	m, ok := body.(map[string]any)
+	if !ok {
+		return "", ""
+	}
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		return "", ""
+	}
+	code, _ = e["code"].(string)
+	message, _ = e["message"].(string)
+	return code, message
+}
+
+// RetryAfter parses a Retry-After header: delay seconds or an HTTP date. Zero when absent or bad.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s < 0 || s > 86400 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
