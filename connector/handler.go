@@ -1,0 +1,409 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/expr"
+	"github.com/pa-connector/pa-connector/operations"
+)
+
+// Handler runs one job: decode, resolve secrets, bind, check hosts, call Dataverse (or, in
+// compatibility mode, any allowed REST endpoint), and map the answer through the result and
+// error expressions. It returns the output variables or a typed outcome error.
+type Handler struct {
+	Secrets   *Secrets
+	Hosts     *HostPolicy
+	Tokens    *auth.Cache
+	Transport http.RoundTripper // shared base transport (connection pool, host-checked dialer, limits)
+	Exprs     *expr.Cache
+	// CompatType is the job type served with Camunda's REST connector contract.
+	CompatType string
+	// MaxOutputBytes caps the JSON size of a job's output variables (default 1.5 MB).
+	MaxOutputBytes int
+	// MaxThrottleWaits caps in-process waits on 429 for one job (default 5).
+	MaxThrottleWaits int
+	// Observe, when set, is told about each Dataverse request (for metrics).
+	Observe func(op operations.Op, status int, d time.Duration)
+	// OnThrottle, when set, is told about each 429 and whether the worker waited in-process.
+	OnThrottle func(wait time.Duration, inProcess bool)
+	Now        func() time.Time
+}
+
+// DefaultMaxOutputBytes is Camunda's limit for a connector's output variables.
+const DefaultMaxOutputBytes = 1536 * 1024
+
+// Handle runs the job. ctx carries the job's deadline.
+func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
+	hd, err := parseHeaders(job.Headers)
+	if err != nil {
+		return Result{}, Permanent(err)
+	}
+	vars, err := decodeVariables(job.Variables)
+	if err != nil {
+		return Result{}, Permanent(err)
+	}
+	_, used, err := h.Secrets.Resolve(vars)
+	if err != nil {
+		return Result{}, Permanent(err)
+	}
+	b, err := h.bind(job.Type, vars)
+	if err != nil {
+		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
+	}
+	if b.call.Op != "" {
+		SetOperation(ctx, string(b.call.Op))
+	} else {
+		SetOperation(ctx, "rest")
+	}
+	scrub := append(used, b.scrub...)
+	res, err := h.execute(ctx, job, hd, b)
+	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
+	}
+	out, err := h.outcome(job, hd, b, res, err)
+	if err != nil {
+		return Result{}, scrubError(err, scrub)
+	}
+	if err := h.checkSize(out); err != nil {
+		return Result{}, err
+	}
+	return Result{Variables: out}, nil
+}
+
+func (h *Handler) bind(jobType string, vars map[string]any) (*bound, error) {
+	var (
+		b   *bound
+		err error
+	)
+	if h.CompatType != "" && jobType == h.CompatType {
+		b, err = bindREST(vars)
+	} else {
+		b, err = bindNative(vars)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Hosts.Check(b.call.URL); err != nil {
+		return nil, err
+	}
+	if b.creds != nil && b.creds.TokenURL != "" {
+		if err := h.Hosts.Check(b.creds.TokenURL); err != nil {
+			return nil, fmt.Errorf("authentication.oauthTokenEndpoint: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// execute sends the call, waiting in-process on 429 while the wait fits in the job's deadline.
+func (h *Handler) execute(ctx context.Context, job Job, hd headers, b *bound) (*operations.Response, error) {
+	var rt http.RoundTripper = h.Transport
+	if b.creds != nil {
+		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds}
+	}
+	client := operations.Client{HTTP: &http.Client{Transport: rt, CheckRedirect: h.Hosts.CheckRedirect}}
+	maxWaits := h.MaxThrottleWaits
+	if maxWaits == 0 {
+		maxWaits = 5
+	}
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, b.timeout)
+		start := h.now()
+		res, err := client.Do(cctx, b.call)
+		cancel()
+		if h.Observe != nil {
+			status := 0
+			var he *operations.HTTPError
+			if res != nil {
+				status = res.Status
+			} else if errors.As(err, &he) {
+				status = he.Status
+			}
+			h.Observe(b.call.Op, status, h.now().Sub(start))
+		}
+		var he *operations.HTTPError
+		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
+			return res, err
+		}
+		wait := he.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		deadline, hasDeadline := ctx.Deadline()
+		fits := attempt < maxWaits && (!hasDeadline || h.now().Add(wait+2*time.Second).Before(deadline))
+		if h.OnThrottle != nil {
+			h.OnThrottle(wait, fits)
+		}
+		if !fits {
+			return nil, &throttled{err: he, wait: max(wait, hd.retryBackoff)}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// throttled is a 429 the worker could not wait out within the job's deadline.
+type throttled struct {
+	err  *operations.HTTPError
+	wait time.Duration
+}
+
+func (t *throttled) Error() string {
+	return fmt.Sprintf("%v (throttled by Dataverse; retry after %s)", t.err, t.wait)
+}
+func (t *throttled) Unwrap() error { return t.err }
+
+// outcome evaluates the expressions and classifies a failure.
+func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Response, callErr error) (map[string]any, error) {
+	var exprCtx map[string]any
+	var response map[string]any
+	if callErr == nil {
+		response = responseContext(b, res)
+		exprCtx = map[string]any{}
+		for k, v := range response {
+			exprCtx[k] = v
+		}
+		exprCtx["response"] = response
+	} else {
+		exprCtx = map[string]any{"error": errorContext(callErr)}
+	}
+	exprCtx["job"] = map[string]any{"retries": int64(job.Retries)}
+
+	if hd.errorExpression != "" {
+		decided, vars, err := h.errorExpression(hd, exprCtx)
+		if err != nil {
+			return nil, err
+		}
+		if decided != nil {
+			return nil, decided
+		}
+		if vars != nil { // ignoreError(): complete with these variables
+			return vars, nil
+		}
+	}
+	if callErr != nil {
+		return nil, classify(callErr, hd)
+	}
+	out := map[string]any{}
+	if hd.resultVariable != "" {
+		out[hd.resultVariable] = response
+	}
+	if hd.resultExpression != "" {
+		p, err := h.Exprs.Compile(hd.resultExpression)
+		if err != nil {
+			return nil, Permanentf("result expression: %w", err)
+		}
+		v, err := p.Eval(exprCtx)
+		if err != nil {
+			return nil, Permanentf("result expression: %w", err)
+		}
+		switch m := v.(type) {
+		case nil:
+		case map[string]any:
+			for k, x := range m {
+				out[k] = x
+			}
+		default:
+			return nil, Permanentf("result expression: must evaluate to a context (map), got %s", typeName(v))
+		}
+	}
+	return out, nil
+}
+
+// errorExpression returns an outcome error, or variables to complete with (ignoreError), or
+// neither (no error).
+func (h *Handler) errorExpression(hd headers, ctx map[string]any) (error, map[string]any, error) {
+	p, err := h.Exprs.Compile(hd.errorExpression)
+	if err != nil {
+		return nil, nil, Permanentf("error expression: %w", err)
+	}
+	v, err := p.Eval(ctx)
+	if err != nil {
+		return nil, nil, Permanentf("error expression: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if v == nil || (ok && len(m) == 0) {
+		return nil, nil, nil
+	}
+	if !ok {
+		return nil, nil, Permanentf("error expression: must evaluate to null or a context made by bpmnError(), jobError() or ignoreError(), got %s", typeName(v))
+	}
+	vars, _ := m["variables"].(map[string]any)
+	msg, _ := m["message"].(string)
+	switch m[expr.ErrorType] {
+	case expr.TypeIgnoreError:
+		if vars == nil {
+			vars = map[string]any{}
+		}
+		return nil, vars, nil
+	case expr.TypeJobError:
+		backoff, err := parseDuration(fmt.Sprint(m["retryBackoff"]))
+		if err != nil {
+			return nil, nil, Permanentf("error expression: jobError retryBackoff: %w", err)
+		}
+		retries, _ := m["retries"].(int)
+		return &JobError{Message: msg, Variables: vars, Retries: retries, Backoff: backoff}, nil, nil
+	case expr.TypeBPMNError, nil:
+		code, _ := m["code"].(string)
+		if code == "" {
+			return nil, nil, Permanentf("error expression: the context has no error code; use bpmnError(code, message)")
+		}
+		return &BPMNError{Code: code, Message: msg, Variables: vars}, nil, nil
+	}
+	return nil, nil, Permanentf("error expression: unknown errorType %v", m[expr.ErrorType])
+}
+
+// classify turns a call failure with no error-expression decision into an outcome.
+func classify(err error, hd headers) error {
+	var (
+		he *operations.HTTPError
+		te *operations.TransportError
+		th *throttled
+		ke *auth.TokenError
+		ho *HostError
+	)
+	switch {
+	case errors.As(err, &th):
+		return &RetryError{Err: err, Backoff: th.wait, KeepRetries: true}
+	case errors.As(err, &ho):
+		return Permanent(err)
+	case errors.As(err, &ke):
+		if ke.Permanent {
+			return Permanentf("authentication failed: %w", err)
+		}
+		return &RetryError{Err: fmt.Errorf("authentication failed: %w", err), Backoff: max(hd.retryBackoff, ke.RetryAfter)}
+	case errors.As(err, &he):
+		if he.Status == http.StatusRequestTimeout || he.Status >= 500 {
+			return &RetryError{Err: err, Backoff: max(hd.retryBackoff, he.RetryAfter)}
+		}
+		return Permanent(err)
+	case errors.As(err, &te):
+		return &RetryError{Err: err, Backoff: hd.retryBackoff}
+	case auth.IsPermanent(err):
+		return Permanentf("authentication failed: %w", err)
+	}
+	return &RetryError{Err: err, Backoff: hd.retryBackoff}
+}
+
+// responseContext is the REST connector's response as expressions see it: status, headers
+// (a header with several values becomes a list) and body; the status operation adds statusName.
+func responseContext(b *bound, res *operations.Response) map[string]any {
+	hdrs := make(map[string]any, len(res.Header))
+	for k, v := range res.Header {
+		if len(v) == 1 {
+			hdrs[k] = v[0]
+		} else {
+			l := make([]any, len(v))
+			for i, s := range v {
+				l[i] = s
+			}
+			hdrs[k] = l
+		}
+	}
+	out := map[string]any{"status": int64(res.Status), "headers": hdrs, "body": res.Body}
+	if b.call.Op == operations.OpStatus {
+		if m, ok := res.Body.(map[string]any); ok {
+			if code, ok := m["statuscode"].(int64); ok {
+				out["statusName"] = operations.StatusName(int(code))
+			}
+		}
+	}
+	return out
+}
+
+// errorContext is Camunda's error context: code is the HTTP status as a string ("404"; "408" for
+// a timeout), message the reason phrase, variables.response the answer.
+func errorContext(err error) map[string]any {
+	var (
+		he *operations.HTTPError
+		te *operations.TransportError
+		ke *auth.TokenError
+	)
+	out := map[string]any{"type": "io.camunda.connector.api.error.ConnectorException", "message": err.Error()}
+	switch {
+	case errors.As(err, &he):
+		out["code"] = fmt.Sprint(he.Status)
+		out["message"] = he.Reason
+		hdrs := map[string]any{}
+		for k, v := range he.Header {
+			hdrs[k] = strings.Join(v, ",")
+		}
+		out["variables"] = map[string]any{"response": map[string]any{"headers": hdrs, "body": he.Body}}
+	case errors.As(err, &te) && te.Timeout:
+		out["code"] = "408"
+	case errors.As(err, &ke):
+		out["code"] = fmt.Sprint(ke.Status)
+	}
+	return out
+}
+
+func (h *Handler) checkSize(out map[string]any) error {
+	limit := h.MaxOutputBytes
+	if limit == 0 {
+		limit = DefaultMaxOutputBytes
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return Permanentf("output variables cannot be encoded as JSON: %v", err)
+	}
+	if len(raw) > limit {
+		return Permanentf("output variables are %d bytes, over the limit of %d bytes: narrow them with a result expression", len(raw), limit)
+	}
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func decodeVariables(s string) (map[string]any, error) {
+	if strings.TrimSpace(s) == "" {
+		return map[string]any{}, nil
+	}
+	v := operations.ParseBody("application/json", []byte(s))
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("job variables are not a JSON object")
+	}
+	return m, nil
+}
+
+// scrubError removes secret values from an outcome's message, keeping its type.
+func scrubError(err error, secrets []string) error {
+	if len(secrets) == 0 {
+		return err
+	}
+	var (
+		perm  *PermanentError
+		retry *RetryError
+		bpmn  *BPMNError
+		jobE  *JobError
+	)
+	switch {
+	case errors.As(err, &bpmn):
+		bpmn.Message = Scrub(bpmn.Message, secrets...)
+		return bpmn
+	case errors.As(err, &jobE):
+		jobE.Message = Scrub(jobE.Message, secrets...)
+		return jobE
+	case errors.As(err, &perm):
+		return Permanent(errors.New(Scrub(err.Error(), secrets...)))
+	case errors.As(err, &retry):
+		return &RetryError{Err: errors.New(Scrub(err.Error(), secrets...)), Backoff: retry.Backoff, KeepRetries: retry.KeepRetries}
+	}
+	return errors.New(Scrub(err.Error(), secrets...))
+}

@@ -1,0 +1,214 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"time"
+
+	"github.com/camunda/zeebe/clients/go/v8/pkg/zbc"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/expr"
+	"github.com/pa-connector/pa-connector/operations"
+)
+
+// NewLogger builds the one logger the process uses.
+func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	lvl, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// NewHandler wires the job handler: shared transport (host-checked dialer, pooled connections,
+// no redirects to disallowed hosts), token cache, expression cache, metrics.
+func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger) *Handler {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	base := &http.Transport{
+		DialContext:           hosts.DialContext(dialer),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	// Order, outermost first: auth (per job, added by the handler) → request log → base.
+	var rt http.RoundTripper = base
+	if logger.GetLevel() <= zerolog.DebugLevel {
+		rt = &logTransport{base: base, log: logger}
+	}
+	tokenClient := &http.Client{Transport: rt, CheckRedirect: hosts.CheckRedirect, Timeout: 30 * time.Second}
+	tokens := auth.NewCache(tokenClient, auth.WithOnFetch(func(_ time.Duration, err error) { m.TokenFetch(err) }))
+	compat := ""
+	if cfg.HTTPJSONCompat {
+		compat = CompatJobType
+	}
+	return &Handler{
+		Secrets:        &Secrets{Prefix: cfg.SecretPrefix, Dir: cfg.SecretsDir},
+		Hosts:          hosts,
+		Tokens:         tokens,
+		Transport:      rt,
+		Exprs:          &expr.Cache{},
+		CompatType:     compat,
+		MaxOutputBytes: cfg.MaxOutputBytes,
+		Observe: func(op operations.Op, status int, d time.Duration) {
+			m.Request(string(op), status, d)
+		},
+		OnThrottle: m.Throttled,
+	}
+}
+
+// logTransport writes one debug line per request: method, host, path, status, duration; never
+// the query, headers or bodies, which may hold credentials.
+type logTransport struct {
+	base http.RoundTripper
+	log  zerolog.Logger
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.base.RoundTrip(req)
+	ev := t.log.Debug().Str("method", req.Method).Str("host", req.URL.Host).Str("path", req.URL.Path).
+		Int64("duration_ms", time.Since(start).Milliseconds())
+	if err != nil {
+		ev.Str("error", "request failed").Msg("http request")
+	} else {
+		ev.Int("status", res.StatusCode).Msg("http request")
+	}
+	return res, err
+}
+
+// Run runs the worker until ctx ends (SIGTERM), then drains and returns.
+func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
+	// The Zeebe client logs through the standard logger; keep those lines in our format.
+	log.SetFlags(0)
+	log.SetOutput(zerologWriter{logger})
+
+	hosts, err := NewHostPolicy(cfg.AllowedHosts)
+	if err != nil {
+		return err
+	}
+	metrics := NewMetrics()
+	handler := NewHandler(cfg, hosts, metrics, logger)
+
+	client, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: "127.0.0.1:26500"})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	types := []string{cfg.JobType}
+	fetch := append([]string{}, nativeVariables...)
+	if cfg.HTTPJSONCompat {
+		types = append(types, CompatJobType)
+		fetch = append(fetch, restVariables...)
+	}
+	w := &Worker{
+		Gateway:        client,
+		Handler:        handler,
+		Types:          types,
+		Name:           cfg.WorkerName,
+		FetchVariables: dedupe(fetch),
+		MaxJobsActive:  cfg.MaxJobsActive,
+		JobTimeout:     cfg.JobTimeout,
+		RequestTimeout: cfg.RequestTimeout,
+		PollInterval:   cfg.PollInterval,
+		Streaming:      cfg.Streaming,
+		Grace:          cfg.ShutdownGrace,
+		Log:            logger,
+		Metrics:        metrics,
+	}
+
+	var srv *http.Server
+	if cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		srv = &http.Server{Handler: mux(w, metrics, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error().Err(err).Msg("HTTP listener failed")
+			}
+		}()
+		logger.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	}
+	logger.Info().Strs("job_types", types).Int("max_jobs_active", cfg.MaxJobsActive).
+		Str("gateway", gatewayAddress()).Msg("pa-connector starting")
+	err = w.Run(ctx)
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	return err
+}
+
+func mux(w *Worker, m *Metrics, withPprof bool) http.Handler {
+	mx := http.NewServeMux()
+	mx.HandleFunc("/healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(rw, `{"status":"UP"}`)
+	})
+	mx.HandleFunc("/readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		if !w.Ready() {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(rw, `{"status":"DOWN"}`)
+			return
+		}
+		_, _ = io.WriteString(rw, `{"status":"UP"}`)
+	})
+	mx.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	if withPprof {
+		mx.HandleFunc("/debug/pprof/", pprof.Index)
+		mx.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mx.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mx.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mx
+}
+
+func gatewayAddress() string {
+	if a := os.Getenv("ZEEBE_ADDRESS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:26500"
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// zerologWriter turns standard-library log lines (from the Zeebe client) into warn lines.
+type zerologWriter struct{ log zerolog.Logger }
+
+func (z zerologWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	for len(msg) > 0 && (msg[len(msg)-1] == '\n') {
+		msg = msg[:len(msg)-1]
+	}
+	z.log.Warn().Str("source", "zeebe-client").Msg(msg)
+	return len(p), nil
+}
