@@ -13,6 +13,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "expr" {
+		os.Exit(runExpr(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	cfg, err := connector.ParseConfig(os.Args[1:], os.Getenv, os.Stdout)
 	if errors.Is(err, connector.ErrHelp) {
 		return
