@@ -1,0 +1,105 @@
+package dataversetest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// adminCalls is the answer of GET /_emulator/calls.
+type adminCalls struct {
+	Counts    map[string]int    `json:"counts"`
+	InFlight  int               `json:"inFlight"`
+	Calls     []Call            `json:"calls"`
+	Callbacks []CallbackAttempt `json:"callbacks"`
+	Faults    []Fault           `json:"faults"`
+}
+
+// serveAdmin serves the /_emulator/ control endpoints (not authenticated:
+// the emulator is meant for loopback use only).
+//
+//	GET  /_emulator/calls                 counts by operation, calls, callbacks, pending faults
+//	POST /_emulator/faults                inject a Fault (JSON; delay as "250ms")
+//	POST /_emulator/revoke-tokens         invalidate issued tokens
+//	POST /_emulator/reset                 forget runs, calls, faults, callbacks and limit usage
+//	POST /_emulator/tick                  catch runs up with the clock
+//	GET  /_emulator/sessions/{id}         a run's state (FlowSession as JSON)
+//	POST /_emulator/sessions/{id}/status  {"statuscode": 8} forces a run's status
+func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/_emulator/")
+	bad := func(status int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	}
+	ok := func(v any) {
+		if v == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	post := r.Method == http.MethodPost
+	switch {
+	case path == "calls" && r.Method == http.MethodGet:
+		e.mu.Lock()
+		counts := make(map[string]int, len(e.counts))
+		for k, v := range e.counts {
+			counts[k] = v
+		}
+		e.mu.Unlock()
+		ok(adminCalls{Counts: counts, InFlight: e.InFlight(), Calls: e.Calls(), Callbacks: e.Callbacks(), Faults: e.Faults()})
+	case path == "faults" && post:
+		var f Fault
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			bad(http.StatusBadRequest, "reading the fault: "+err.Error())
+			return
+		}
+		if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
+			bad(http.StatusBadRequest, "status must be an HTTP status code")
+			return
+		}
+		e.Inject(f)
+		ok(nil)
+	case path == "revoke-tokens" && post:
+		e.RevokeTokens()
+		ok(nil)
+	case path == "reset" && post:
+		e.Reset()
+		ok(nil)
+	case path == "tick" && post:
+		e.Tick()
+		ok(nil)
+	case strings.HasPrefix(path, "sessions/"):
+		id, rest, _ := strings.Cut(strings.TrimPrefix(path, "sessions/"), "/")
+		switch {
+		case rest == "" && r.Method == http.MethodGet:
+			s, found := e.Session(id)
+			if !found {
+				bad(http.StatusNotFound, "no flowsession "+id)
+				return
+			}
+			ok(s)
+		case rest == "status" && post:
+			var body struct {
+				StatusCode *int `json:"statuscode"`
+			}
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&body); err != nil || body.StatusCode == nil {
+				bad(http.StatusBadRequest, `body must be {"statuscode": <0-14>}`)
+				return
+			}
+			if err := e.SetStatus(id, *body.StatusCode); err != nil {
+				bad(http.StatusNotFound, err.Error())
+				return
+			}
+			ok(nil)
+		default:
+			bad(http.StatusNotFound, "unknown admin endpoint")
+		}
+	default:
+		bad(http.StatusNotFound, "unknown admin endpoint")
+	}
+}

@@ -1,0 +1,265 @@
+package dataversetest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Operation names used in Call.Op, Fault.Op and Count.
+const (
+	OpRunDesktopFlow       = "RunDesktopFlow"
+	OpGetFlowSession       = "GetFlowSession"
+	OpGetOutputs           = "GetOutputs"
+	OpCancelDesktopFlowRun = "CancelDesktopFlowRun"
+	OpToken                = "Token"
+	OpCallback             = "Callback"
+	OpOther                = "Other" // any other request under /api/data/ or unknown path
+)
+
+// Emulator is the Dataverse and Entra ID emulator as an http.Handler. Make it
+// with NewHandler (or NewServer, which serves it) and stop it with Close.
+type Emulator struct {
+	opts   Options
+	flows  map[string]Flow   // lower-case workflow id → flow
+	static map[string]string // static token → caller name
+
+	ctx    context.Context // cancelled by Close: stops delays and callbacks
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // running callback deliveries
+
+	mu        sync.Mutex
+	closed    bool
+	sessions  map[string]*session
+	timers    map[string]*time.Timer // session id → completion timer
+	tokens    map[string]issuedToken
+	calls     []Call
+	counts    map[string]int
+	faults    []*Fault
+	callbacks []CallbackAttempt
+	usage     map[string]*usage      // caller → service-protection usage
+	triggers  map[string][]time.Time // connectionName → trigger times
+	version   int64
+}
+
+// NewHandler returns an emulator that is not bound to a listener; serve it
+// with any http.Server and call Close when done.
+func NewHandler(opts Options) *Emulator {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Emulator{
+		opts:   opts,
+		flows:  make(map[string]Flow, len(opts.Flows)),
+		static: make(map[string]string, len(opts.Tokens)),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	for id, f := range opts.Flows {
+		e.flows[strings.ToLower(strings.Trim(id, "{}"))] = f
+	}
+	for i, t := range opts.Tokens {
+		if t != "" {
+			e.static[t] = fmt.Sprintf("static-token-%d", i+1)
+		}
+	}
+	e.resetLocked()
+	return e
+}
+
+// resetLocked forgets all state except the configuration and issued tokens.
+func (e *Emulator) resetLocked() {
+	for _, t := range e.timers {
+		t.Stop()
+	}
+	e.sessions = map[string]*session{}
+	e.timers = map[string]*time.Timer{}
+	if e.tokens == nil {
+		e.tokens = map[string]issuedToken{}
+	}
+	e.calls = nil
+	e.counts = map[string]int{}
+	e.faults = nil
+	e.callbacks = nil
+	e.usage = map[string]*usage{}
+	e.triggers = map[string][]time.Time{}
+	if e.version == 0 {
+		e.version = 1_000_000
+	}
+}
+
+// Reset forgets runs, calls, faults, callbacks and limit usage. The
+// configuration and issued tokens stay.
+func (e *Emulator) Reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.resetLocked()
+}
+
+// Close stops timers, pending fault delays and callback retries, and waits
+// for callback deliveries to return. The handler answers 503 afterwards.
+func (e *Emulator) Close() {
+	e.mu.Lock()
+	e.closed = true
+	for id, t := range e.timers {
+		t.Stop()
+		delete(e.timers, id)
+	}
+	e.mu.Unlock()
+	e.cancel()
+	e.wg.Wait()
+}
+
+func (e *Emulator) now() time.Time { return e.opts.Clock() }
+
+func (e *Emulator) nextVersionLocked() int64 {
+	e.version++
+	return e.version
+}
+
+// ServeHTTP routes a request to the token endpoint, the Dataverse Web API or
+// the /_emulator/ admin endpoints.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
+		e.serveAdmin(w, r)
+		return
+	}
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	rt := parseRoute(r.URL.Path)
+	caller := ""
+	defer func() { e.record(r, rt.op, caller, rec, start) }()
+	if e.isClosed() {
+		writeError(rec, newError(http.StatusServiceUnavailable, CodeUnexpected, "The emulator is shutting down."))
+		return
+	}
+	switch {
+	case rt.op == OpToken:
+		caller = e.serveToken(rec, r, rt)
+	case rt.api:
+		caller = e.serveDataverse(rec, r, rt)
+	default:
+		http.NotFound(rec, r)
+	}
+}
+
+func (e *Emulator) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// serveDataverse authenticates, applies the limits and faults and answers
+// one Web API request. It returns the caller's name.
+func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string {
+	caller, ok := e.authenticate(r)
+	if !ok {
+		e.unauthorized(w, r)
+		return ""
+	}
+	release, lerr := e.admit(caller)
+	if lerr != nil {
+		writeError(w, lerr)
+		return caller
+	}
+	started := time.Now()
+	defer func() { release(time.Since(started)) }()
+	e.setRateHeaders(w, caller)
+	if e.applyFault(w, r, rt.op) {
+		return caller
+	}
+	switch rt.op {
+	case OpRunDesktopFlow:
+		e.serveRun(w, r, rt, caller)
+	case OpGetFlowSession:
+		e.serveGetSession(w, r, rt)
+	case OpGetOutputs:
+		e.serveOutputs(w, r, rt)
+	case OpCancelDesktopFlowRun:
+		e.serveCancel(w, r, rt)
+	default:
+		e.serveUnknown(w, r, rt)
+	}
+	return caller
+}
+
+// route is a parsed request path.
+type route struct {
+	op     string
+	api    bool   // under /api/data/v9.2/
+	set    string // entity set, e.g. "flowsessions"
+	key    string // raw key between the parentheses
+	tail   string // the path after the key, e.g. "/outputs/$value"
+	tenant string // token endpoint only
+	method string // the method the operation wants
+}
+
+func parseRoute(path string) route {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) == 4 && parts[1] == "oauth2" && parts[2] == "v2.0" && parts[3] == "token" {
+		return route{op: OpToken, tenant: parts[0], method: http.MethodPost}
+	}
+	rest, ok := strings.CutPrefix(path, apiPrefix)
+	if !ok {
+		return route{op: OpOther}
+	}
+	rt := route{op: OpOther, api: true, set: rest}
+	open, close := strings.IndexByte(rest, '('), strings.IndexByte(rest, ')')
+	if open > 0 && close > open {
+		rt.set, rt.key, rt.tail = rest[:open], rest[open+1:close], rest[close+1:]
+	} else if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rt.set, rt.tail = rest[:i], rest[i:]
+	}
+	switch {
+	case rt.set == "workflows" && rt.key != "" && rt.tail == "/Microsoft.Dynamics.CRM.RunDesktopFlow":
+		rt.op, rt.method = OpRunDesktopFlow, http.MethodPost
+	case rt.set == "flowsessions" && rt.key != "" && rt.tail == "":
+		rt.op, rt.method = OpGetFlowSession, http.MethodGet
+	case rt.set == "flowsessions" && rt.key != "" && rt.tail == "/outputs/$value":
+		rt.op, rt.method = OpGetOutputs, http.MethodGet
+	case rt.set == "flowsessions" && rt.key != "" && rt.tail == "/Microsoft.Dynamics.CRM.CancelDesktopFlowRun":
+		rt.op, rt.method = OpCancelDesktopFlowRun, http.MethodPost
+	}
+	return rt
+}
+
+// orgURL is the organization URL as the client addressed it.
+func orgURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// unauthorized answers 401 with Dataverse's challenge and an empty body.
+func (e *Emulator) unauthorized(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/"+e.opts.Tenant+"/oauth2/authorize, resource_id="+orgURL(r)+"/")
+	h.Set("OData-Version", "4.0")
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+// serveUnknown answers requests that are not one of the emulated operations
+// the way Dataverse answers unknown segments and wrong methods.
+func (e *Emulator) serveUnknown(w http.ResponseWriter, r *http.Request, rt route) {
+	switch {
+	case rt.set != "workflows" && rt.set != "flowsessions":
+		writeError(w, newError(http.StatusNotFound, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", rt.set)))
+	case rt.key == "" && rt.tail == "":
+		writeError(w, newError(http.StatusNotImplemented, CodeUnexpected, fmt.Sprintf("The emulator does not implement %s on the %s collection.", r.Method, rt.set)))
+	case rt.tail != "":
+		seg := strings.Split(strings.TrimPrefix(rt.tail, "/"), "/")[0]
+		writeError(w, newError(http.StatusNotFound, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", seg)))
+	default:
+		writeError(w, newError(http.StatusNotImplemented, CodeUnexpected, fmt.Sprintf("The emulator does not implement %s on %s rows.", r.Method, rt.set)))
+	}
+}
+
+// wrongMethod answers a known operation called with another method.
+func wrongMethod(w http.ResponseWriter, r *http.Request) {
+	writeError(w, newError(http.StatusNotFound, "", fmt.Sprintf("No HTTP resource was found that matches the request URI '%s%s'.", orgURL(r), r.URL.RequestURI())))
+}

@@ -1,0 +1,207 @@
+package dataversetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBodyBytes bounds a RunDesktopFlow body: 2 MB of inputs, JSON-escaped
+// at most six bytes per byte, plus the other parameters.
+const maxBodyBytes = 6*MaxInputsBytes + 64<<10
+
+var badKey = newError(http.StatusBadRequest, CodeQuerySyntax, "Bad Request - Error in query syntax.")
+
+// serveRun is RunDesktopFlow, bound to workflows({id}).
+func (e *Emulator) serveRun(w http.ResponseWriter, r *http.Request, rt route, caller string) {
+	if r.Method != rt.method {
+		wrongMethod(w, r)
+		return
+	}
+	workflowID, ok := parseGUID(rt.key)
+	if !ok {
+		writeError(w, badKey)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, newError(http.StatusRequestEntityTooLarge, "", fmt.Sprintf("The request body is larger than the maximum of %d bytes.", maxBodyBytes)))
+			return
+		}
+		writeError(w, payloadError("Invalid JSON. The request body could not be read."))
+		return
+	}
+	req, perr := parseRunBody(body)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	flow, ok := e.flows[workflowID]
+	if !ok {
+		writeError(w, notFoundRow("workflow", workflowID))
+		return
+	}
+	inputs, verr := req.validate(e.opts.CallbackAllowedHosts)
+	if verr != nil {
+		writeError(w, verr)
+		return
+	}
+	if terr := e.admitTrigger(req.ConnectionName); terr != nil {
+		writeError(w, terr)
+		return
+	}
+	s := newSession(newGUID(), workflowID, flow, req, inputs, caller, e.now())
+	e.startRun(s)
+	code := flow.LicenseCheck
+	if code == "" {
+		code = "ValidLicenseCoverage"
+	}
+	writeJSON(w, http.StatusOK, orderedObject{
+		{"@odata.context", orgURL(r) + apiPrefix + "$metadata#Microsoft.Dynamics.CRM.RunDesktopFlowResponse"},
+		{"flowsessionId", s.ID},
+		{"licenseCheck", orderedObject{
+			{"@odata.context", "#Microsoft.Dynamics.CRM.expando"},
+			{"code", code},
+			{"message", licenseMessage(code)},
+		}},
+	})
+}
+
+func licenseMessage(code string) string {
+	switch code {
+	case "ValidLicenseCoverage":
+		return "Valid License Coverage"
+	case "LicensingCheckFailed":
+		return "Licensing Check Failed"
+	case "AttendedNoLicense":
+		return "The user has no license for attended runs"
+	case "UnattendedNoAddon":
+		return "No unattended add-on is allocated to the environment"
+	}
+	return code
+}
+
+// serveGetSession is GET flowsessions({id}) with optional $select.
+func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != rt.method {
+		wrongMethod(w, r)
+		return
+	}
+	id, ok := parseGUID(rt.key)
+	if !ok {
+		writeError(w, badKey)
+		return
+	}
+	q := r.URL.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "$") && k != "$select" {
+			writeError(w, newError(http.StatusBadRequest, CodeQuerySyntax, fmt.Sprintf("The query parameter '%s' is not supported by the emulator.", k)))
+			return
+		}
+	}
+	sel, present := q["$select"]
+	cols, serr := parseSelect(strings.Join(sel, ","), present)
+	if serr != nil {
+		writeError(w, serr)
+		return
+	}
+	var snap FlowSession
+	if !e.withSession(id, func(s *session) { snap = s.FlowSession }) {
+		writeError(w, notFoundRow("flowsession", id))
+		return
+	}
+	etag := fmt.Sprintf("W/\"%d\"", snap.Version)
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+		w.Header().Set("OData-Version", "4.0")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, entityAnswer(orgURL(r), snap, cols))
+}
+
+// serveOutputs downloads the outputs file column of a run.
+func (e *Emulator) serveOutputs(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != rt.method {
+		wrongMethod(w, r)
+		return
+	}
+	id, ok := parseGUID(rt.key)
+	if !ok {
+		writeError(w, badKey)
+		return
+	}
+	var out []byte
+	if !e.withSession(id, func(s *session) { out = s.Outputs }) {
+		writeError(w, notFoundRow("flowsession", id))
+		return
+	}
+	if out == nil {
+		writeError(w, newError(http.StatusNotFound, CodeObjectDoesNotExist, fmt.Sprintf("No file attachment found for attribute: outputs EntityId: %s.", id)))
+		return
+	}
+	h := w.Header()
+	h.Set("OData-Version", "4.0")
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("x-ms-file-name", outputsFileName)
+	h.Set("x-ms-file-size", strconv.Itoa(len(out)))
+	h.Set("mimetype", "application/json")
+	h.Set("Content-Disposition", "inline; filename="+outputsFileName)
+	h.Set("Access-Control-Expose-Headers", "x-ms-file-name, x-ms-file-size, mimetype")
+	w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(w).Flush() // Dataverse streams the file: no Content-Length
+	_, _ = w.Write(out)
+}
+
+// serveCancel is CancelDesktopFlowRun, bound to flowsessions({id}).
+func (e *Emulator) serveCancel(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != rt.method {
+		wrongMethod(w, r)
+		return
+	}
+	id, ok := parseGUID(rt.key)
+	if !ok {
+		writeError(w, badKey)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, payloadError("Invalid JSON. The request body could not be read."))
+		return
+	}
+	if perr := parseNoParams(body, "CancelDesktopFlowRun"); perr != nil {
+		writeError(w, perr)
+		return
+	}
+	now := e.now()
+	if !e.withSession(id, func(s *session) { e.cancelLocked(s, now) }) {
+		writeError(w, notFoundRow("flowsession", id))
+		return
+	}
+	w.Header().Set("OData-Version", "4.0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseNoParams accepts an empty body or a JSON object without parameters.
+func parseNoParams(body []byte, op string) *odataError {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return payloadError("Invalid JSON. " + jsonProblem(err))
+	}
+	for _, k := range sortedKeys(obj) {
+		if !strings.HasPrefix(k, "@") {
+			return payloadError(fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation '%s'.", k, op))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package dataversetest
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// usage is one caller's service-protection account.
+type usage struct {
+	inflight int
+	requests []time.Time // accepted requests, oldest first (emulator clock)
+	exec     []execSpan  // handling time of finished requests, oldest first
+}
+
+type execSpan struct {
+	at time.Time
+	d  time.Duration
+}
+
+func (u *usage) prune(now time.Time, window time.Duration) {
+	cut := now.Add(-window)
+	i := 0
+	for i < len(u.requests) && !u.requests[i].After(cut) {
+		i++
+	}
+	u.requests = u.requests[i:]
+	j := 0
+	for j < len(u.exec) && !u.exec[j].at.After(cut) {
+		j++
+	}
+	u.exec = u.exec[j:]
+}
+
+func (u *usage) execTotal() time.Duration {
+	var t time.Duration
+	for _, s := range u.exec {
+		t += s.d
+	}
+	return t
+}
+
+// retrySeconds rounds a wait up to whole seconds, at least 1.
+func retrySeconds(d time.Duration) int {
+	s := int(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+// admit applies the concurrency, request-count and execution-time limits to
+// one request of caller. On success the request is counted and in flight;
+// the caller must call release with the request's handling time.
+func (e *Emulator) admit(caller string) (release func(time.Duration), _ *odataError) {
+	l := e.opts.Limits
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u := e.usage[caller]
+	if u == nil {
+		u = &usage{}
+		e.usage[caller] = u
+	}
+	u.prune(now, l.Window)
+	if l.Concurrent > 0 && u.inflight >= l.Concurrent {
+		err := newError(http.StatusTooManyRequests, CodeConcurrencyLimit, fmt.Sprintf("Number of concurrent requests exceeded the limit of %d.", l.Concurrent))
+		err.retryAfter = retryAfterConcurrencySec
+		return nil, err
+	}
+	if l.Requests > 0 && len(u.requests) >= l.Requests {
+		err := newError(http.StatusTooManyRequests, CodeRequestsLimit, fmt.Sprintf("Number of requests exceeded the limit of %d over time window of %d seconds.", l.Requests, int(l.Window.Seconds())))
+		err.retryAfter = retrySeconds(u.requests[len(u.requests)-l.Requests].Add(l.Window).Sub(now))
+		return nil, err
+	}
+	if l.ExecutionTime > 0 {
+		if total := u.execTotal(); total >= l.ExecutionTime {
+			// Wait until enough spans age out to bring the total under the limit.
+			at := now
+			for _, s := range u.exec {
+				total -= s.d
+				at = s.at
+				if total < l.ExecutionTime {
+					break
+				}
+			}
+			err := newError(http.StatusTooManyRequests, CodeExecutionTimeLimit, fmt.Sprintf("Combined execution time of incoming requests exceeded limit of %s  milliseconds over time window of %d seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.", thousands(l.ExecutionTime.Milliseconds()), int(l.Window.Seconds())))
+			err.retryAfter = retrySeconds(at.Add(l.Window).Sub(now))
+			return nil, err
+		}
+	}
+	u.inflight++
+	u.requests = append(u.requests, now)
+	return func(d time.Duration) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		u.inflight--
+		u.exec = append(u.exec, execSpan{at: e.now(), d: d})
+	}, nil
+}
+
+// setRateHeaders sets Dataverse's debugging headers of the remaining budget.
+func (e *Emulator) setRateHeaders(w http.ResponseWriter, caller string) {
+	l := e.opts.Limits
+	e.mu.Lock()
+	var reqs int
+	var exec time.Duration
+	if u := e.usage[caller]; u != nil {
+		reqs, exec = len(u.requests), u.execTotal()
+	}
+	e.mu.Unlock()
+	if l.Requests > 0 {
+		w.Header().Set("x-ms-ratelimit-burst-remaining-xrm-requests", strconv.Itoa(max(l.Requests-reqs, 0)))
+	}
+	if l.ExecutionTime > 0 {
+		w.Header().Set("x-ms-ratelimit-time-remaining-xrm-requests", strconv.FormatFloat(max(l.ExecutionTime-exec, 0).Seconds(), 'f', 2, 64))
+	}
+}
+
+// admitTrigger applies the per-connection trigger limit; it counts the
+// trigger when it is allowed.
+func (e *Emulator) admitTrigger(connection string) *odataError {
+	limit := e.opts.Limits.TriggersPerMinute
+	if limit <= 0 {
+		return nil
+	}
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	times := e.triggers[connection]
+	cut := now.Add(-time.Minute)
+	i := 0
+	for i < len(times) && !times[i].After(cut) {
+		i++
+	}
+	times = times[i:]
+	if len(times) >= limit {
+		e.triggers[connection] = times
+		err := newError(http.StatusTooManyRequests, CodeTriggerLimit, fmt.Sprintf("Rate limit exceeded: at most %d desktop flow runs per minute are allowed per connection. Try again later.", limit))
+		err.retryAfter = retrySeconds(times[len(times)-limit].Add(time.Minute).Sub(now))
+		return err
+	}
+	e.triggers[connection] = append(times, now)
+	return nil
+}
+
+// thousands formats n with comma separators, as Dataverse's messages do.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

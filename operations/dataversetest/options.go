@@ -1,0 +1,142 @@
+package dataversetest
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults of Options and Limits; a zero field takes these.
+const (
+	DefaultTenant                = "00000000-0000-4000-8000-00000000e1d0"
+	DefaultTokenTTL              = 3599 * time.Second
+	DefaultRequestsPerWindow     = 6000
+	DefaultExecutionTime         = 20 * time.Minute
+	DefaultConcurrentRequests    = 52
+	DefaultLimitWindow           = 5 * time.Minute
+	DefaultTriggersPerMinute     = 70
+	DefaultCallbackRetryInterval = time.Second
+	DefaultCallbackRetries       = 3
+	DefaultRunTimeout            = 10800 // seconds, the documented default of RunDesktopFlow's timeout
+	MaxRunTimeout                = 86400 // seconds
+	MaxInputsBytes               = 2 << 20
+	// NoCandidateMachineAfter is how long a run may wait for a machine before
+	// it fails with errorcode NoCandidateMachine.
+	NoCandidateMachineAfter = 6 * time.Hour
+)
+
+// Flow says how runs of one desktop flow (one workflow id) behave.
+type Flow struct {
+	// Name is the workflow's name, copied into flowsession.name.
+	// Default "Desktop flow <first 8 characters of the id>".
+	Name string `json:"name,omitempty"`
+	// QueueDelay is the time a run spends Waiting (3) before it starts Running (2).
+	// A delay of NoCandidateMachineAfter or more fails the run with NoCandidateMachine.
+	QueueDelay time.Duration `json:"queueDelay,omitempty"`
+	// Duration is the time a run spends Running before its final status.
+	// A run whose timeout (seconds, counted from the start) is shorter ends TimedOut (10).
+	Duration time.Duration `json:"duration,omitempty"`
+	// FinalStatus is the statuscode a run ends in; default 4 Succeeded
+	// (e.g. 8 Failed, 9 Faulted, 10 TimedOut).
+	FinalStatus int `json:"finalStatus,omitempty"`
+	// ErrorCode and ErrorMessage fill flowsession.errorcode / errormessage of
+	// runs that do not succeed.
+	ErrorCode    string `json:"errorCode,omitempty"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// Outputs are a succeeded run's outputs. A string value "${inputs.Name}"
+	// (at any depth) is replaced by the run's input Name (null if absent).
+	Outputs map[string]any `json:"outputs,omitempty"`
+	// EchoInputs makes the outputs the run's inputs object (Outputs is then ignored).
+	EchoInputs bool `json:"echoInputs,omitempty"`
+	// LicenseCheck is the licenseCheck.code of RunDesktopFlow's answer; default
+	// ValidLicenseCoverage. Other documented codes: LicensingCheckFailed,
+	// AttendedNoLicense, UnattendedNoAddon. It never blocks the run.
+	LicenseCheck string `json:"licenseCheck,omitempty"`
+}
+
+// Limits are the service-protection limits, per caller ("user"). A zero field
+// takes its default; a negative one switches that limit off.
+type Limits struct {
+	// Requests per caller in Window (429, 0x80072322).
+	Requests int `json:"requests,omitempty"`
+	// ExecutionTime is the combined handling time per caller in Window (429, 0x80072321).
+	ExecutionTime time.Duration `json:"executionTime,omitempty"`
+	// Concurrent is the number of requests of one caller in flight at once (429, 0x80072326).
+	Concurrent int `json:"concurrent,omitempty"`
+	// Window is the sliding window of Requests and ExecutionTime; default 5 minutes.
+	Window time.Duration `json:"window,omitempty"`
+	// TriggersPerMinute is the number of RunDesktopFlow calls per connectionName
+	// in a sliding minute (429, code DesktopFlowsActionThrottled).
+	TriggersPerMinute int `json:"triggersPerMinute,omitempty"`
+}
+
+// Options configure an Emulator. The zero value is a working emulator with no
+// flows, no credentials and the documented limits.
+type Options struct {
+	// Flows maps a workflow id (a GUID, any case) to how its runs behave.
+	// RunDesktopFlow on any other id answers 404.
+	Flows map[string]Flow
+	// Tokens are static bearer tokens that are always accepted (each one is its own caller).
+	Tokens []string
+	// Clients maps a client id to its secret for the client-credentials grant.
+	Clients map[string]string
+	// Tenant is the only tenant the token endpoint knows; default DefaultTenant.
+	Tenant string
+	// TokenTTL is the lifetime of issued tokens; default 3599 s.
+	TokenTTL time.Duration
+	// Limits are the service-protection limits.
+	Limits Limits
+	// CallbackAllowedHosts lets callbackUrl use these host names (without port)
+	// although they are localhost or IP addresses, over http as well as https.
+	CallbackAllowedHosts []string
+	// CallbackRetryInterval is the pause between callback attempts; default 1 s.
+	CallbackRetryInterval time.Duration
+	// CallbackClient sends callbacks; default a client with a 30 s timeout.
+	CallbackClient *http.Client
+	// Clock is the emulator's time; default time.Now.
+	Clock func() time.Time
+	// Logger gets one line per request (no secrets, no bodies); default none.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Tenant == "" {
+		o.Tenant = DefaultTenant
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	o.Limits = o.Limits.withDefaults()
+	if o.CallbackRetryInterval <= 0 {
+		o.CallbackRetryInterval = DefaultCallbackRetryInterval
+	}
+	if o.CallbackClient == nil {
+		o.CallbackClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Requests == 0 {
+		l.Requests = DefaultRequestsPerWindow
+	}
+	if l.ExecutionTime == 0 {
+		l.ExecutionTime = DefaultExecutionTime
+	}
+	if l.Concurrent == 0 {
+		l.Concurrent = DefaultConcurrentRequests
+	}
+	if l.Window <= 0 {
+		l.Window = DefaultLimitWindow
+	}
+	if l.TriggersPerMinute == 0 {
+		l.TriggersPerMinute = DefaultTriggersPerMinute
+	}
+	return l
+}
