@@ -1,6 +1,7 @@
 package dataversetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,7 +40,9 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 		plain
 		Delay string `json:"delay,omitempty"`
 	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
 		return err
 	}
 	*f = Fault(w.plain)
