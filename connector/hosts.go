@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -52,6 +53,9 @@ func NewHostPolicy(list string) (*HostPolicy, error) {
 		hp := hostPattern{}
 		host := raw
 		if h, port, err := net.SplitHostPort(raw); err == nil {
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return nil, fmt.Errorf("allowed hosts: bad port in %q", raw)
+			}
 			host, hp.port = h, port
 		}
 		if strings.HasPrefix(host, "*.") {

@@ -24,7 +24,7 @@ func (e *MissingSecretError) Error() string {
 	return fmt.Sprintf("secret %q is not configured", e.Name)
 }
 
-var placeholder = regexp.MustCompile(`\{\{\s*secrets\.([A-Za-z0-9_.\-]+)\s*\}\}`)
+var placeholder = regexp.MustCompile(`\{\{\s*secrets\.([^}\s]*)\s*\}\}`)
 
 // validName keeps a name from walking out of Dir.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
