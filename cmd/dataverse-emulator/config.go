@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pa-connector/pa-connector/operations/dataversetest"
+)
+
+// Environment variables read when the matching flag is not given.
+const (
+	envListen     = "PA_EMULATOR_LISTEN"
+	envConfig     = "PA_EMULATOR_CONFIG"
+	envTokens     = "PA_EMULATOR_TOKENS"               // comma-separated
+	envClients    = "PA_EMULATOR_CLIENTS"              // comma-separated id:secret
+	envAllowHosts = "PA_EMULATOR_CALLBACK_ALLOW_HOSTS" // comma-separated
+	envTenant     = "PA_EMULATOR_TENANT"
+	defaultListen = "127.0.0.1:8090"
+)
+
+// fileConfig is the JSON config file: the emulator's Options with durations
+// written as Go duration strings ("2s", "1m30s").
+type fileConfig struct {
+	Tenant                string              `json:"tenant"`
+	TokenTTL              duration            `json:"tokenTTL"`
+	Tokens                []string            `json:"tokens"`
+	Clients               map[string]string   `json:"clients"`
+	CallbackAllowHosts    []string            `json:"callbackAllowHosts"`
+	CallbackRetryInterval duration            `json:"callbackRetryInterval"`
+	Limits                fileLimits          `json:"limits"`
+	Flows                 map[string]fileFlow `json:"flows"`
+}
+
+type fileLimits struct {
+	Requests          int      `json:"requests"`
+	ExecutionTime     duration `json:"executionTime"`
+	Concurrent        int      `json:"concurrent"`
+	Window            duration `json:"window"`
+	TriggersPerMinute int      `json:"triggersPerMinute"`
+}
+
+type fileFlow struct {
+	Name         string         `json:"name"`
+	QueueDelay   duration       `json:"queueDelay"`
+	Duration     duration       `json:"duration"`
+	FinalStatus  int            `json:"finalStatus"`
+	ErrorCode    string         `json:"errorCode"`
+	ErrorMessage string         `json:"errorMessage"`
+	Outputs      map[string]any `json:"outputs"`
+	EchoInputs   bool           `json:"echoInputs"`
+	LicenseCheck string         `json:"licenseCheck"`
+}
+
+// duration reads a JSON string such as "2s".
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"2s\": %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// loadConfig reads a config file strictly: unknown fields are errors.
+func loadConfig(path string) (fileConfig, error) {
+	var c fileConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("parsing config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c fileConfig) options() (dataversetest.Options, error) {
+	o := dataversetest.Options{
+		Tenant:                c.Tenant,
+		TokenTTL:              time.Duration(c.TokenTTL),
+		Tokens:                c.Tokens,
+		Clients:               map[string]string{},
+		CallbackAllowedHosts:  c.CallbackAllowHosts,
+		CallbackRetryInterval: time.Duration(c.CallbackRetryInterval),
+		Limits: dataversetest.Limits{
+			Requests: c.Limits.Requests, ExecutionTime: time.Duration(c.Limits.ExecutionTime),
+			Concurrent: c.Limits.Concurrent, Window: time.Duration(c.Limits.Window),
+			TriggersPerMinute: c.Limits.TriggersPerMinute,
+		},
+		Flows: map[string]dataversetest.Flow{},
+	}
+	for id, secret := range c.Clients {
+		o.Clients[id] = secret
+	}
+	for id, f := range c.Flows {
+		if f.FinalStatus != 0 && !dataversetest.Terminal(f.FinalStatus) {
+			return o, fmt.Errorf("flow %s: finalStatus %d is not a final statuscode", id, f.FinalStatus)
+		}
+		o.Flows[id] = dataversetest.Flow{
+			Name: f.Name, QueueDelay: time.Duration(f.QueueDelay), Duration: time.Duration(f.Duration),
+			FinalStatus: f.FinalStatus, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
+			Outputs: f.Outputs, EchoInputs: f.EchoInputs, LicenseCheck: f.LicenseCheck,
+		}
+	}
+	return o, nil
+}
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+// settings are the command line after flags and environment.
+type settings struct {
+	listen, config, tenant string
+	tokens, clients, hosts list
+}
+
+const usage = `dataverse-emulator serves an emulated Dataverse Web API and Entra ID token
+endpoint for desktop flows (see docs/emulator.md).
+
+Usage: dataverse-emulator [flags]
+
+It prints the URL it listens on as the first line of standard output, then
+logs one JSON line per request on standard error (no secrets, no bodies).
+SIGINT or SIGTERM stop it gracefully.
+
+Flags (each falls back to the environment variable named in brackets):
+`
+
+const usageFooter = `
+Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
+  {
+    "tenant": "<tenant id>",              "tokenTTL": "3599s",
+    "tokens": ["<static bearer token>"],  "clients": {"<client id>": "<secret>"},
+    "callbackAllowHosts": ["127.0.0.1"],  "callbackRetryInterval": "1s",
+    "limits": {"requests": 6000, "executionTime": "20m", "concurrent": 52,
+               "window": "5m", "triggersPerMinute": 70},
+    "flows": {"<workflow id>": {"name": "...", "queueDelay": "1s", "duration": "3s",
+               "finalStatus": 4, "errorCode": "", "errorMessage": "",
+               "outputs": {"Out": "${inputs.In}"}, "echoInputs": false,
+               "licenseCheck": "ValidLicenseCoverage"}}
+  }
+  -token, -client and -callback-allow-host add to the file's lists; -tenant overrides it.
+
+Endpoints:
+  POST /{tenant}/oauth2/v2.0/token                       client credentials (scope {url}/.default)
+  POST /api/data/v9.2/workflows({id})/Microsoft.Dynamics.CRM.RunDesktopFlow
+  GET  /api/data/v9.2/flowsessions({id})[?$select=...]
+  GET  /api/data/v9.2/flowsessions({id})/outputs/$value
+  POST /api/data/v9.2/flowsessions({id})/Microsoft.Dynamics.CRM.CancelDesktopFlowRun
+  GET  /_emulator/calls            POST /_emulator/faults        POST /_emulator/revoke-tokens
+  POST /_emulator/reset            POST /_emulator/tick          GET  /_emulator/sessions/{id}
+  POST /_emulator/sessions/{id}/status
+`
+
+// parseArgs reads flags with environment fallbacks; lookup is os.LookupEnv in main.
+func parseArgs(args []string, lookup func(string) (string, bool), errOut io.Writer) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("dataverse-emulator", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&s.listen, "listen", "", "address to listen on, host:port; port 0 picks a free port ["+envListen+"] (default "+defaultListen+")")
+	fs.StringVar(&s.config, "config", "", "JSON config file: flows per workflow id, tokens, clients, limits ["+envConfig+"]")
+	fs.StringVar(&s.tenant, "tenant", "", "tenant id of the token endpoint ["+envTenant+"] (default "+dataversetest.DefaultTenant+")")
+	fs.Var(&s.tokens, "token", "static bearer token to accept; repeatable ["+envTokens+", comma-separated]")
+	fs.Var(&s.clients, "client", "client credentials as id:secret; repeatable ["+envClients+", comma-separated]")
+	fs.Var(&s.hosts, "callback-allow-host", "host name callbackUrl may use although it is localhost or an IP, over http too; repeatable ["+envAllowHosts+", comma-separated]")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageFooter)
+	}
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fallback := func(v *string, env, def string) {
+		if *v == "" {
+			if e, ok := lookup(env); ok {
+				*v = e
+			}
+		}
+		if *v == "" {
+			*v = def
+		}
+	}
+	fallback(&s.listen, envListen, defaultListen)
+	fallback(&s.config, envConfig, "")
+	fallback(&s.tenant, envTenant, "")
+	fallbackList := func(l *list, env string) {
+		if len(*l) == 0 {
+			if e, ok := lookup(env); ok && e != "" {
+				*l = strings.Split(e, ",")
+			}
+		}
+	}
+	fallbackList(&s.tokens, envTokens)
+	fallbackList(&s.clients, envClients)
+	fallbackList(&s.hosts, envAllowHosts)
+	return s, nil
+}
+
+// options merges the config file and the command line.
+func (s settings) options() (dataversetest.Options, error) {
+	var c fileConfig
+	if s.config != "" {
+		var err error
+		if c, err = loadConfig(s.config); err != nil {
+			return dataversetest.Options{}, err
+		}
+	}
+	o, err := c.options()
+	if err != nil {
+		return o, err
+	}
+	if s.tenant != "" {
+		o.Tenant = s.tenant
+	}
+	o.Tokens = append(o.Tokens, s.tokens...)
+	o.CallbackAllowedHosts = append(o.CallbackAllowedHosts, s.hosts...)
+	for _, pair := range s.clients {
+		id, secret, ok := strings.Cut(pair, ":")
+		if !ok || id == "" || secret == "" {
+			// Never print the value: it holds a secret.
+			return o, errors.New("-client wants id:secret")
+		}
+		o.Clients[id] = secret
+	}
+	return o, nil
+}

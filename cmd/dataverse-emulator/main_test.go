@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestParseArgs(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		envListen: "127.0.0.1:9999", envTokens: "a,b", envClients: "id1:s1,id2:s2",
+		envAllowHosts: "127.0.0.1", envTenant: "t-env", envConfig: "testdata/flows.json",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	s, err := parseArgs(nil, lookup, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.listen != "127.0.0.1:9999" || s.tenant != "t-env" || len(s.tokens) != 2 || len(s.clients) != 2 || s.config != "testdata/flows.json" {
+		t.Errorf("from the environment: %+v", s)
+	}
+	s, err = parseArgs([]string{"-listen", "127.0.0.1:0", "-token", "x", "-client", "id3:s3", "-tenant", "t-flag"}, lookup, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.listen != "127.0.0.1:0" || s.tenant != "t-flag" || len(s.tokens) != 1 || s.clients[0] != "id3:s3" || s.hosts[0] != "127.0.0.1" {
+		t.Errorf("flags over the environment: %+v", s)
+	}
+	o, err := s.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Tenant != "t-flag" || o.Clients["id3"] != "s3" || len(o.Flows) != 4 || !contains(o.Tokens, "dev-token") || !contains(o.Tokens, "x") {
+		t.Errorf("options: tenant %s clients %v flows %d tokens %v", o.Tenant, len(o.Clients), len(o.Flows), len(o.Tokens))
+	}
+	if f := o.Flows["f091ffab-58bb-4630-a115-659453d56f59"]; f.QueueDelay != time.Second || f.Duration != 3*time.Second {
+		t.Errorf("durations: %+v", f)
+	}
+
+	s, _ = parseArgs(nil, noEnv, io.Discard)
+	if s.listen != defaultListen {
+		t.Errorf("default listen = %q", s.listen)
+	}
+	if _, err := parseArgs([]string{"extra"}, noEnv, io.Discard); err == nil {
+		t.Error("an extra argument was accepted")
+	}
+	s, _ = parseArgs([]string{"-client", "no-secret-here"}, noEnv, io.Discard)
+	if _, err := s.options(); err == nil || strings.Contains(err.Error(), "no-secret-here") {
+		t.Errorf("bad -client: %v", err)
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"unknown field":       `{"flowz": {}}`,
+		"number duration":     `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"duration": 5}}}`,
+		"bad duration":        `{"tokenTTL": "soon"}`,
+		"negative duration":   `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"duration": "-1s"}}}`,
+		"running finalStatus": `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"finalStatus": 2}}}`,
+		"not JSON":            `flows: {}`,
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.json")
+			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := (settings{config: path}).options(); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"-help"}, noEnv, io.Discard, &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"-listen", "-config", "-token", "-client", "-callback-allow-host", "-tenant", envListen, "/_emulator/faults", `"flows"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// syncBuffer collects the binary's stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "dataverse-emulator")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const clientSecret = "binary-secret-value"
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-config", "testdata/flows.json", "-client", "bin-client:"+clientSecret)
+	cmd.Env = []string{} // no PA_EMULATOR_* from the outside
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("no URL on stdout; stderr: %s", stderr.String())
+	}
+	base := strings.TrimSpace(lines.Text())
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("first line %q is not the URL", base)
+	}
+
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"bin-client"}, "client_secret": {clientSecret}, "scope": {base + "/.default"}}
+	resp, err := http.PostForm(base+"/00000000-0000-4000-8000-00000000e1d0/oauth2/v2.0/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tok.AccessToken == "" {
+		t.Fatalf("token: %d", resp.StatusCode)
+	}
+	send := func(method, path, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, base+"/api/data/v9.2/"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	status, b := send("POST", "workflows(eafba1a2-e8d4-4efa-b549-11d4dfd9a3d1)/Microsoft.Dynamics.CRM.RunDesktopFlow", `{"runMode":"attended","connectionName":"c","inputs":"{\"X\":1}"}`)
+	if status != 200 {
+		t.Fatalf("RunDesktopFlow: %d %s", status, b)
+	}
+	var run struct{ FlowsessionID string }
+	_ = json.Unmarshal(b, &run)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, b = send("GET", "flowsessions("+run.FlowsessionID+")?$select=statuscode", "")
+		var row struct{ StatusCode int }
+		_ = json.Unmarshal(b, &row)
+		if row.StatusCode == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not succeed: %s", b)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a real process, as a client would
+	}
+	if status, b = send("GET", "flowsessions("+run.FlowsessionID+")/outputs/$value", ""); status != 200 || string(b) != `{"X":1}` {
+		t.Errorf("outputs: %d %s", status, b)
+	}
+	resp, err = http.Get(base + "/_emulator/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls struct{ Counts map[string]int }
+	_ = json.NewDecoder(resp.Body).Decode(&calls)
+	resp.Body.Close()
+	if calls.Counts["Token"] != 1 || calls.Counts["RunDesktopFlow"] != 1 {
+		t.Errorf("counts = %v", calls.Counts)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	logs := stderr.String()
+	if strings.Contains(logs, clientSecret) || strings.Contains(logs, tok.AccessToken) {
+		t.Error("the log holds a secret or a token")
+	}
+	var sawRequest bool
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+			continue
+		}
+		if entry["msg"] == "request" && entry["operation"] == "RunDesktopFlow" && entry["status"] == 200.0 {
+			sawRequest = true
+		}
+	}
+	if !sawRequest {
+		t.Errorf("no request line for RunDesktopFlow in:\n%s", logs)
+	}
+}
