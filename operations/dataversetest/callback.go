@@ -2,8 +2,8 @@ package dataversetest
 
 import (
 	"bytes"
-	"errors"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,11 +14,11 @@ import (
 type CallbackAttempt struct {
 	SessionID  string    `json:"flowsessionid"`
 	WorkflowID string    `json:"workflowid"`
-	URL        string    `json:"url"` // the callbackUrl without its query (which may hold a secret)
-	Attempt    int       `json:"attempt"`          // 1 for the first try
-	RunStatus  int       `json:"runStatus"`        // the statuscode reported
-	Status     int       `json:"status"`           // HTTP status received; 0 on a transport error
-	Error      string    `json:"error,omitempty"`  // transport error
+	URL        string    `json:"url"`             // the callbackUrl without its query (which may hold a secret)
+	Attempt    int       `json:"attempt"`         // 1 for the first try
+	RunStatus  int       `json:"runStatus"`       // the statuscode reported
+	Status     int       `json:"status"`          // HTTP status received; 0 on a transport error
+	Error      string    `json:"error,omitempty"` // transport error
 	Time       time.Time `json:"time"`
 	Body       []byte    `json:"body,omitempty"` // the JSON body sent
 }

@@ -47,28 +47,28 @@ func stateOf(s int) int {
 
 // FlowSession is a snapshot of one run's flowsession row.
 type FlowSession struct {
-	ID             string
-	WorkflowID     string
-	Name           string
-	StatusCode     int
-	StateCode      int
-	CreatedOn      time.Time
-	ModifiedOn     time.Time
-	StartedOn      *time.Time
-	CompletedOn    *time.Time
-	ErrorCode      string
-	ErrorMessage   string
-	RunMode        string // "attended" or "unattended"
-	RunPriority    string
-	ConnectionName string
-	ConnectionType int
-	Timeout        int // seconds
-	Inputs         map[string]any
-	Outputs        []byte // JSON; nil until the run succeeded with outputs
-	CorrelationID  string
-	CallbackURL    string
-	Version        int64 // the row version behind @odata.etag
-	Caller         string
+	ID             string          `json:"flowsessionid"`
+	WorkflowID     string          `json:"workflowid"`
+	Name           string          `json:"name"`
+	StatusCode     int             `json:"statuscode"`
+	StateCode      int             `json:"statecode"`
+	CreatedOn      time.Time       `json:"createdon"`
+	ModifiedOn     time.Time       `json:"modifiedon"`
+	StartedOn      *time.Time      `json:"startedon"`
+	CompletedOn    *time.Time      `json:"completedon"`
+	ErrorCode      string          `json:"errorcode,omitempty"`
+	ErrorMessage   string          `json:"errormessage,omitempty"`
+	RunMode        string          `json:"runMode"` // "attended" or "unattended"
+	RunPriority    string          `json:"runPriority"`
+	ConnectionName string          `json:"connectionName"`
+	ConnectionType int             `json:"connectionType"`
+	Timeout        int             `json:"timeout"` // seconds
+	Inputs         map[string]any  `json:"inputs"`
+	Outputs        json.RawMessage `json:"outputs,omitempty"` // nil until the run succeeded with outputs
+	CorrelationID  string          `json:"correlationid"`
+	CallbackURL    string          `json:"-"`       // may hold a receiver's secret
+	Version        int64           `json:"version"` // the row version behind @odata.etag
+	Caller         string          `json:"caller"`
 }
 
 // session is the live state of a run; guarded by Emulator.mu.

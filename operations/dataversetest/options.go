@@ -29,45 +29,45 @@ const (
 type Flow struct {
 	// Name is the workflow's name, copied into flowsession.name.
 	// Default "Desktop flow <first 8 characters of the id>".
-	Name string `json:"name,omitempty"`
+	Name string
 	// QueueDelay is the time a run spends Waiting (3) before it starts Running (2).
 	// A delay of NoCandidateMachineAfter or more fails the run with NoCandidateMachine.
-	QueueDelay time.Duration `json:"queueDelay,omitempty"`
+	QueueDelay time.Duration
 	// Duration is the time a run spends Running before its final status.
 	// A run whose timeout (seconds, counted from the start) is shorter ends TimedOut (10).
-	Duration time.Duration `json:"duration,omitempty"`
+	Duration time.Duration
 	// FinalStatus is the statuscode a run ends in; default 4 Succeeded
 	// (e.g. 8 Failed, 9 Faulted, 10 TimedOut).
-	FinalStatus int `json:"finalStatus,omitempty"`
+	FinalStatus int
 	// ErrorCode and ErrorMessage fill flowsession.errorcode / errormessage of
 	// runs that do not succeed.
-	ErrorCode    string `json:"errorCode,omitempty"`
-	ErrorMessage string `json:"errorMessage,omitempty"`
+	ErrorCode    string
+	ErrorMessage string
 	// Outputs are a succeeded run's outputs. A string value "${inputs.Name}"
 	// (at any depth) is replaced by the run's input Name (null if absent).
-	Outputs map[string]any `json:"outputs,omitempty"`
+	Outputs map[string]any
 	// EchoInputs makes the outputs the run's inputs object (Outputs is then ignored).
-	EchoInputs bool `json:"echoInputs,omitempty"`
+	EchoInputs bool
 	// LicenseCheck is the licenseCheck.code of RunDesktopFlow's answer; default
 	// ValidLicenseCoverage. Other documented codes: LicensingCheckFailed,
 	// AttendedNoLicense, UnattendedNoAddon. It never blocks the run.
-	LicenseCheck string `json:"licenseCheck,omitempty"`
+	LicenseCheck string
 }
 
 // Limits are the service-protection limits, per caller ("user"). A zero field
 // takes its default; a negative one switches that limit off.
 type Limits struct {
 	// Requests per caller in Window (429, 0x80072322).
-	Requests int `json:"requests,omitempty"`
+	Requests int
 	// ExecutionTime is the combined handling time per caller in Window (429, 0x80072321).
-	ExecutionTime time.Duration `json:"executionTime,omitempty"`
+	ExecutionTime time.Duration
 	// Concurrent is the number of requests of one caller in flight at once (429, 0x80072326).
-	Concurrent int `json:"concurrent,omitempty"`
+	Concurrent int
 	// Window is the sliding window of Requests and ExecutionTime; default 5 minutes.
-	Window time.Duration `json:"window,omitempty"`
+	Window time.Duration
 	// TriggersPerMinute is the number of RunDesktopFlow calls per connectionName
 	// in a sliding minute (429, code DesktopFlowsActionThrottled).
-	TriggersPerMinute int `json:"triggersPerMinute,omitempty"`
+	TriggersPerMinute int
 }
 
 // Options configure an Emulator. The zero value is a working emulator with no
