@@ -1,0 +1,7 @@
+//go:build integration
+
+package integration
+
+import "syscall"
+
+var interrupt = syscall.SIGTERM
