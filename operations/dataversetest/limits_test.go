@@ -136,3 +136,15 @@ func TestTriggerLimit(t *testing.T) {
 		t.Errorf("%d runs, want 4 (the refused trigger makes none)", n)
 	}
 }
+
+func TestLimitsOff(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{Limits: Limits{Requests: -1, ExecutionTime: -1, Concurrent: -1, TriggersPerMinute: -1}})
+	for range 5 {
+		if a := call(t, s, "POST", runPath(wfID), staticToken, map[string]any{"runMode": "attended", "connectionName": "c"}); a.status != 200 {
+			t.Fatalf("with limits off: %d %s", a.status, a.body)
+		} else if a.header.Get("x-ms-ratelimit-burst-remaining-xrm-requests") != "" {
+			t.Errorf("a remaining-requests header without a limit")
+		}
+	}
+}
