@@ -2,9 +2,12 @@
 // slices, strings, numbers, booleans). It knows no HTTP and no jobs. Each distinct source is
 // compiled once; programs are safe for concurrent use.
 //
-// Syntax today is expr-lang (https://expr-lang.org); a leading "=" (Camunda's marker for an
-// expression) is accepted and dropped, so the element template's defaults such as
-// `={flowSessionId: response.body.flowsessionId}` work unchanged.
+// Two syntaxes, chosen by the source's first characters (after white space):
+//
+//   - "=" starts a FEEL expression, Camunda's convention: what a modeler writes in Camunda
+//     Modeler works unchanged (feel_*.go; see docs/feel.md for what is supported).
+//   - "expr:" starts an expr-lang expression (https://expr-lang.org); so does any source with
+//     neither prefix, as before FEEL support, so existing plain expr-lang headers keep working.
 package expr
 
 import (
@@ -19,18 +22,29 @@ import (
 
 // Program is a compiled expression.
 type Program struct {
-	src  string
-	prog *vm.Program
+	src   string
+	prog  *vm.Program
+	feel  bool
+	plain bool // FEEL results may hold temporal values to turn into ISO strings
 }
+
+// IsFEEL reports whether the program was compiled from FEEL.
+func (p *Program) IsFEEL() bool { return p.feel }
 
 // Source returns the text the program was compiled from.
 func (p *Program) Source() string { return p.src }
 
 // Eval runs the program over env. Missing names evaluate to nil.
 func (p *Program) Eval(env map[string]any) (any, error) {
+	if env == nil {
+		env = map[string]any{}
+	}
 	out, err := vm.Run(p.prog, env)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), err)
+	}
+	if p.plain {
+		out = plain(out)
 	}
 	return out, nil
 }
@@ -65,10 +79,30 @@ func (c *Cache) Compile(src string) (*Program, error) {
 	return p, nil
 }
 
-// Compile compiles src without caching.
-func Compile(src string) (*Program, error) {
+// ExprPrefix marks a source as expr-lang.
+const ExprPrefix = "expr:"
+
+// Compile compiles src without caching. A FEEL error is a *CompileError (wrapped) naming the
+// construct and its line:column in src.
+func Compile(src string) (p *Program, err error) {
+	defer func() {
+		// Compile never panics, whatever the input.
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("compiling %q: internal error: %v", short(src), r)
+		}
+	}()
 	body := strings.TrimSpace(src)
-	body = strings.TrimPrefix(body, "=")
+	if strings.HasPrefix(body, "=") {
+		if strings.TrimSpace(body[1:]) == "" {
+			return nil, fmt.Errorf("empty expression")
+		}
+		prog, plain, err := compileFEEL(src)
+		if err != nil {
+			return nil, fmt.Errorf("compiling FEEL %q: %w%s", short(src), err, exprHint(body))
+		}
+		return &Program{src: src, prog: prog, feel: true, plain: plain}, nil
+	}
+	body = strings.TrimPrefix(body, ExprPrefix)
 	if strings.TrimSpace(body) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
@@ -77,6 +111,16 @@ func Compile(src string) (*Program, error) {
 		return nil, fmt.Errorf("compiling %q: %w", short(src), err)
 	}
 	return &Program{src: src, prog: prog}, nil
+}
+
+// exprHint points at the expr: prefix when a FEEL source that failed looks like expr-lang.
+func exprHint(body string) string {
+	for _, op := range []string{"==", "&&", "||", "?.", "??"} {
+		if strings.Contains(body, op) {
+			return " (this looks like expr-lang: write it as \"" + ExprPrefix + "...\" without the \"=\")"
+		}
+	}
+	return ""
 }
 
 var options = []expr.Option{

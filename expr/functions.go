@@ -20,11 +20,11 @@ func bpmnError(args ...any) (any, error) {
 	}
 	code, ok := args[0].(string)
 	if !ok || code == "" {
-		return nil, fmt.Errorf("bpmnError: code must be a non-empty string, got %T", args[0])
+		return nil, fmt.Errorf("bpmnError: code must be a non-empty string, got %s", typeName(args[0]))
 	}
 	msg, ok := args[1].(string)
 	if !ok && args[1] != nil {
-		return nil, fmt.Errorf("bpmnError: message must be a string, got %T", args[1])
+		return nil, fmt.Errorf("bpmnError: message must be a string, got %s", typeName(args[1]))
 	}
 	out := map[string]any{ErrorType: TypeBPMNError, "code": code, "message": msg}
 	if len(args) == 3 {
@@ -44,7 +44,7 @@ func jobError(args ...any) (any, error) {
 	}
 	msg, ok := args[0].(string)
 	if !ok {
-		return nil, fmt.Errorf("jobError: message must be a string, got %T", args[0])
+		return nil, fmt.Errorf("jobError: message must be a string, got %s", typeName(args[0]))
 	}
 	out := map[string]any{ErrorType: TypeJobError, "message": msg, "retries": 0, "retryBackoff": "PT0S"}
 	if len(args) >= 2 {
@@ -54,7 +54,7 @@ func jobError(args ...any) (any, error) {
 		}
 		out["variables"] = v
 	}
-	if len(args) >= 3 {
+	if len(args) >= 3 && args[2] != nil {
 		switch n := args[2].(type) {
 		case int:
 			out["retries"] = n
@@ -66,15 +66,19 @@ func jobError(args ...any) (any, error) {
 			}
 			out["retries"] = int(n)
 		default:
-			return nil, fmt.Errorf("jobError: retries must be a number, got %T", args[2])
+			return nil, fmt.Errorf("jobError: retries must be a number, got %s", typeName(args[2]))
 		}
 	}
 	if len(args) == 4 {
-		s, ok := args[3].(string)
-		if !ok {
-			return nil, fmt.Errorf("jobError: retryBackoff must be an ISO-8601 duration string, got %T", args[3])
+		switch b := args[3].(type) {
+		case string:
+			out["retryBackoff"] = b
+		case dayTimeDuration: // FEEL: @"PT30S" or duration("PT30S")
+			out["retryBackoff"] = b.String()
+		case nil:
+		default:
+			return nil, fmt.Errorf("jobError: retryBackoff must be a duration such as @\"PT30S\" or an ISO-8601 string, got %s", typeName(args[3]))
 		}
-		out["retryBackoff"] = s
 	}
 	return out, nil
 }
@@ -101,7 +105,40 @@ func variables(fn string, v any) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: variables must be a context (map), got %T", fn, v)
+		return nil, fmt.Errorf("%s: variables must be a context (map), got %s", fn, typeName(v))
 	}
 	return m, nil
+}
+
+// typeName names a value's type as FEEL does, for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int, int64, float64:
+		return "number"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "context"
+	case feelDate:
+		return "date"
+	case feelDateTime:
+		return "date and time"
+	case feelTime:
+		return "time"
+	case dayTimeDuration:
+		return "days and time duration"
+	case yearMonthDuration:
+		return "years and months duration"
+	case *feelFunc:
+		return "function"
+	case *feelRange:
+		return "range"
+	}
+	return fmt.Sprintf("%T", v)
 }

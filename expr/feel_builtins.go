@@ -1,0 +1,1059 @@
+package expr
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// builtin is a FEEL built-in function: its Go implementation, its arity (max -1: variadic),
+// its parameter names (for named arguments), whether it can only return a boolean, and
+// whether it may return a temporal value.
+type builtin struct {
+	fn       func(args ...any) (any, error)
+	min, max int
+	params   []string
+	boolean  bool
+	temporal bool
+}
+
+func (b *builtin) arity() string {
+	switch {
+	case b.max < 0:
+		return fmt.Sprintf("at least %d arguments", b.min)
+	case b.min == b.max:
+		return fmt.Sprintf("%d arguments", b.min)
+	}
+	return fmt.Sprintf("%d to %d arguments", b.min, b.max)
+}
+
+func pure(min, max int, params []string, f func(args []any) any) *builtin {
+	return &builtin{fn: func(args ...any) (any, error) { return f(args), nil }, min: min, max: max, params: params}
+}
+
+func boolean(b *builtin) *builtin  { b.boolean = true; return b }
+func temporal(b *builtin) *builtin { b.temporal = true; return b }
+
+func p(names ...string) []string { return names }
+
+// builtins are the FEEL functions the connector supports, by FEEL name.
+var builtins = map[string]*builtin{
+	// conversion
+	"string": pure(1, 1, p("from"), func(a []any) any {
+		if a[0] == nil {
+			return nil
+		}
+		return feelString(a[0])
+	}),
+	"number": pure(1, 3, p("from", "grouping separator", "decimal separator"), func(a []any) any {
+		switch v := a[0].(type) {
+		case string:
+			if len(a) > 1 {
+				if g, ok := a[1].(string); ok {
+					v = strings.ReplaceAll(v, g, "")
+				}
+			}
+			if len(a) > 2 {
+				if d, ok := a[2].(string); ok {
+					v = strings.ReplaceAll(v, d, ".")
+				}
+			}
+			return parseNumberString(v)
+		case int64, float64:
+			return v
+		}
+		return nil
+	}),
+	"date": temporal(pure(1, 3, p("from"), func(a []any) any {
+		if len(a) == 3 {
+			y, ok1 := intArg(a[0])
+			m, ok2 := intArg(a[1])
+			d, ok3 := intArg(a[2])
+			if !ok1 || !ok2 || !ok3 {
+				return nil
+			}
+			if v, ok := makeDate(int(y), int(m), int(d)); ok {
+				return v
+			}
+			return nil
+		}
+		switch v := a[0].(type) {
+		case string:
+			if d, ok := parseDate(v); ok {
+				return d
+			}
+		case feelDate:
+			return v
+		case feelDateTime:
+			y, m, d := v.t.Date()
+			return feelDate{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
+		}
+		return nil
+	})),
+	"date and time": temporal(pure(1, 2, p("from"), func(a []any) any {
+		if len(a) == 2 {
+			d, ok1 := a[0].(feelDate)
+			if dt, ok := a[0].(feelDateTime); ok {
+				d, ok1 = feelDate{dt.t}, true
+			}
+			t, ok2 := a[1].(feelTime)
+			if !ok1 || !ok2 {
+				return nil
+			}
+			y, m, day := d.t.Date()
+			return feelDateTime{t: time.Date(y, m, day, t.t.Hour(), t.t.Minute(), t.t.Second(), t.t.Nanosecond(), t.t.Location()), local: t.local}
+		}
+		switch v := a[0].(type) {
+		case string:
+			if dt, ok := parseDateTime(v); ok {
+				return dt
+			}
+		case feelDateTime:
+			return v
+		case feelDate:
+			return feelDateTime{t: v.t, local: true}
+		}
+		return nil
+	})),
+	"time": temporal(pure(1, 4, p("from"), func(a []any) any {
+		if len(a) >= 3 {
+			h, ok1 := intArg(a[0])
+			m, ok2 := intArg(a[1])
+			s, ok3 := intArg(a[2])
+			if !ok1 || !ok2 || !ok3 || h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59 {
+				return nil
+			}
+			loc, local := time.UTC, true
+			if len(a) == 4 && a[3] != nil {
+				off, ok := a[3].(dayTimeDuration)
+				if !ok {
+					return nil
+				}
+				loc, local = time.FixedZone("", int(off.d/time.Second)), false
+			}
+			return feelTime{time.Date(1970, 1, 1, int(h), int(m), int(s), 0, loc), local}
+		}
+		switch v := a[0].(type) {
+		case string:
+			if t, ok := parseTime(v); ok {
+				return t
+			}
+		case feelTime:
+			return v
+		case feelDateTime:
+			t := v.t
+			return feelTime{time.Date(1970, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location()), v.local}
+		}
+		return nil
+	})),
+	"duration": temporal(pure(1, 1, p("from"), func(a []any) any {
+		if s, ok := a[0].(string); ok {
+			if d, ok := parseDuration(s); ok {
+				return d
+			}
+		}
+		return nil
+	})),
+	"years and months duration": temporal(pure(2, 2, p("from", "to"), func(a []any) any {
+		from, ok1 := dateOf(a[0])
+		to, ok2 := dateOf(a[1])
+		if !ok1 || !ok2 {
+			return nil
+		}
+		months := int64(to.Year()-from.Year())*12 + int64(to.Month()-from.Month())
+		if months > 0 && to.Day() < from.Day() {
+			months--
+		} else if months < 0 && to.Day() > from.Day() {
+			months++
+		}
+		return yearMonthDuration{months}
+	})),
+	"now": temporal(pure(0, 0, nil, func([]any) any {
+		return feelDateTime{t: time.Now().UTC().Truncate(time.Millisecond)}
+	})),
+	"today": temporal(pure(0, 0, nil, func([]any) any {
+		y, m, d := time.Now().UTC().Date()
+		return feelDate{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
+	})),
+
+	// boolean
+	"not":        pure(1, 1, p("negand"), func(a []any) any { return feelNot(a[0]) }),
+	"is defined": boolean(pure(1, 1, p("value"), func(a []any) any { return a[0] != nil })),
+	"get or else": pure(2, 2, p("value", "default"), func(a []any) any {
+		if a[0] == nil {
+			return a[1]
+		}
+		return a[0]
+	}),
+
+	// string
+	"substring": pure(2, 3, p("string", "start position", "length"), func(a []any) any {
+		s, ok := a[0].(string)
+		start, ok2 := intArg(a[1])
+		if !ok || !ok2 {
+			return nil
+		}
+		r := []rune(s)
+		n := int64(len(r))
+		if start < 0 {
+			start = n + start + 1
+		}
+		if start < 1 {
+			start = 1
+		}
+		if start > n+1 {
+			return ""
+		}
+		end := n
+		if len(a) == 3 && a[2] != nil {
+			l, ok := intArg(a[2])
+			if !ok || l < 0 {
+				return nil
+			}
+			end = min(n, start-1+l)
+		}
+		return string(r[start-1 : end])
+	}),
+	"string length": pure(1, 1, p("string"), func(a []any) any {
+		if s, ok := a[0].(string); ok {
+			return int64(utf8.RuneCountInString(s))
+		}
+		return nil
+	}),
+	"upper case": strFn(strings.ToUpper),
+	"lower case": strFn(strings.ToLower),
+	"trim":       strFn(strings.TrimSpace),
+	"substring before": pure(2, 2, p("string", "match"), func(a []any) any {
+		s, m, ok := twoStrings(a)
+		if !ok {
+			return nil
+		}
+		if i := strings.Index(s, m); i >= 0 {
+			return s[:i]
+		}
+		return ""
+	}),
+	"substring after": pure(2, 2, p("string", "match"), func(a []any) any {
+		s, m, ok := twoStrings(a)
+		if !ok {
+			return nil
+		}
+		if i := strings.Index(s, m); i >= 0 {
+			return s[i+len(m):]
+		}
+		return ""
+	}),
+	"contains": boolean(pure(2, 2, p("string", "match"), func(a []any) any {
+		if s, m, ok := twoStrings(a); ok {
+			return strings.Contains(s, m)
+		}
+		return nil
+	})),
+	"starts with": boolean(pure(2, 2, p("string", "match"), func(a []any) any {
+		if s, m, ok := twoStrings(a); ok {
+			return strings.HasPrefix(s, m)
+		}
+		return nil
+	})),
+	"ends with": boolean(pure(2, 2, p("string", "match"), func(a []any) any {
+		if s, m, ok := twoStrings(a); ok {
+			return strings.HasSuffix(s, m)
+		}
+		return nil
+	})),
+	"matches": boolean(pure(2, 3, p("input", "pattern", "flags"), func(a []any) any {
+		s, ok := a[0].(string)
+		re := regex(a[1:])
+		if !ok || re == nil {
+			return nil
+		}
+		return re.MatchString(s)
+	})),
+	"replace": pure(3, 4, p("input", "pattern", "replacement", "flags"), func(a []any) any {
+		s, ok := a[0].(string)
+		repl, ok2 := a[2].(string)
+		args := []any{a[1]}
+		if len(a) == 4 {
+			args = append(args, a[3])
+		}
+		re := regex(args)
+		if !ok || !ok2 || re == nil {
+			return nil
+		}
+		return re.ReplaceAllString(s, javaReplacement(repl))
+	}),
+	"split": pure(2, 2, p("string", "delimiter"), func(a []any) any {
+		s, ok := a[0].(string)
+		re := regex(a[1:2])
+		if !ok || re == nil {
+			return nil
+		}
+		parts := re.Split(s, -1)
+		out := make([]any, len(parts))
+		for i, x := range parts {
+			out[i] = x
+		}
+		return out
+	}),
+	"string join": pure(1, 4, p("list", "delimiter", "prefix", "suffix"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		sep, pre, suf := "", "", ""
+		for i, dst := range []*string{&sep, &pre, &suf} {
+			if len(a) > i+1 && a[i+1] != nil {
+				s, ok := a[i+1].(string)
+				if !ok {
+					return nil
+				}
+				*dst = s
+			}
+		}
+		var parts []string
+		for _, e := range list {
+			switch v := e.(type) {
+			case nil:
+			case string:
+				parts = append(parts, v)
+			default:
+				return nil
+			}
+		}
+		return pre + strings.Join(parts, sep) + suf
+	}),
+
+	// numeric
+	"decimal": pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.ToNearestEven) }),
+	"floor": pure(1, 2, p("n", "scale"), func(a []any) any {
+		return roundTo(a[0], scaleArg(a), big.ToNegativeInf)
+	}),
+	"ceiling": pure(1, 2, p("n", "scale"), func(a []any) any {
+		return roundTo(a[0], scaleArg(a), big.ToPositiveInf)
+	}),
+	"round up":        pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.AwayFromZero) }),
+	"round down":      pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.ToZero) }),
+	"round half up":   pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], roundHalfUp) }),
+	"round half down": pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], roundHalfDown) }),
+	"abs": pure(1, 1, p("n"), func(a []any) any {
+		if i, f, isInt, ok := toNum(a[0]); ok {
+			if isInt && i != math.MinInt64 {
+				if i < 0 {
+					return -i
+				}
+				return i
+			}
+			return normNum(math.Abs(f))
+		}
+		if d, ok := a[0].(dayTimeDuration); ok && d.d < 0 {
+			return dayTimeDuration{-d.d}
+		}
+		if d, ok := a[0].(yearMonthDuration); ok && d.months < 0 {
+			return yearMonthDuration{-d.months}
+		}
+		if sameTemporalKind(a[0], dayTimeDuration{}) || sameTemporalKind(a[0], yearMonthDuration{}) {
+			return a[0]
+		}
+		return nil
+	}),
+	"modulo": pure(2, 2, p("dividend", "divisor"), func(a []any) any {
+		ai, af, aInt, ok1 := toNum(a[0])
+		bi, bf, bInt, ok2 := toNum(a[1])
+		if !ok1 || !ok2 || bf == 0 {
+			return nil
+		}
+		if aInt && bInt {
+			m := ai % bi
+			if m != 0 && (m < 0) != (bi < 0) {
+				m += bi
+			}
+			return m
+		}
+		return decimal15(af - bf*math.Floor(af/bf))
+	}),
+	"sqrt": pure(1, 1, p("number"), func(a []any) any {
+		if _, f, _, ok := toNum(a[0]); ok && f >= 0 {
+			return normNum(math.Sqrt(f))
+		}
+		return nil
+	}),
+	"log": pure(1, 1, p("number"), func(a []any) any {
+		if _, f, _, ok := toNum(a[0]); ok && f > 0 {
+			return normNum(math.Log(f))
+		}
+		return nil
+	}),
+	"exp": pure(1, 1, p("number"), func(a []any) any {
+		if _, f, _, ok := toNum(a[0]); ok {
+			return normNum(math.Exp(f))
+		}
+		return nil
+	}),
+	"odd": boolean(pure(1, 1, p("number"), func(a []any) any {
+		if i, ok := intArg(a[0]); ok {
+			return i%2 != 0
+		}
+		return nil
+	})),
+	"even": boolean(pure(1, 1, p("number"), func(a []any) any {
+		if i, ok := intArg(a[0]); ok {
+			return i%2 == 0
+		}
+		return nil
+	})),
+
+	// list
+	"list contains": boolean(pure(2, 2, p("list", "element"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		for _, e := range list {
+			if feelEqual(e, a[1]) == true {
+				return true
+			}
+		}
+		return false
+	})),
+	"count": pure(1, 1, p("list"), func(a []any) any {
+		if list, ok := a[0].([]any); ok {
+			return int64(len(list))
+		}
+		return nil
+	}),
+	"min": listFn(func(l []any) any { return extreme(l, -1) }),
+	"max": listFn(func(l []any) any { return extreme(l, 1) }),
+	"sum": listFn(sum),
+	"mean": listFn(func(l []any) any {
+		if len(l) == 0 {
+			return nil
+		}
+		return feelDiv(sum(l), int64(len(l)))
+	}),
+	"product": listFn(func(l []any) any {
+		if len(l) == 0 {
+			return nil
+		}
+		var out any = int64(1)
+		for _, e := range l {
+			if out = feelMul(out, e); out == nil {
+				return nil
+			}
+		}
+		return out
+	}),
+	"median": listFn(func(l []any) any {
+		if len(l) == 0 {
+			return nil
+		}
+		s := append([]any(nil), l...)
+		for _, e := range s {
+			if !isNum(e) {
+				return nil
+			}
+		}
+		sort.SliceStable(s, func(i, j int) bool { c, _ := feelCompare(s[i], s[j]); return c < 0 })
+		if len(s)%2 == 1 {
+			return s[len(s)/2]
+		}
+		return feelDiv(feelAdd(s[len(s)/2-1], s[len(s)/2]), int64(2))
+	}),
+	"all": boolean(listFn(func(l []any) any { v, _ := feelAnd(l...); return v })),
+	"any": boolean(listFn(func(l []any) any { v, _ := feelOr(l...); return v })),
+	"sublist": pure(2, 3, p("list", "start position", "length"), func(a []any) any {
+		list, ok := a[0].([]any)
+		start, ok2 := intArg(a[1])
+		if !ok || !ok2 {
+			return nil
+		}
+		n := int64(len(list))
+		if start < 0 {
+			start = n + start + 1
+		}
+		if start < 1 || start > n+1 {
+			return nil
+		}
+		end := n
+		if len(a) == 3 && a[2] != nil {
+			l, ok := intArg(a[2])
+			if !ok || l < 0 || start-1+l > n {
+				return nil
+			}
+			end = start - 1 + l
+		}
+		return append([]any{}, list[start-1:end]...)
+	}),
+	"append": pure(1, -1, nil, func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		return append(append([]any{}, list...), a[1:]...)
+	}),
+	"concatenate": pure(0, -1, nil, func(a []any) any {
+		out := []any{}
+		for _, x := range a {
+			list, ok := x.([]any)
+			if !ok {
+				return nil
+			}
+			out = append(out, list...)
+		}
+		return out
+	}),
+	"insert before": pure(3, 3, p("list", "position", "newItem"), func(a []any) any {
+		list, ok := a[0].([]any)
+		pos, ok2 := intArg(a[1])
+		if !ok || !ok2 {
+			return nil
+		}
+		i, ok := position1(pos, len(list))
+		if !ok {
+			return nil
+		}
+		out := append([]any{}, list[:i]...)
+		out = append(out, a[2])
+		return append(out, list[i:]...)
+	}),
+	"remove": pure(2, 2, p("list", "position"), func(a []any) any {
+		list, ok := a[0].([]any)
+		pos, ok2 := intArg(a[1])
+		if !ok || !ok2 {
+			return nil
+		}
+		i, ok := position1(pos, len(list))
+		if !ok {
+			return nil
+		}
+		return append(append([]any{}, list[:i]...), list[i+1:]...)
+	}),
+	"reverse": pure(1, 1, p("list"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		out := make([]any, len(list))
+		for i, e := range list {
+			out[len(list)-1-i] = e
+		}
+		return out
+	}),
+	"index of": pure(2, 2, p("list", "match"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		out := []any{}
+		for i, e := range list {
+			if feelEqual(e, a[1]) == true {
+				out = append(out, int64(i+1))
+			}
+		}
+		return out
+	}),
+	"union": pure(0, -1, nil, func(a []any) any {
+		var all []any
+		for _, x := range a {
+			list, ok := x.([]any)
+			if !ok {
+				return nil
+			}
+			all = append(all, list...)
+		}
+		return distinct(all)
+	}),
+	"distinct values": pure(1, 1, p("list"), func(a []any) any {
+		if list, ok := a[0].([]any); ok {
+			return distinct(list)
+		}
+		return nil
+	}),
+	"flatten": pure(1, 1, p("list"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		out := []any{}
+		var walk func(l []any)
+		walk = func(l []any) {
+			for _, e := range l {
+				if sub, ok := e.([]any); ok {
+					walk(sub)
+				} else {
+					out = append(out, e)
+				}
+			}
+		}
+		walk(list)
+		return out
+	}),
+	"sort": pure(1, 2, p("list", "precedes"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		out := append([]any{}, list...)
+		if len(a) == 1 || a[1] == nil {
+			valid := true
+			sort.SliceStable(out, func(i, j int) bool {
+				c, ok := feelCompare(out[i], out[j])
+				valid = valid && ok
+				return c < 0
+			})
+			if !valid && len(out) > 1 {
+				return nil
+			}
+			return out
+		}
+		f, ok := a[1].(*feelFunc)
+		if !ok {
+			return nil
+		}
+		sort.SliceStable(out, func(i, j int) bool { return f.call(out[i], out[j]) == true })
+		return out
+	}),
+
+	// context
+	"get value": pure(2, 2, p("context", "key"), func(a []any) any {
+		switch k := a[1].(type) {
+		case string:
+			if m, ok := a[0].(map[string]any); ok {
+				return m[k]
+			}
+		case []any:
+			x := a[0]
+			for _, e := range k {
+				m, ok := x.(map[string]any)
+				s, ok2 := e.(string)
+				if !ok || !ok2 {
+					return nil
+				}
+				x = m[s]
+			}
+			return x
+		}
+		return nil
+	}),
+	"get entries": pure(1, 1, p("context"), func(a []any) any {
+		m, ok := a[0].(map[string]any)
+		if !ok {
+			return nil
+		}
+		out := make([]any, 0, len(m))
+		for _, k := range sortedKeys(m) {
+			out = append(out, map[string]any{"key": k, "value": m[k]})
+		}
+		return out
+	}),
+	"context put": pure(3, 3, p("context", "key", "value"), func(a []any) any {
+		return contextPut(a[0], a[1], a[2])
+	}),
+	"context merge": pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
+	"put all":       pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
+	"context": pure(1, 1, p("entries"), func(a []any) any {
+		list, ok := a[0].([]any)
+		if !ok {
+			return nil
+		}
+		out := make(map[string]any, len(list))
+		for _, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil
+			}
+			k, ok := m["key"].(string)
+			if !ok {
+				return nil
+			}
+			out[k] = m["value"]
+		}
+		return out
+	}),
+
+	// the connector's error functions (Camunda's connector runtime provides the same)
+	"bpmnError":   {fn: bpmnError, min: 2, max: 3, params: p("code", "message", "variables")},
+	"jobError":    {fn: jobError, min: 1, max: 4, params: p("message", "variables", "retries", "retryBackoff")},
+	"ignoreError": {fn: ignoreError, min: 0, max: 1, params: p("variables")},
+}
+
+func strFn(f func(string) string) *builtin {
+	return pure(1, 1, p("string"), func(a []any) any {
+		if s, ok := a[0].(string); ok {
+			return f(s)
+		}
+		return nil
+	})
+}
+
+// listFn takes one list argument or the items as separate arguments: min([1, 2]) = min(1, 2).
+func listFn(f func([]any) any) *builtin {
+	return &builtin{min: 1, max: -1, params: p("list"), fn: func(args ...any) (any, error) {
+		if len(args) == 1 {
+			list, ok := args[0].([]any)
+			if !ok {
+				if args[0] == nil {
+					return nil, nil
+				}
+				list = args
+			}
+			return f(list), nil
+		}
+		return f(args), nil
+	}}
+}
+
+func twoStrings(a []any) (string, string, bool) {
+	s, ok1 := a[0].(string)
+	m, ok2 := a[1].(string)
+	return s, m, ok1 && ok2
+}
+
+func intArg(x any) (int64, bool) {
+	i, f, isInt, ok := toNum(x)
+	if !ok {
+		return 0, false
+	}
+	if !isInt {
+		if f != math.Trunc(f) || math.Abs(f) > maxExact {
+			return 0, false
+		}
+		return int64(f), true
+	}
+	return i, true
+}
+
+// position1 turns a 1-based (negative: from the end) position into an index of a list of n.
+func position1(pos int64, n int) (int, bool) {
+	switch {
+	case pos > 0 && pos <= int64(n):
+		return int(pos - 1), true
+	case pos < 0 && -pos <= int64(n):
+		return n + int(pos), true
+	}
+	return 0, false
+}
+
+func dateOf(x any) (time.Time, bool) {
+	switch v := x.(type) {
+	case feelDate:
+		return v.t, true
+	case feelDateTime:
+		return v.t, true
+	}
+	return time.Time{}, false
+}
+
+func parseNumberString(s string) any {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || strings.ContainsAny(s, "xXpP_") || strings.EqualFold(strings.TrimLeft(s, "+-"), "inf") ||
+		strings.EqualFold(strings.TrimLeft(s, "+-"), "infinity") || strings.EqualFold(s, "nan") {
+		return nil
+	}
+	return normNum(f)
+}
+
+func extreme(l []any, sign int) any {
+	if len(l) == 0 {
+		return nil
+	}
+	best := l[0]
+	for _, e := range l[1:] {
+		c, ok := feelCompare(e, best)
+		if !ok {
+			return nil
+		}
+		if c*sign > 0 {
+			best = e
+		}
+	}
+	if _, ok := feelCompare(best, best); !ok {
+		return nil
+	}
+	return best
+}
+
+func sum(l []any) any {
+	if len(l) == 0 {
+		return nil
+	}
+	var out any = int64(0)
+	for _, e := range l {
+		if !isNum(e) {
+			return nil
+		}
+		out = feelAdd(out, e)
+	}
+	return out
+}
+
+func distinct(list []any) []any {
+	out := []any{}
+	for _, e := range list {
+		dup := false
+		for _, o := range out {
+			if feelEqual(e, o) == true {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func contextPut(ctx, key, value any) any {
+	m, ok := ctx.(map[string]any)
+	if !ok {
+		return nil
+	}
+	switch k := key.(type) {
+	case string:
+		out := make(map[string]any, len(m)+1)
+		for kk, v := range m {
+			out[kk] = v
+		}
+		out[k] = value
+		return out
+	case []any:
+		if len(k) == 0 {
+			return nil
+		}
+		first, ok := k[0].(string)
+		if !ok {
+			return nil
+		}
+		if len(k) == 1 {
+			return contextPut(m, first, value)
+		}
+		inner, ok := m[first].(map[string]any)
+		if !ok {
+			inner = map[string]any{}
+		}
+		v := contextPut(inner, k[1:], value)
+		if v == nil {
+			return nil
+		}
+		return contextPut(m, first, v)
+	}
+	return nil
+}
+
+// contextMerge merges contexts given as a list or as separate arguments; later keys win.
+func contextMerge(a []any) any {
+	items := a
+	if len(a) == 1 {
+		if list, ok := a[0].([]any); ok {
+			items = list
+		}
+	}
+	out := map[string]any{}
+	for _, x := range items {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func scaleArg(a []any) any {
+	if len(a) > 1 {
+		return a[1]
+	}
+	return int64(0)
+}
+
+// rounding with a scale, on the decimal value of the number (2.675 is 2.675, not the binary
+// float just below it), as FEEL's decimal numbers do.
+
+type roundMode = big.RoundingMode
+
+const (
+	roundHalfUp   roundMode = 100
+	roundHalfDown roundMode = 101
+)
+
+func roundTo(n, scale any, mode roundMode) any {
+	i, f, isInt, ok := toNum(n)
+	sc, ok2 := intArg(scale)
+	if !ok || !ok2 || sc < -50 || sc > 50 {
+		return nil
+	}
+	if isInt && sc >= 0 {
+		return i
+	}
+	var r big.Rat
+	if isInt {
+		r.SetInt64(i)
+	} else if _, ok := r.SetString(strconv.FormatFloat(f, 'g', -1, 64)); !ok {
+		return nil
+	}
+	pow := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(abs64(sc)), nil))
+	if sc >= 0 {
+		r.Mul(&r, pow)
+	} else {
+		r.Quo(&r, pow)
+	}
+	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() != 0 {
+		neg := r.Sign() < 0
+		twice := new(big.Int).Mul(new(big.Int).Abs(rem), big.NewInt(2))
+		half := twice.Cmp(r.Denom()) // -1 below half, 0 half, 1 above
+		away := false
+		switch mode {
+		case big.AwayFromZero:
+			away = true
+		case big.ToZero:
+		case big.ToPositiveInf:
+			away = !neg
+		case big.ToNegativeInf:
+			away = neg
+		case big.ToNearestEven:
+			away = half > 0 || half == 0 && q.Bit(0) == 1
+		case roundHalfUp:
+			away = half >= 0
+		case roundHalfDown:
+			away = half > 0
+		}
+		if away {
+			if neg {
+				q.Sub(q, big.NewInt(1))
+			} else {
+				q.Add(q, big.NewInt(1))
+			}
+		}
+	}
+	out := new(big.Rat).SetInt(q)
+	if sc >= 0 {
+		out.Quo(out, pow)
+	} else {
+		out.Mul(out, pow)
+	}
+	if out.IsInt() && out.Num().IsInt64() {
+		return out.Num().Int64()
+	}
+	v, _ := out.Float64()
+	return normNum(v)
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// regular expressions: FEEL uses XPath regexes with flags s, m, i, x; compiled once each.
+
+var regexCache sync.Map // pattern+flags -> *regexp.Regexp (nil when invalid)
+
+const maxRegexCache = 1000
+
+var regexCount int64
+var regexMu sync.Mutex
+
+func regex(a []any) *regexp.Regexp {
+	pat, ok := a[0].(string)
+	if !ok {
+		return nil
+	}
+	flags := ""
+	if len(a) > 1 && a[1] != nil {
+		if flags, ok = a[1].(string); !ok {
+			return nil
+		}
+	}
+	key := flags + "/" + pat
+	if v, ok := regexCache.Load(key); ok {
+		re, _ := v.(*regexp.Regexp)
+		return re
+	}
+	goFlags := ""
+	for _, f := range flags {
+		switch f {
+		case 'i', 's', 'm':
+			goFlags += string(f)
+		case 'x':
+			pat = stripRegexSpace(pat)
+		default:
+			return nil
+		}
+	}
+	src := pat
+	if goFlags != "" {
+		src = "(?" + goFlags + ")" + pat
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		re = nil
+	}
+	regexMu.Lock()
+	if regexCount < maxRegexCache {
+		regexCount++
+		regexCache.Store(key, re)
+	}
+	regexMu.Unlock()
+	return re
+}
+
+func stripRegexSpace(p string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, p)
+}
+
+// javaReplacement turns "$1" references (XPath/Java style) into Go's "${1}".
+func javaReplacement(s string) string {
+	if !strings.ContainsAny(s, `$\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			i++
+			if s[i] == '$' {
+				b.WriteString("$$")
+			} else {
+				b.WriteByte(s[i])
+			}
+		case c == '$':
+			j := i + 1
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j == i+1 {
+				b.WriteString("$$")
+			} else {
+				b.WriteString("${" + s[i+1:j] + "}")
+				i = j - 1
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,573 @@
+package expr
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	exprparser "github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// The FEEL front end translates the FEEL tree into an expr-lang syntax tree and lets expr-lang
+// check and compile it to its bytecode, so a FEEL program runs on the same VM, at the same
+// speed, as an expr-lang one. FEEL semantics (null propagation, three-valued logic, 1-based
+// lists, paths over lists, ...) live in the runtime functions of feel_values.go and
+// feel_builtins.go, registered under names starting with "$" that no FEEL name can produce
+// (a FEEL name starting with "$" is read through $env instead).
+//
+// Local names (for and quantifier variables, filter items, context entries that later entries
+// refer to, function parameters) become expr-lang "let" variables named $v1, $v2, ...; for,
+// some, every and filters become expr-lang's map and filter built-ins over closures. A
+// function literal is compiled to a program of its own, run with its parameters and the
+// locals it can see in its environment.
+
+type scopeKind int
+
+const (
+	scopeLet  scopeKind = iota // FEEL name -> expr-lang variable
+	scopeItem                  // a filter item: its context entries are names too
+)
+
+type scope struct {
+	parent *scope
+	kind   scopeKind
+	name   string // FEEL name (scopeLet)
+	v      string // expr-lang variable
+}
+
+type feelCompiler struct {
+	src      string
+	vars     int
+	inFunc   bool // compiling a function body: globals come from $outer
+	temporal bool // the program may produce values plain() must convert
+}
+
+type compileFailure struct{ err *CompileError }
+
+func (c *feelCompiler) fail(off int, format string, args ...any) {
+	line, col := position(c.src, off)
+	panic(compileFailure{&CompileError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+func (c *feelCompiler) newVar() string {
+	c.vars++
+	return "$v" + strconv.Itoa(c.vars)
+}
+
+// compileFEEL compiles src (starting with "=") into a program.
+func compileFEEL(src string) (prog *vm.Program, needsPlain bool, err error) {
+	start := strings.Index(src, "=") + 1
+	tree, perr := parseFEEL(src, start)
+	if perr != nil {
+		return nil, false, perr
+	}
+	c := &feelCompiler{src: src}
+	node, cerr := c.translate(tree, nil)
+	if cerr != nil {
+		return nil, false, cerr
+	}
+	prog, err = buildProgram(node)
+	return prog, c.temporal, err
+}
+
+func (c *feelCompiler) translate(n fnode, s *scope) (out ast.Node, err *CompileError) {
+	defer func() {
+		if r := recover(); r != nil {
+			cf, ok := r.(compileFailure)
+			if !ok {
+				panic(r)
+			}
+			err = cf.err
+		}
+	}()
+	return c.node(n, s), nil
+}
+
+// feelConfig is the expr-lang configuration of FEEL programs: no expr-lang built-ins (a FEEL
+// name such as "count" or "date" must stay a name), the FEEL runtime functions.
+func feelConfig() *conf.Config {
+	cfg := conf.CreateNew()
+	for _, op := range feelOptions {
+		op(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	cfg.Check()
+	return cfg
+}
+
+func buildProgram(node ast.Node) (*vm.Program, error) {
+	cfg := feelConfig()
+	tree := &exprparser.Tree{Node: node, Source: file.NewSource("FEEL")}
+	if _, err := checker.Check(tree, cfg); err != nil {
+		return nil, fmt.Errorf("internal error checking the translated FEEL: %w", err)
+	}
+	prog, err := compiler.Compile(tree, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("internal error compiling the translated FEEL: %w", err)
+	}
+	return prog, nil
+}
+
+// helpers building expr-lang nodes
+
+func call(name string, args ...ast.Node) ast.Node {
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: args}
+}
+
+func str(s string) ast.Node   { return &ast.StringNode{Value: s} }
+func ident(v string) ast.Node { return &ast.IdentifierNode{Value: v} }
+func constant(v any) ast.Node { return &ast.ConstantNode{Value: v} }
+
+func let(v string, value, body ast.Node) ast.Node {
+	return &ast.VariableDeclaratorNode{Name: v, Value: value, Expr: body}
+}
+
+// closure is an expr-lang predicate whose element is bound to v.
+func closure(v string, body ast.Node) ast.Node {
+	return &ast.PredicateNode{Node: let(v, &ast.PointerNode{}, body)}
+}
+
+var binaryFuncs = map[string]string{
+	"+": "$add", "-": "$sub", "*": "$mul", "/": "$div", "**": "$pow",
+	"=": "$eq", "!=": "$ne", "<": "$lt", "<=": "$le", ">": "$gt", ">=": "$ge",
+}
+
+func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
+	switch n := n.(type) {
+	case *fNum:
+		return constant(n.val)
+	case *fStr:
+		return str(n.val)
+	case *fBool:
+		return &ast.BoolNode{Value: n.val}
+	case *fNull:
+		return &ast.NilNode{}
+	case *fTemporal:
+		v, ok := parseTemporalLiteral(n.val)
+		if !ok {
+			c.fail(n.off, "invalid temporal literal @%q", n.val)
+		}
+		c.temporal = true
+		return constant(v)
+	case *fName:
+		return c.name(n.name, s)
+	case *fPath:
+		// a.b.c becomes one call $path(a, "b", "c")
+		var keys []string
+		x := fnode(n)
+		for {
+			p, ok := x.(*fPath)
+			if !ok {
+				break
+			}
+			keys = append(keys, p.key)
+			x = p.x
+		}
+		args := []ast.Node{c.node(x, s)}
+		for i := len(keys) - 1; i >= 0; i-- {
+			args = append(args, str(keys[i]))
+		}
+		if len(args) == 2 {
+			return call("$get", args...)
+		}
+		return call("$path", args...)
+	case *fFilter:
+		return c.filter(n, s)
+	case *fCall:
+		return c.call(n, s)
+	case *fBinary:
+		switch n.op {
+		case "and", "or":
+			// flatten a and b and c into one call
+			var args []ast.Node
+			var walk func(x fnode)
+			walk = func(x fnode) {
+				if b, ok := x.(*fBinary); ok && b.op == n.op {
+					walk(b.l)
+					walk(b.r)
+					return
+				}
+				args = append(args, c.node(x, s))
+			}
+			walk(n)
+			return call("$"+n.op, args...)
+		}
+		return call(binaryFuncs[n.op], c.node(n.l, s), c.node(n.r, s))
+	case *fNeg:
+		return call("$neg", c.node(n.x, s))
+	case *fBetween:
+		v := c.newVar()
+		x := ident(v)
+		return let(v, c.node(n.x, s), call("$and", call("$ge", x, c.node(n.lo, s)), call("$le", x, c.node(n.hi, s))))
+	case *fIn:
+		v := c.newVar()
+		x := ident(v)
+		var tests []ast.Node
+		for _, t := range n.tests {
+			if u, ok := t.(*fUnaryCmp); ok {
+				tests = append(tests, call(binaryFuncs[u.op], x, c.node(u.x, s)))
+			} else {
+				tests = append(tests, call("$in", x, c.node(t, s)))
+			}
+		}
+		body := tests[0]
+		if len(tests) > 1 {
+			body = call("$or", tests...)
+		}
+		return let(v, c.node(n.x, s), body)
+	case *fUnaryCmp:
+		c.fail(n.off, "unsupported construct: a unary test (%s) outside 'in'", n.op)
+	case *fRange:
+		var start, end ast.Node = &ast.NilNode{}, &ast.NilNode{}
+		if n.start != nil {
+			start = c.node(n.start, s)
+		}
+		if n.end != nil {
+			end = c.node(n.end, s)
+		}
+		c.temporal = true
+		return call("$range", start, end, &ast.BoolNode{Value: n.startIncl}, &ast.BoolNode{Value: n.endIncl})
+	case *fList:
+		items := make([]ast.Node, len(n.items))
+		for i, e := range n.items {
+			items[i] = c.node(e, s)
+		}
+		return &ast.ArrayNode{Nodes: items}
+	case *fContext:
+		return c.context(n, s)
+	case *fIf:
+		return &ast.ConditionalNode{Cond: call("$true", c.node(n.cond, s)), Exp1: c.node(n.then, s), Exp2: c.node(n.els, s)}
+	case *fFor:
+		return c.iterate(n.vars, n.ins, n.body, s)
+	case *fQuant:
+		name := "$some"
+		if n.every {
+			name = "$every"
+		}
+		return call(name, c.iterate(n.vars, n.ins, n.body, s))
+	case *fFunc:
+		return c.function(n, s)
+	}
+	c.fail(n.at(), "unsupported construct")
+	return nil
+}
+
+// name resolves a FEEL name: a local, a filter item's entry, or a variable of the context.
+func (c *feelCompiler) name(name string, s *scope) ast.Node {
+	for sc := s; sc != nil; sc = sc.parent {
+		switch sc.kind {
+		case scopeLet:
+			if sc.name == name {
+				return ident(sc.v)
+			}
+		case scopeItem:
+			if name == "item" {
+				return call("$itemOr", ident(sc.v), str(name), ident(sc.v))
+			}
+			return call("$itemOr", ident(sc.v), str(name), c.name(name, sc.parent))
+		}
+	}
+	return c.global(name)
+}
+
+func (c *feelCompiler) global(name string) ast.Node {
+	if c.inFunc {
+		return call("$get", ident("$outer"), str(name))
+	}
+	if strings.HasPrefix(name, "$") {
+		return call("$get", ident("$env"), str(name))
+	}
+	return ident(name)
+}
+
+func (c *feelCompiler) isLocal(name string, s *scope) bool {
+	for sc := s; sc != nil; sc = sc.parent {
+		if sc.kind == scopeLet && sc.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// iterate compiles "for a in A, b in B return body" (and the same for some/every) into
+// nested maps, flattened one level per extra variable.
+func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope) ast.Node {
+	v := c.newVar()
+	list := call("$list", c.node(ins[0], s))
+	inner := &scope{parent: s, kind: scopeLet, name: vars[0], v: v}
+	var b ast.Node
+	if len(vars) == 1 {
+		b = c.node(body, inner)
+	} else {
+		b = c.iterate(vars[1:], ins[1:], body, inner)
+	}
+	m := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, closure(v, b)}}
+	if len(vars) > 1 {
+		return call("$flatten1", m)
+	}
+	return m
+}
+
+// filter compiles "list[e]": an index when e is a number, else the items for which e is true.
+func (c *feelCompiler) filter(n *fFilter, s *scope) ast.Node {
+	list := c.node(n.x, s)
+	switch f := n.filter.(type) {
+	case *fNum:
+		return call("$index", list, constant(f.val))
+	}
+	lv := c.newVar()
+	iv := c.newVar()
+	pred := c.node(n.filter, &scope{parent: s, kind: scopeItem, v: iv})
+	filtered := call("$filterResult", ident(lv), &ast.BuiltinNode{Name: "filter", Arguments: []ast.Node{
+		call("$list", ident(lv)), closure(iv, call("$true", pred)),
+	}})
+	if isBooleanExpr(n.filter) {
+		return let(lv, list, filtered)
+	}
+	// The filter might be a number computed at run time (list[i], list[count(list)]): it is
+	// evaluated once outside the items; a number indexes, anything else filters.
+	fv := c.newVar()
+	return let(lv, list, let(fv, c.node(n.filter, s), &ast.ConditionalNode{
+		Cond: call("$isNumber", ident(fv)),
+		Exp1: call("$index", ident(lv), ident(fv)),
+		Exp2: filtered,
+	}))
+}
+
+// isBooleanExpr reports whether e can only be a boolean (or null), so a filter with it cannot
+// be an index.
+func isBooleanExpr(e fnode) bool {
+	switch e := e.(type) {
+	case *fBinary:
+		switch e.op {
+		case "=", "!=", "<", "<=", ">", ">=", "and", "or":
+			return true
+		}
+	case *fBetween, *fIn, *fBool, *fQuant:
+		return true
+	case *fCall:
+		if b, ok := builtins[e.name]; ok {
+			return b.boolean
+		}
+	}
+	return false
+}
+
+// context compiles a context literal; when an entry refers to an earlier one by name, the
+// entries become let variables so the reference sees the value.
+func (c *feelCompiler) context(n *fContext, s *scope) ast.Node {
+	selfRef := false
+	for i := 1; i < len(n.vals) && !selfRef; i++ {
+		used := map[string]bool{}
+		namesIn(n.vals[i], used)
+		for _, k := range n.keys[:i] {
+			if used[k] {
+				selfRef = true
+				break
+			}
+		}
+	}
+	if !selfRef {
+		pairs := make([]ast.Node, len(n.keys))
+		for i, k := range n.keys {
+			pairs[i] = &ast.PairNode{Key: str(k), Value: c.node(n.vals[i], s)}
+		}
+		return &ast.MapNode{Pairs: pairs}
+	}
+	vs := make([]string, len(n.keys))
+	inner := s
+	values := make([]ast.Node, len(n.keys))
+	for i, k := range n.keys {
+		values[i] = c.node(n.vals[i], inner)
+		vs[i] = c.newVar()
+		inner = &scope{parent: inner, kind: scopeLet, name: k, v: vs[i]}
+	}
+	pairs := make([]ast.Node, len(n.keys))
+	for i, k := range n.keys {
+		pairs[i] = &ast.PairNode{Key: str(k), Value: ident(vs[i])}
+	}
+	var out ast.Node = &ast.MapNode{Pairs: pairs}
+	for i := len(n.keys) - 1; i >= 0; i-- {
+		out = let(vs[i], values[i], out)
+	}
+	return out
+}
+
+// namesIn collects the names a FEEL tree mentions (names and called local functions).
+func namesIn(n fnode, out map[string]bool) {
+	switch n := n.(type) {
+	case *fName:
+		out[n.name] = true
+	case *fPath:
+		namesIn(n.x, out)
+	case *fFilter:
+		namesIn(n.x, out)
+		namesIn(n.filter, out)
+	case *fCall:
+		out[n.name] = true
+		for _, a := range n.args {
+			namesIn(a, out)
+		}
+	case *fBinary:
+		namesIn(n.l, out)
+		namesIn(n.r, out)
+	case *fNeg:
+		namesIn(n.x, out)
+	case *fBetween:
+		namesIn(n.x, out)
+		namesIn(n.lo, out)
+		namesIn(n.hi, out)
+	case *fIn:
+		namesIn(n.x, out)
+		for _, t := range n.tests {
+			namesIn(t, out)
+		}
+	case *fUnaryCmp:
+		namesIn(n.x, out)
+	case *fRange:
+		if n.start != nil {
+			namesIn(n.start, out)
+		}
+		if n.end != nil {
+			namesIn(n.end, out)
+		}
+	case *fList:
+		for _, e := range n.items {
+			namesIn(e, out)
+		}
+	case *fContext:
+		for _, e := range n.vals {
+			namesIn(e, out)
+		}
+	case *fIf:
+		namesIn(n.cond, out)
+		namesIn(n.then, out)
+		namesIn(n.els, out)
+	case *fFor:
+		for _, e := range n.ins {
+			namesIn(e, out)
+		}
+		namesIn(n.body, out)
+	case *fQuant:
+		for _, e := range n.ins {
+			namesIn(e, out)
+		}
+		namesIn(n.body, out)
+	case *fFunc:
+		namesIn(n.body, out)
+	}
+}
+
+// call compiles a call of a built-in function or of a local name holding a function.
+func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
+	if c.isLocal(n.name, s) {
+		if n.named != nil {
+			c.fail(n.off, "named arguments are supported for built-in functions only")
+		}
+		args := []ast.Node{c.node(&fName{n.off, n.name}, s)}
+		for _, a := range n.args {
+			args = append(args, c.node(a, s))
+		}
+		return call("$call", args...)
+	}
+	b, ok := builtins[n.name]
+	if !ok {
+		c.fail(n.off, "unknown function %q", n.name)
+	}
+	args := n.args
+	if n.named != nil {
+		args = c.namedArgs(n, b)
+	}
+	if len(args) < b.min || b.max >= 0 && len(args) > b.max {
+		c.fail(n.off, "%s() takes %s, got %d", n.name, b.arity(), len(args))
+	}
+	if b.temporal {
+		c.temporal = true
+	}
+	out := make([]ast.Node, len(args))
+	for i, a := range args {
+		if a == nil {
+			out[i] = &ast.NilNode{}
+			continue
+		}
+		out[i] = c.node(a, s)
+	}
+	return call("$"+n.name, out...)
+}
+
+// namedArgs orders named arguments by the function's parameter names.
+func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
+	if b.params == nil {
+		c.fail(n.off, "%s() does not take named arguments", n.name)
+	}
+	args := make([]fnode, len(b.params))
+	last := -1
+	for i, name := range n.named {
+		pos := -1
+		for j, p := range b.params {
+			if p == name {
+				pos = j
+			}
+		}
+		if pos < 0 {
+			c.fail(n.off, "%s() has no parameter %q (parameters: %s)", n.name, name, strings.Join(b.params, ", "))
+		}
+		if args[pos] != nil {
+			c.fail(n.off, "%s(): parameter %q given twice", n.name, name)
+		}
+		args[pos] = n.args[i]
+		last = max(last, pos)
+	}
+	args = args[:last+1]
+	for i, a := range args {
+		if a == nil && i < b.min {
+			c.fail(n.off, "%s(): missing parameter %q", n.name, b.params[i])
+		}
+	}
+	return args
+}
+
+// function compiles a function literal to its own program; at run time the literal becomes a
+// *feelFunc holding the globals and the values of the locals its body can see.
+func (c *feelCompiler) function(n *fFunc, s *scope) ast.Node {
+	var captured []string
+	var capturedVals []ast.Node
+	seen := map[string]bool{}
+	for sc := s; sc != nil; sc = sc.parent {
+		if !seen[sc.v] {
+			seen[sc.v] = true
+			captured = append(captured, sc.v)
+			capturedVals = append(capturedVals, ident(sc.v))
+		}
+	}
+	inner := s
+	params := make([]string, len(n.params))
+	for i, p := range n.params {
+		params[i] = c.newVar()
+		inner = &scope{parent: inner, kind: scopeLet, name: p, v: params[i]}
+	}
+	sub := &feelCompiler{src: c.src, vars: c.vars, inFunc: true}
+	body := sub.node(n.body, inner)
+	c.vars = sub.vars
+	c.temporal = c.temporal || sub.temporal
+	prog, err := buildProgram(body)
+	if err != nil {
+		c.fail(n.off, "%v", err)
+	}
+	tmpl := &funcTemplate{prog: prog, params: params, captured: captured, plain: sub.temporal}
+	globals := ident("$env")
+	if c.inFunc {
+		globals = ident("$outer")
+	}
+	args := append([]ast.Node{constant(tmpl), globals}, capturedVals...)
+	c.temporal = true // the function value itself must not leak into a result
+	return call("$lambda", args...)
+}

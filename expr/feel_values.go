@@ -1,0 +1,623 @@
+package expr
+
+import (
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// FEEL values at run time are the plain Go values of the context (map[string]any, []any,
+// string, int64, float64, bool, nil) plus the temporal types of feel_temporal.go, *feelRange and
+// *feelFunc. Numbers: int64 while exact, float64 otherwise; an integral float64 within ±2^53 is
+// turned back into int64 so that 1.0 and 1 are one value, as in FEEL.
+
+// toNum reads a number of any Go numeric kind.
+func toNum(x any) (i int64, f float64, isInt, ok bool) {
+	switch v := x.(type) {
+	case int64:
+		return v, float64(v), true, true
+	case float64:
+		return 0, v, false, true
+	case int:
+		return int64(v), float64(v), true, true
+	case int32:
+		return int64(v), float64(v), true, true
+	case float32:
+		return 0, float64(v), false, true
+	case uint64:
+		if v <= math.MaxInt64 {
+			return int64(v), float64(v), true, true
+		}
+		return 0, float64(v), false, true
+	}
+	return 0, 0, false, false
+}
+
+func isNum(x any) bool { _, _, _, ok := toNum(x); return ok }
+
+const maxExact = 1 << 53
+
+// normNum returns f as int64 when it is integral and exact, nil for NaN and infinities.
+func normNum(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	if f == math.Trunc(f) && math.Abs(f) <= maxExact {
+		return int64(f)
+	}
+	return f
+}
+
+// decimal15 rounds f to 15 significant digits, the precision a float64 holds exactly, so that
+// sums and products of decimal literals come out as FEEL's decimal arithmetic has them
+// (0.1 + 0.2 = 0.3) instead of showing binary noise.
+func decimal15(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	g, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
+	if err != nil {
+		return normNum(f)
+	}
+	return normNum(g)
+}
+
+func isTrue(x any) bool { b, ok := x.(bool); return ok && b }
+
+// feelAnd is FEEL's three-valued conjunction: false wins, then null, then true.
+func feelAnd(args ...any) (any, error) {
+	out := any(true)
+	for _, a := range args {
+		switch a {
+		case false:
+			return false, nil
+		case true:
+		default:
+			out = nil
+		}
+	}
+	return out, nil
+}
+
+// feelOr is FEEL's three-valued disjunction: true wins, then null, then false.
+func feelOr(args ...any) (any, error) {
+	out := any(false)
+	for _, a := range args {
+		switch a {
+		case true:
+			return true, nil
+		case false:
+		default:
+			out = nil
+		}
+	}
+	return out, nil
+}
+
+func feelNot(x any) any {
+	if b, ok := x.(bool); ok {
+		return !b
+	}
+	return nil
+}
+
+// feelEqual is FEEL's "=": null equals only null; values of different types give null.
+func feelEqual(a, b any) any {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok {
+			return nil
+		}
+		if aInt && bInt {
+			return ai == bi
+		}
+		return af == bf
+	}
+	switch av := a.(type) {
+	case string:
+		if bv, ok := b.(string); ok {
+			return av == bv
+		}
+	case bool:
+		if bv, ok := b.(bool); ok {
+			return av == bv
+		}
+	case []any:
+		bv, ok := b.([]any)
+		if !ok {
+			return nil
+		}
+		if len(av) != len(bv) {
+			return false
+		}
+		for i := range av {
+			if e := feelEqual(av[i], bv[i]); e != true {
+				return e
+			}
+		}
+		return true
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if len(av) != len(bv) {
+			return false
+		}
+		for k, x := range av {
+			y, ok := bv[k]
+			if !ok {
+				return false
+			}
+			if e := feelEqual(x, y); e != true {
+				return e
+			}
+		}
+		return true
+	case *feelRange:
+		if bv, ok := b.(*feelRange); ok {
+			return av.startIncl == bv.startIncl && av.endIncl == bv.endIncl &&
+				feelEqual(av.start, bv.start) == true && feelEqual(av.end, bv.end) == true
+		}
+	default:
+		if c, ok := compareTemporal(a, b); ok {
+			return c == 0
+		}
+		if sameTemporalKind(a, b) {
+			return false
+		}
+		if reflect.TypeOf(a) == reflect.TypeOf(b) {
+			return reflect.DeepEqual(a, b)
+		}
+	}
+	return nil
+}
+
+// feelCompare orders two values of one comparable type (numbers, strings, dates, times,
+// durations); ok is false for any other pair, which FEEL evaluates to null.
+func feelCompare(a, b any) (int, bool) {
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok {
+			return 0, false
+		}
+		if aInt && bInt {
+			return cmp3(ai, bi), true
+		}
+		return cmp3(af, bf), true
+	}
+	if as, ok := a.(string); ok {
+		bs, ok := b.(string)
+		if !ok {
+			return 0, false
+		}
+		return strings.Compare(as, bs), true
+	}
+	return compareTemporal(a, b)
+}
+
+func cmp3[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func feelLess(a, b any) any {
+	if c, ok := feelCompare(a, b); ok {
+		return c < 0
+	}
+	return nil
+}
+
+func feelLessEq(a, b any) any {
+	if c, ok := feelCompare(a, b); ok {
+		return c <= 0
+	}
+	return nil
+}
+
+func feelGreater(a, b any) any {
+	if c, ok := feelCompare(a, b); ok {
+		return c > 0
+	}
+	return nil
+}
+
+func feelGreaterEq(a, b any) any {
+	if c, ok := feelCompare(a, b); ok {
+		return c >= 0
+	}
+	return nil
+}
+
+// arithmetic
+
+func feelAdd(a, b any) any {
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok {
+			return nil
+		}
+		if aInt && bInt {
+			if s := ai + bi; (s > ai) == (bi > 0) {
+				return s
+			}
+		}
+		return decimal15(af + bf)
+	}
+	if as, ok := a.(string); ok {
+		if bs, ok := b.(string); ok {
+			return as + bs
+		}
+		return nil
+	}
+	return addTemporal(a, b)
+}
+
+func feelSub(a, b any) any {
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok {
+			return nil
+		}
+		if aInt && bInt {
+			if s := ai - bi; (s < ai) == (bi > 0) {
+				return s
+			}
+		}
+		return decimal15(af - bf)
+	}
+	return subTemporal(a, b)
+}
+
+func feelMul(a, b any) any {
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok {
+			return mulTemporal(b, a)
+		}
+		if aInt && bInt {
+			if ai == 0 || bi == 0 {
+				return int64(0)
+			}
+			if p := ai * bi; p/bi == ai && !(ai == -1 && bi == math.MinInt64) && !(bi == -1 && ai == math.MinInt64) {
+				return p
+			}
+		}
+		return decimal15(af * bf)
+	}
+	return mulTemporal(a, b)
+}
+
+func feelDiv(a, b any) any {
+	if ai, af, aInt, ok := toNum(a); ok {
+		bi, bf, bInt, ok := toNum(b)
+		if !ok || bf == 0 {
+			return nil
+		}
+		if aInt && bInt && bi != 0 && ai%bi == 0 && !(ai == math.MinInt64 && bi == -1) {
+			return ai / bi
+		}
+		return normNum(af / bf)
+	}
+	return divTemporal(a, b)
+}
+
+func feelPow(a, b any) any {
+	ai, af, aInt, ok := toNum(a)
+	if !ok {
+		return nil
+	}
+	bi, bf, bInt, ok := toNum(b)
+	if !ok {
+		return nil
+	}
+	if aInt && bInt && bi >= 0 && bi < 64 {
+		r := new(big.Int).Exp(big.NewInt(ai), big.NewInt(bi), nil)
+		if r.IsInt64() {
+			return r.Int64()
+		}
+	}
+	return normNum(math.Pow(af, bf))
+}
+
+func feelNeg(a any) any {
+	if ai, af, aInt, ok := toNum(a); ok {
+		if aInt && ai != math.MinInt64 {
+			return -ai
+		}
+		return normNum(-af)
+	}
+	return negTemporal(a)
+}
+
+// paths
+
+// feelGet is FEEL's path "x.key": a context's entry, a temporal value's property, and over a
+// list the projection of every element; null otherwise.
+func feelGet(x any, key string) any {
+	switch v := x.(type) {
+	case map[string]any:
+		return v[key]
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = feelGet(e, key)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	return temporalProperty(x, key)
+}
+
+// feelIndex is "list[n]": 1-based, negative from the end; a non-list is a list of itself.
+func feelIndex(x, n any) any {
+	list, ok := x.([]any)
+	if !ok {
+		if x == nil {
+			return nil
+		}
+		list = []any{x}
+	}
+	i, f, isInt, ok := toNum(n)
+	if !ok {
+		return nil
+	}
+	if !isInt {
+		if f != math.Trunc(f) {
+			return nil
+		}
+		i = int64(f)
+	}
+	switch {
+	case i > 0 && i <= int64(len(list)):
+		return list[i-1]
+	case i < 0 && -i <= int64(len(list)):
+		return list[int64(len(list))+i]
+	}
+	return nil
+}
+
+// asList is the iteration domain of filters, for, some and every: a list as it is, a range of
+// integers expanded, null as an empty list, any other value as a list of itself.
+func asList(x any) []any {
+	switch v := x.(type) {
+	case []any:
+		return v
+	case nil:
+		return []any{}
+	case *feelRange:
+		return v.expand()
+	}
+	return []any{x}
+}
+
+// feelRange is a range value such as [1..10] or (date("2024-01-01")..date("2024-02-01")].
+type feelRange struct {
+	start, end         any // nil for an open end
+	startIncl, endIncl bool
+}
+
+const maxRangeItems = 1 << 20
+
+func (r *feelRange) expand() []any {
+	s, _, sInt, ok1 := toNum(r.start)
+	e, _, eInt, ok2 := toNum(r.end)
+	if !ok1 || !ok2 || !sInt || !eInt {
+		return []any{}
+	}
+	step := int64(1)
+	if e < s {
+		step = -1
+	}
+	if !r.startIncl {
+		s += step
+	}
+	if !r.endIncl {
+		e -= step
+	}
+	if (e-s)*step < 0 || (e-s)*step >= maxRangeItems {
+		return []any{}
+	}
+	out := make([]any, 0, (e-s)*step+1)
+	for i := s; ; i += step {
+		out = append(out, i)
+		if i == e {
+			break
+		}
+	}
+	return out
+}
+
+func (r *feelRange) String() string {
+	var b strings.Builder
+	if r.startIncl {
+		b.WriteByte('[')
+	} else {
+		b.WriteByte('(')
+	}
+	b.WriteString(feelString(r.start))
+	b.WriteString("..")
+	b.WriteString(feelString(r.end))
+	if r.endIncl {
+		b.WriteByte(']')
+	} else {
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// contains reports whether x is in the range (null when x cannot be compared to its ends).
+func (r *feelRange) contains(x any) any {
+	if r.start != nil {
+		c, ok := feelCompare(x, r.start)
+		if !ok {
+			return nil
+		}
+		if c < 0 || c == 0 && !r.startIncl {
+			return false
+		}
+	}
+	if r.end != nil {
+		c, ok := feelCompare(x, r.end)
+		if !ok {
+			return nil
+		}
+		if c > 0 || c == 0 && !r.endIncl {
+			return false
+		}
+	}
+	return true
+}
+
+// unaryTest applies one positive unary test value to x: a range tests membership, a list
+// tests membership of its elements (each of which may itself be a range), any other value
+// equality. The unary comparisons ("< 5") compile to comparisons directly.
+func unaryTest(x, test any) any {
+	switch t := test.(type) {
+	case *feelRange:
+		return t.contains(x)
+	case []any:
+		var out any = false
+		for _, e := range t {
+			switch r := unaryTest(x, e); r {
+			case true:
+				return true
+			case nil:
+				out = nil
+			}
+		}
+		return out
+	case bool:
+		// a boolean test is satisfied when it is true (e.g. "x in (x > 3)"), or by equality
+		if b, ok := x.(bool); ok {
+			return b == t
+		}
+		return t
+	}
+	return feelEqual(x, test)
+}
+
+// feelString is FEEL's string(x).
+func feelString(x any) string {
+	switch v := x.(type) {
+	case nil:
+		return "null"
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		return formatFloat(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = feelLiteral(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := sortedKeys(v)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + feelLiteral(v[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case interface{ String() string }:
+		return v.String()
+	}
+	return ""
+}
+
+// feelLiteral is how string() shows a value inside a list or context: strings quoted.
+func feelLiteral(x any) string {
+	if s, ok := x.(string); ok {
+		return strconv.Quote(s)
+	}
+	return feelString(x)
+}
+
+func formatFloat(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	return s
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// plain turns a FEEL result into the plain values a process variable can hold: temporal values
+// and ranges become their ISO/FEEL strings, functions null. Unchanged containers are returned
+// as they are.
+func plain(x any) any {
+	v, _ := plainC(x)
+	return v
+}
+
+func plainC(x any) (any, bool) {
+	switch v := x.(type) {
+	case nil, string, bool, int64, float64:
+		return v, false
+	case []any:
+		var out []any
+		for i, e := range v {
+			p, changed := plainC(e)
+			if changed && out == nil {
+				out = make([]any, len(v))
+				copy(out, v[:i])
+			}
+			if out != nil {
+				out[i] = p
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case map[string]any:
+		var out map[string]any
+		for k, e := range v {
+			p, changed := plainC(e)
+			if changed && out == nil {
+				out = make(map[string]any, len(v))
+				for k2, e2 := range v {
+					out[k2] = e2
+				}
+			}
+			if out != nil {
+				out[k] = p
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case *feelFunc:
+		return nil, true
+	case interface{ String() string }:
+		return v.String(), true
+	}
+	return x, false
+}
