@@ -303,7 +303,7 @@ var builtins = map[string]*builtin{
 		return out
 	}),
 	"string join": pure(1, 4, p("list", "delimiter", "prefix", "suffix"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -411,7 +411,7 @@ var builtins = map[string]*builtin{
 
 	// list
 	"list contains": boolean(pure(2, 2, p("list", "element"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -423,7 +423,7 @@ var builtins = map[string]*builtin{
 		return false
 	})),
 	"count": pure(1, 1, p("list"), func(a []any) any {
-		if list, ok := a[0].([]any); ok {
+		if list, ok := listOf(a[0]); ok {
 			return int64(len(list))
 		}
 		return nil
@@ -468,7 +468,7 @@ var builtins = map[string]*builtin{
 	"all": boolean(listFn(func(l []any) any { v, _ := feelAnd(l...); return v })),
 	"any": boolean(listFn(func(l []any) any { v, _ := feelOr(l...); return v })),
 	"sublist": pure(2, 3, p("list", "start position", "length"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		start, ok2 := intArg(a[1])
 		if !ok || !ok2 {
 			return nil
@@ -491,7 +491,7 @@ var builtins = map[string]*builtin{
 		return append([]any{}, list[start-1:end]...)
 	}),
 	"append": pure(1, -1, nil, func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -500,16 +500,16 @@ var builtins = map[string]*builtin{
 	"concatenate": pure(0, -1, nil, func(a []any) any {
 		out := []any{}
 		for _, x := range a {
-			list, ok := x.([]any)
-			if !ok {
-				return nil
+			if list, ok := x.([]any); ok {
+				out = append(out, list...)
+			} else {
+				out = append(out, x)
 			}
-			out = append(out, list...)
 		}
 		return out
 	}),
 	"insert before": pure(3, 3, p("list", "position", "newItem"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		pos, ok2 := intArg(a[1])
 		if !ok || !ok2 {
 			return nil
@@ -523,7 +523,7 @@ var builtins = map[string]*builtin{
 		return append(out, list[i:]...)
 	}),
 	"remove": pure(2, 2, p("list", "position"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		pos, ok2 := intArg(a[1])
 		if !ok || !ok2 {
 			return nil
@@ -535,7 +535,7 @@ var builtins = map[string]*builtin{
 		return append(append([]any{}, list[:i]...), list[i+1:]...)
 	}),
 	"reverse": pure(1, 1, p("list"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -546,7 +546,7 @@ var builtins = map[string]*builtin{
 		return out
 	}),
 	"index of": pure(2, 2, p("list", "match"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -561,7 +561,7 @@ var builtins = map[string]*builtin{
 	"union": pure(0, -1, nil, func(a []any) any {
 		var all []any
 		for _, x := range a {
-			list, ok := x.([]any)
+			list, ok := listOf(x)
 			if !ok {
 				return nil
 			}
@@ -570,13 +570,13 @@ var builtins = map[string]*builtin{
 		return distinct(all)
 	}),
 	"distinct values": pure(1, 1, p("list"), func(a []any) any {
-		if list, ok := a[0].([]any); ok {
+		if list, ok := listOf(a[0]); ok {
 			return distinct(list)
 		}
 		return nil
 	}),
 	"flatten": pure(1, 1, p("list"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -594,8 +594,8 @@ var builtins = map[string]*builtin{
 		walk(list)
 		return out
 	}),
-	"sort": pure(1, 2, p("list", "precedes"), func(a []any) any {
-		list, ok := a[0].([]any)
+	"sort": pure(2, 2, p("list", "precedes"), func(a []any) any {
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -658,7 +658,7 @@ var builtins = map[string]*builtin{
 	"context merge": pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
 	"put all":       pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
 	"context": pure(1, 1, p("entries"), func(a []any) any {
-		list, ok := a[0].([]any)
+		list, ok := listOf(a[0])
 		if !ok {
 			return nil
 		}
@@ -681,6 +681,18 @@ var builtins = map[string]*builtin{
 	"bpmnError":   {fn: bpmnError, min: 2, max: 3, params: p("code", "message", "variables")},
 	"jobError":    {fn: jobError, min: 1, max: 4, params: p("message", "variables", "retries", "retryBackoff")},
 	"ignoreError": {fn: ignoreError, min: 0, max: 1, params: p("variables")},
+}
+
+// listOf is a list argument: a list as it is, any other non-null value as a list of itself
+// (FEEL's singleton-list conversion).
+func listOf(x any) ([]any, bool) {
+	switch v := x.(type) {
+	case []any:
+		return v, true
+	case nil:
+		return nil, false
+	}
+	return []any{x}, true
 }
 
 func strFn(f func(string) string) *builtin {
@@ -858,7 +870,7 @@ func contextPut(ctx, key, value any) any {
 func contextMerge(a []any) any {
 	items := a
 	if len(a) == 1 {
-		if list, ok := a[0].([]any); ok {
+		if list, ok := listOf(a[0]); ok {
 			items = list
 		}
 	}

@@ -255,6 +255,8 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 		return call(name, c.iterate(n.vars, n.ins, n.body, s))
 	case *fFunc:
 		return c.function(n, s)
+	case *fInstanceOf:
+		return call("$instanceOf", c.node(n.x, s), str(n.typ))
 	}
 	c.fail(n.at(), "unsupported construct")
 	return nil
@@ -301,7 +303,7 @@ func (c *feelCompiler) isLocal(name string, s *scope) bool {
 // nested maps, flattened one level per extra variable.
 func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope) ast.Node {
 	v := c.newVar()
-	list := call("$list", c.node(ins[0], s))
+	lv := c.newVar()
 	inner := &scope{parent: s, kind: scopeLet, name: vars[0], v: v}
 	var b ast.Node
 	if len(vars) == 1 {
@@ -309,11 +311,12 @@ func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope)
 	} else {
 		b = c.iterate(vars[1:], ins[1:], body, inner)
 	}
-	m := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, closure(v, b)}}
+	var m ast.Node = &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{call("$list", ident(lv)), closure(v, b)}}
 	if len(vars) > 1 {
-		return call("$flatten1", m)
+		m = call("$flatten1", m)
 	}
-	return m
+	// iterating over anything but a list or a range gives null
+	return let(lv, c.node(ins[0], s), &ast.ConditionalNode{Cond: call("$iterable", ident(lv)), Exp1: m, Exp2: &ast.NilNode{}})
 }
 
 // filter compiles "list[e]": an index when e is a number, else the items for which e is true.
@@ -351,7 +354,7 @@ func isBooleanExpr(e fnode) bool {
 		case "=", "!=", "<", "<=", ">", ">=", "and", "or":
 			return true
 		}
-	case *fBetween, *fIn, *fBool, *fQuant:
+	case *fBetween, *fIn, *fBool, *fQuant, *fInstanceOf:
 		return true
 	case *fCall:
 		if b, ok := builtins[e.name]; ok {
@@ -463,6 +466,8 @@ func namesIn(n fnode, out map[string]bool) {
 		namesIn(n.body, out)
 	case *fFunc:
 		namesIn(n.body, out)
+	case *fInstanceOf:
+		namesIn(n.x, out)
 	}
 }
 

@@ -101,6 +101,11 @@ type (
 		ins   []fnode
 		body  fnode
 	}
+	fInstanceOf struct {
+		off int
+		x   fnode
+		typ string
+	}
 	fFunc struct {
 		off    int
 		params []string
@@ -108,27 +113,55 @@ type (
 	}
 )
 
-func (n *fNum) at() int      { return n.off }
-func (n *fStr) at() int      { return n.off }
-func (n *fBool) at() int     { return n.off }
-func (n *fNull) at() int     { return n.off }
-func (n *fTemporal) at() int { return n.off }
-func (n *fName) at() int     { return n.off }
-func (n *fPath) at() int     { return n.off }
-func (n *fFilter) at() int   { return n.off }
-func (n *fCall) at() int     { return n.off }
-func (n *fBinary) at() int   { return n.off }
-func (n *fNeg) at() int      { return n.off }
-func (n *fBetween) at() int  { return n.off }
-func (n *fIn) at() int       { return n.off }
-func (n *fUnaryCmp) at() int { return n.off }
-func (n *fRange) at() int    { return n.off }
-func (n *fList) at() int     { return n.off }
-func (n *fContext) at() int  { return n.off }
-func (n *fIf) at() int       { return n.off }
-func (n *fFor) at() int      { return n.off }
-func (n *fQuant) at() int    { return n.off }
-func (n *fFunc) at() int     { return n.off }
+func (n *fNum) at() int        { return n.off }
+func (n *fStr) at() int        { return n.off }
+func (n *fBool) at() int       { return n.off }
+func (n *fNull) at() int       { return n.off }
+func (n *fTemporal) at() int   { return n.off }
+func (n *fName) at() int       { return n.off }
+func (n *fPath) at() int       { return n.off }
+func (n *fFilter) at() int     { return n.off }
+func (n *fCall) at() int       { return n.off }
+func (n *fBinary) at() int     { return n.off }
+func (n *fNeg) at() int        { return n.off }
+func (n *fBetween) at() int    { return n.off }
+func (n *fIn) at() int         { return n.off }
+func (n *fUnaryCmp) at() int   { return n.off }
+func (n *fRange) at() int      { return n.off }
+func (n *fList) at() int       { return n.off }
+func (n *fContext) at() int    { return n.off }
+func (n *fIf) at() int         { return n.off }
+func (n *fFor) at() int        { return n.off }
+func (n *fQuant) at() int      { return n.off }
+func (n *fFunc) at() int       { return n.off }
+func (n *fInstanceOf) at() int { return n.off }
+
+// typeNames are the types "instance of" knows.
+var typeNames = map[string]bool{
+	"number": true, "string": true, "boolean": true, "date": true, "time": true, "date and time": true,
+	"days and time duration": true, "years and months duration": true, "list": true, "context": true,
+	"function": true, "range": true, "Any": true, "Null": true,
+}
+
+// typeName reads the longest known type name of up to four words.
+func (p *parser) typeName() string {
+	best, n := "", 0
+	var words []string
+	for k := 0; k < 4 && p.peekAt(k).kind == tName; k++ {
+		words = append(words, p.peekAt(k).val)
+		if typeNames[strings.Join(words, " ")] {
+			best, n = strings.Join(words, " "), k+1
+		}
+	}
+	if n == 0 {
+		p.fail(p.peek(), "unsupported construct: instance of %s", describe(p.peek()))
+	}
+	p.i += n
+	if p.isOp("<") {
+		p.fail(p.peek(), "unsupported construct: instance of %s<...>", best)
+	}
+	return best
+}
 
 // keywords cannot be used as plain names.
 var keywords = map[string]bool{
@@ -357,7 +390,9 @@ func (p *parser) comparison() fnode {
 			p.advance()
 			l = &fIn{t.off, l, p.positiveUnaryTests()}
 		case t.kind == tName && t.val == "instance":
-			p.fail(t, "unsupported construct: instance of")
+			p.advance()
+			p.expectWord("of")
+			l = &fInstanceOf{t.off, l, p.typeName()}
 		default:
 			return l
 		}

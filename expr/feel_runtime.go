@@ -69,41 +69,62 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 	"$range": func(args ...any) (any, error) {
 		return &feelRange{start: args[0], end: args[1], startIncl: args[2].(bool), endIncl: args[3].(bool)}, nil
 	},
+	"$instanceOf": fn2(func(x, typ any) any {
+		switch typ {
+		case "Any":
+			return x != nil
+		case "Null":
+			return x == nil
+		case "range":
+			_, ok := x.(*feelRange)
+			return ok
+		}
+		return x != nil && typeName(x) == typ
+	}),
+	"$iterable": fn1(func(x any) any {
+		switch x.(type) {
+		case []any, *feelRange:
+			return true
+		}
+		return false
+	}),
 	"$flatten1": fn1(func(x any) any {
 		var out []any
 		for _, e := range x.([]any) {
-			out = append(out, e.([]any)...)
+			inner, ok := e.([]any)
+			if !ok {
+				return nil // an inner iteration over a non-list
+			}
+			out = append(out, inner...)
 		}
 		if out == nil {
 			out = []any{}
 		}
 		return out
 	}),
+	// some is true when any item satisfies, every when all do; anything else (false, null) is
+	// false, as feelin and feel-scala evaluate them.
 	"$some": fn1(func(x any) any {
-		out := any(false)
+		if x == nil {
+			return nil
+		}
 		for _, e := range x.([]any) {
-			switch e {
-			case true:
+			if e == true {
 				return true
-			case false:
-			default:
-				out = nil
 			}
 		}
-		return out
+		return false
 	}),
 	"$every": fn1(func(x any) any {
-		out := any(true)
+		if x == nil {
+			return nil
+		}
 		for _, e := range x.([]any) {
-			switch e {
-			case false:
+			if e != true {
 				return false
-			case true:
-			default:
-				out = nil
 			}
 		}
-		return out
+		return true
 	}),
 	"$lambda": func(args ...any) (any, error) {
 		globals, _ := args[1].(map[string]any)

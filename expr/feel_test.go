@@ -115,7 +115,7 @@ func TestFEELCompileErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{`=to json(x)`, `1:2: unknown function "to json"`},
 		{"={\n  a: 1 +\n}", `3:1: unexpected "}"`},
-		{`=x instance of number`, `1:4: unsupported construct: instance of`},
+		{`=x instance of list<number>`, `1:20: unsupported construct: instance of list<...>`},
 		{`=substring("a")`, `1:2: substring() takes 2 to 3 arguments, got 1`},
 		{`=substring(text: "a", start position: 1)`, `has no parameter "text"`},
 		{`=foo(1)`, `1:2: unknown function "foo"`},

@@ -486,6 +486,11 @@ func (r *feelRange) contains(x any) any {
 // equality. The unary comparisons ("< 5") compile to comparisons directly.
 func unaryTest(x, test any) any {
 	switch t := test.(type) {
+	case nil:
+		if x == nil {
+			return true
+		}
+		return nil
 	case *feelRange:
 		return t.contains(x)
 	case []any:

@@ -32,7 +32,9 @@ func bpmnError(args ...any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out["variables"] = v
+		if v != nil { // variables: null is no variables
+			out["variables"] = v
+		}
 	}
 	return out, nil
 }
@@ -52,7 +54,9 @@ func jobError(args ...any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out["variables"] = v
+		if v != nil { // variables: null is no variables
+			out["variables"] = v
+		}
 	}
 	if len(args) >= 3 && args[2] != nil {
 		switch n := args[2].(type) {
@@ -94,7 +98,9 @@ func ignoreError(args ...any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out["variables"] = v
+		if v != nil { // variables: null is no variables
+			out["variables"] = v
+		}
 	}
 	return out, nil
 }
