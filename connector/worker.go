@@ -153,7 +153,7 @@ func (w *Worker) poll(ctx, jobsCtx context.Context, jobType string, streaming bo
 		if n == 0 {
 			return
 		}
-		rctx, cancel := context.WithTimeout(ctx, w.RequestTimeout)
+		rctx, cancel := context.WithTimeout(ctx, w.pollTimeout(streaming))
 		jobs, err := w.Gateway.NewActivateJobsCommand().JobType(jobType).MaxJobsToActivate(int32(n)).
 			Timeout(w.JobTimeout).WorkerName(w.Name).FetchVariables(w.FetchVariables...).
 			Send(rctx)
@@ -182,6 +182,16 @@ func (w *Worker) poll(ctx, jobsCtx context.Context, jobType string, streaming bo
 			sleep(ctx, w.PollInterval)
 		}
 	}
+}
+
+// pollTimeout is the long-polling timeout. While a stream is open, polling only picks up jobs
+// the stream missed (a job yielded back by a stream that was still registering does not wake a
+// long poll), so it polls in short rounds instead of waiting out a long poll.
+func (w *Worker) pollTimeout(streaming bool) time.Duration {
+	if streaming {
+		return min(w.RequestTimeout, 2*time.Second)
+	}
+	return w.RequestTimeout
 }
 
 // stream receives pushed jobs; a gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.

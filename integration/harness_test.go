@@ -167,7 +167,7 @@ func (p *proc) waitLine(t *testing.T, s string, timeout time.Duration) string {
 	for {
 		select {
 		case l := <-p.lines:
-			if strings.Contains(l, s) {
+			if strings.Contains(l, s) && (!strings.HasPrefix(s, "http://") || strings.HasPrefix(l, s)) {
 				return l
 			}
 		case <-p.done:

@@ -39,6 +39,7 @@ func TestSingleTaskBothActivationPaths(t *testing.T) {
 		t.Run("streaming="+streaming, func(t *testing.T) {
 			w := startWorker(t, "PA_CONNECTOR_STREAMING="+streaming, "SECRET_DV_TOKEN="+dvToken)
 			for i := 0; i < 3; i++ { // more than one batch: polling must go on after the first
+				began := time.Now()
 				vars := runProcess(t, "single-task", map[string]any{
 					"operationType": "triggerFlowRun", "organizationUri": dv.URL, "authentication": bearer(),
 					"workflowId": flowOK, "connectionName": "conn", "runMode": "unattended",
@@ -46,6 +47,7 @@ func TestSingleTaskBothActivationPaths(t *testing.T) {
 				if id, _ := vars["flowSessionId"].(string); len(id) != 36 {
 					t.Fatalf("flowSessionId = %v", vars["flowSessionId"])
 				}
+				t.Logf("instance %d completed in %s", i, time.Since(began))
 			}
 			if !strings.Contains(w.Log(), `"streaming":`+streaming) {
 				t.Fatalf("worker did not report streaming=%s", streaming)
