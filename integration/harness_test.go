@@ -289,6 +289,7 @@ func runProcess(t *testing.T, processID string, vars map[string]any, timeout tim
 	if err := json.Unmarshal([]byte(res.GetVariables()), &out); err != nil {
 		t.Fatal(err)
 	}
+	out["__key"] = float64(res.GetProcessInstanceKey())
 	return out
 }
 
@@ -306,6 +307,22 @@ func createInstance(t *testing.T, processID string, vars map[string]any) int64 {
 		t.Fatal(err)
 	}
 	return res.GetProcessInstanceKey()
+}
+
+// elementCompleted waits for the broker's record of an element completing in an instance.
+func elementCompleted(t *testing.T, processInstanceKey int64, elementID string, timeout time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, r := range records(recordsLog) {
+			if r.ValueType == "PROCESS_INSTANCE" && r.Intent == "ELEMENT_COMPLETED" &&
+				r.Value.ProcessInstanceKey == processInstanceKey && r.Value.ElementID == elementID {
+				return true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
 }
 
 // waitIncident scans the broker's exported records for an incident created in the process
