@@ -512,21 +512,21 @@ func TestErrorExpressions(t *testing.T) {
 		check func(t *testing.T, res Result, err error)
 	}{
 		{"failed run becomes a BPMN error with variables", status(failed),
-			`=response.body.statuscode == 8 ? bpmnError("DESKTOP_FLOW_FAILED", response.body.errormessage, {errorCode: response.body.errorcode}) : nil`,
+			`=if response.body.statuscode = 8 then bpmnError("DESKTOP_FLOW_FAILED", response.body.errormessage, {errorCode: response.body.errorcode}) else null`,
 			func(t *testing.T, _ Result, err error) {
 				var b *BPMNError
 				if !errors.As(err, &b) || b.Code != "DESKTOP_FLOW_FAILED" || b.Message != "No machine could run the flow." || b.Variables["errorCode"] != "NoCandidateMachine" {
 					t.Fatalf("err = %#v", err)
 				}
 			}},
-		{"404 becomes a BPMN error", status(missing), `=error.code == "404" ? bpmnError("NOT_FOUND", error.message) : nil`,
+		{"404 becomes a BPMN error", status(missing), `=if error.code = "404" then bpmnError("NOT_FOUND", error.message) else null`,
 			func(t *testing.T, _ Result, err error) {
 				var b *BPMNError
 				if !errors.As(err, &b) || b.Code != "NOT_FOUND" || b.Message != "Not Found" {
 					t.Fatalf("err = %#v", err)
 				}
 			}},
-		{"legacy context with code", status(missing), `=error.code == "404" ? {code: "LEGACY", message: "m"} : nil`,
+		{"legacy context with code", status(missing), `=if error.code = "404" then {code: "LEGACY", message: "m"} else null`,
 			func(t *testing.T, _ Result, err error) {
 				var b *BPMNError
 				if !errors.As(err, &b) || b.Code != "LEGACY" {
@@ -546,16 +546,23 @@ func TestErrorExpressions(t *testing.T) {
 					t.Fatalf("res = %v, err = %v", res, err)
 				}
 			}},
-		{"null leaves success alone", status(id), `=error.code == "404" ? bpmnError("X", "y") : nil`,
+		{"null leaves success alone", status(id), `=if error.code = "404" then bpmnError("X", "y") else null`,
 			func(t *testing.T, res Result, err error) {
 				if err != nil {
 					t.Fatal(err)
 				}
 			}},
-		{"job retries visible", status(missing), `=job.retries == 3 ? bpmnError("R3", "") : nil`,
+		{"job retries visible", status(missing), `=if job.retries = 3 then bpmnError("R3", "") else null`,
 			func(t *testing.T, _ Result, err error) {
 				var b *BPMNError
 				if !errors.As(err, &b) || b.Code != "R3" {
+					t.Fatalf("err = %#v", err)
+				}
+			}},
+		{"expr-lang syntax with the expr: prefix", status(missing), `expr:error.code == "404" ? bpmnError("EXPR", error.message) : nil`,
+			func(t *testing.T, _ Result, err error) {
+				var b *BPMNError
+				if !errors.As(err, &b) || b.Code != "EXPR" {
 					t.Fatalf("err = %#v", err)
 				}
 			}},

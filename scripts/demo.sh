@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# make demo: broker + Dataverse emulator + worker, one process instance end to end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec go run ./scripts/demo
