@@ -20,13 +20,13 @@ import (
 var nativeVariables = []string{
 	"operationType", "organizationUri", "authentication", "flowSessionId", "workflowId",
 	"connectionName", "connectionType", "runMode", "runPriority", "runTimeout", "runInputs",
-	"callbackUrl", "connectionTimeoutInSeconds",
+	"callbackUrl", "connectionTimeoutInSeconds", "pollInterval", RecordedRunVariable,
 }
 
 // Variables of Camunda's REST connector (io.camunda:http-json:1), read in compatibility mode.
 var restVariables = []string{
 	"method", "url", "headers", "queryParameters", "body", "authentication",
-	"connectionTimeoutInSeconds", "readTimeoutInSeconds",
+	"connectionTimeoutInSeconds", "readTimeoutInSeconds", RecordedRunVariable,
 }
 
 // DefaultConnectionTimeout is the template's connectionTimeoutInSeconds default.
@@ -39,6 +39,11 @@ type bound struct {
 	creds   *auth.Credentials // nil: no token needed
 	timeout time.Duration
 	scrub   []string // literal credentials to keep out of messages
+	// connection is the trigger's connectionName, for the per-connection trigger limit.
+	connection string
+	// wait: runFlowAndWait — trigger, then poll until the run ends, then read its outputs.
+	wait         bool
+	pollInterval time.Duration
 }
 
 // InputError is a variable that cannot be used; it names the field.
@@ -71,6 +76,12 @@ func bindNative(v map[string]any) (*bound, error) {
 		return nil, err
 	}
 	switch operations.Op(opName) {
+	case OpRunFlowAndWait:
+		b.wait = true
+		if b.pollInterval, err = pollInterval(v); err != nil {
+			return nil, err
+		}
+		fallthrough
 	case operations.OpTrigger:
 		wf, err := id(v, "workflowId")
 		if err != nil {
@@ -83,6 +94,7 @@ func bindNative(v map[string]any) (*bound, error) {
 		if b.call, err = operations.Trigger(org, wf, body); err != nil {
 			return nil, err
 		}
+		b.connection = body.ConnectionName
 	case operations.OpStatus, operations.OpOutputs, operations.OpCancel:
 		sid, err := id(v, "flowSessionId")
 		if err != nil {
@@ -94,7 +106,7 @@ func bindNative(v map[string]any) (*bound, error) {
 			operations.OpCancel:  operations.Cancel,
 		}[operations.Op(opName)](org, sid)
 	default:
-		return nil, inputErr("operationType", "unknown operation %q (want triggerFlowRun, getStatusOfFlowRun, getFlowOutputs or cancelFlowRun)", opName)
+		return nil, inputErr("operationType", "unknown operation %q (want triggerFlowRun, getStatusOfFlowRun, getFlowOutputs, cancelFlowRun or runFlowAndWait)", opName)
 	}
 	return b, nil
 }
@@ -180,6 +192,7 @@ func bindREST(v map[string]any) (*bound, error) {
 			if err != nil {
 				return nil, err
 			}
+			b.connection = tb.ConnectionName
 			body = tb
 		}
 		raw, err := json.Marshal(body)
@@ -504,4 +517,25 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// OpRunFlowAndWait triggers a run and completes the job only when the run has ended.
+const OpRunFlowAndWait operations.Op = "runFlowAndWait"
+
+// DefaultPollInterval is the longest pause between two status reads of runFlowAndWait.
+const DefaultPollInterval = 30 * time.Second
+
+func pollInterval(v map[string]any) (time.Duration, error) {
+	s, err := str(v, "pollInterval", false)
+	if err != nil || s == "" {
+		return DefaultPollInterval, err
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, inputErr("pollInterval", "%v", err)
+	}
+	if d < time.Second || d > time.Hour {
+		return 0, inputErr("pollInterval", "must be between PT1S and PT1H, got %s", s)
+	}
+	return d, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/pa-connector/pa-connector/auth"
 	"github.com/pa-connector/pa-connector/expr"
 	"github.com/pa-connector/pa-connector/operations"
@@ -33,6 +35,12 @@ type Handler struct {
 	Observe func(op operations.Op, status int, d time.Duration)
 	// OnThrottle, when set, is told about each 429 and whether the worker waited in-process.
 	OnThrottle func(wait time.Duration, inProcess bool)
+	// Limits keeps requests under Dataverse's service-protection limits (nil: no client-side limit).
+	Limits *Limits
+	// JobTimeout is what a waiting job's timeout is extended to each time (default 5 minutes).
+	JobTimeout time.Duration
+	// Log receives warnings that do not change a job's outcome.
+	Log zerolog.Logger
 	Now        func() time.Time
 }
 
@@ -57,13 +65,20 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
 	}
-	if b.call.Op != "" {
+	if b.wait {
+		SetOperation(ctx, string(OpRunFlowAndWait))
+	} else if b.call.Op != "" {
 		SetOperation(ctx, string(b.call.Op))
 	} else {
 		SetOperation(ctx, "rest")
 	}
 	scrub := append(used, b.scrub...)
-	res, err := h.execute(ctx, job, hd, b)
+	var res *operations.Response
+	if b.wait {
+		res, err = h.runAndWait(ctx, job, hd, b, vars)
+	} else {
+		res, err = h.call(ctx, job, hd, b, vars)
+	}
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
@@ -101,8 +116,52 @@ func (h *Handler) bind(jobType string, vars map[string]any) (*bound, error) {
 	return b, nil
 }
 
-// execute sends the call, waiting in-process on 429 while the wait fits in the job's deadline.
-func (h *Handler) execute(ctx context.Context, job Job, hd headers, b *bound) (*operations.Response, error) {
+// RecordedRunVariable is the local variable on a trigger task's element instance that holds
+// the run Dataverse started, so a redelivered job (after a crash or a timeout) returns that run
+// instead of starting a second one.
+const RecordedRunVariable = "paConnectorRun"
+
+// call sends the bound call; a trigger is idempotent per element instance.
+func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
+	if b.call.Op != operations.OpTrigger {
+		return h.send(ctx, job, hd, b, b.call)
+	}
+	if res, ok := recordedRun(vars); ok {
+		return res, nil
+	}
+	res, err := h.send(ctx, job, hd, b, b.call)
+	if err == nil && job.SetLocal != nil {
+		rec := map[string]any{RecordedRunVariable: map[string]any{"status": int64(res.Status), "body": res.Body}}
+		if rerr := job.SetLocal(context.WithoutCancel(ctx), rec); rerr != nil {
+			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
+				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
+		}
+	}
+	return res, err
+}
+
+func recordedRun(vars map[string]any) (*operations.Response, bool) {
+	rec, ok := vars[RecordedRunVariable].(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	body, ok := rec["body"].(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	if id, _ := body["flowsessionId"].(string); !operations.ValidID(id) {
+		return nil, false
+	}
+	status, _ := rec["status"].(int64)
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return &operations.Response{Status: int(status), Header: http.Header{"X-Pa-Connector-Replayed": {"true"}}, Body: body}, true
+}
+
+// send sends one call within the client-side limits, waiting in-process on 429 while the wait
+// fits in the job's deadline.
+func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call operations.Call) (*operations.Response, error) {
 	var rt http.RoundTripper = h.Transport
 	if b.creds != nil {
 		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds}
@@ -112,11 +171,27 @@ func (h *Handler) execute(ctx context.Context, job Job, hd headers, b *bound) (*
 	if maxWaits == 0 {
 		maxWaits = 5
 	}
+	identity := ""
+	if h.Limits != nil && b.org != "" {
+		identity = identityOf(b)
+	}
 	for attempt := 0; ; attempt++ {
+		release := func() {}
+		if identity != "" {
+			conn := ""
+			if call.Op == operations.OpTrigger {
+				conn = b.connection
+			}
+			var err error
+			if release, err = h.Limits.Acquire(ctx, identity, conn); err != nil {
+				return nil, err
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, b.timeout)
 		start := h.now()
-		res, err := client.Do(cctx, b.call)
+		res, err := client.Do(cctx, call)
 		cancel()
+		release()
 		if h.Observe != nil {
 			status := 0
 			var he *operations.HTTPError
@@ -125,7 +200,7 @@ func (h *Handler) execute(ctx context.Context, job Job, hd headers, b *bound) (*
 			} else if errors.As(err, &he) {
 				status = he.Status
 			}
-			h.Observe(b.call.Op, status, h.now().Sub(start))
+			h.Observe(call.Op, status, h.now().Sub(start))
 		}
 		var he *operations.HTTPError
 		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
@@ -135,8 +210,7 @@ func (h *Handler) execute(ctx context.Context, job Job, hd headers, b *bound) (*
 		if wait <= 0 {
 			wait = time.Second
 		}
-		deadline, hasDeadline := ctx.Deadline()
-		fits := attempt < maxWaits && (!hasDeadline || h.now().Add(wait+2*time.Second).Before(deadline))
+		fits := attempt < maxWaits && h.now().Add(wait+2*time.Second).Before(job.deadline())
 		if h.OnThrottle != nil {
 			h.OnThrottle(wait, fits)
 		}
@@ -194,6 +268,16 @@ func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Respons
 	}
 	if callErr != nil {
 		return nil, classify(callErr, hd)
+	}
+	if b.wait {
+		summary, _ := res.Body.(map[string]any)
+		if code, _ := summary["statusCode"].(int64); !operations.Succeeded(int(code)) {
+			return nil, failedRun(summary)
+		}
+		if hd.resultExpression == "" && hd.resultVariable == "" {
+			return map[string]any{"flowSessionId": summary["flowSessionId"], "statusCode": summary["statusCode"],
+				"statusName": summary["statusName"], "flowOutputs": summary["outputs"]}, nil
+		}
 	}
 	out := map[string]any{}
 	if hd.resultVariable != "" {
@@ -273,7 +357,13 @@ func classify(err error, hd headers) error {
 		ke *auth.TokenError
 		ho *HostError
 	)
+	var (
+		retry *RetryError
+		perm  *PermanentError
+	)
 	switch {
+	case errors.As(err, &retry), errors.As(err, &perm):
+		return err // already an outcome
 	case errors.As(err, &th):
 		return &RetryError{Err: err, Backoff: th.wait, KeepRetries: true}
 	case errors.As(err, &ho):

@@ -68,6 +68,9 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 			m.Request(string(op), status, d)
 		},
 		OnThrottle: m.Throttled,
+		Limits:     &Limits{},
+		JobTimeout: cfg.JobTimeout,
+		Log:        logger,
 	}
 }
 

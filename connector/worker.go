@@ -26,6 +26,8 @@ type Gateway interface {
 	NewCompleteJobCommand() commands.CompleteJobCommandStep1
 	NewFailJobCommand() commands.FailJobCommandStep1
 	NewThrowErrorCommand() commands.ThrowErrorCommandStep1
+	NewSetVariablesCommand() commands.SetVariablesCommandStep1
+	NewUpdateJobTimeoutCommand() commands.UpdateJobTimeoutCommandStep1
 }
 
 // JobHandler runs one job.
@@ -302,8 +304,21 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 		}
 	}
 	op := ""
-	ctx, cancel := context.WithDeadline(context.WithValue(jobsCtx, opKey{}, &op), job.Deadline)
+	ctx, cancel := context.WithCancel(context.WithValue(jobsCtx, opKey{}, &op))
 	defer cancel()
+	job.Lease = NewLease(job.Deadline, cancel, func(ctx context.Context, d time.Duration) error {
+		_, err := w.Gateway.NewUpdateJobTimeoutCommand().JobKey(job.Key).Timeout(d.Milliseconds()).Send(ctx)
+		return err
+	})
+	defer job.Lease.Stop()
+	job.SetLocal = func(ctx context.Context, vars map[string]any) error {
+		cmd, err := w.Gateway.NewSetVariablesCommand().ElementInstanceKey(job.ElementInstanceKey).VariablesFromMap(vars)
+		if err != nil {
+			return err
+		}
+		_, err = cmd.Local(true).Send(ctx)
+		return err
+	}
 	w.Metrics.inFlight(1)
 	res, err := w.safeHandle(ctx, job)
 	w.Metrics.inFlight(-1)
@@ -354,7 +369,7 @@ func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error,
 		_, cerr := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(job.Retries).
 			ErrorMessage("pa-connector shut down before the job finished; it will run again").Send(cctx)
 		return "handed-back", cerr
-	case time.Now().After(job.Deadline) && errors.Is(err, context.DeadlineExceeded):
+	case time.Now().After(job.deadline()) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		// The job timed out; the broker makes it activatable again on its own.
 		return "timed-out", nil
 	}

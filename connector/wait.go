@@ -1,0 +1,117 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/pa-connector/pa-connector/operations"
+)
+
+// FailedRunError is the BPMN error code runFlowAndWait throws for a run that ended without
+// succeeding, unless the error expression decides otherwise.
+const FailedRunError = "DESKTOP_FLOW_FAILED"
+
+// runAndWait triggers a run (idempotently: a redelivered job resumes the recorded run), reads
+// its status with a growing pause until it ends, keeping the job's lease alive, then reads its
+// outputs. The answer's body holds the run's summary:
+// {flowSessionId, statusCode, statusName, startedOn, completedOn, errorCode, errorMessage, outputs}.
+func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
+	trig, err := h.call(ctx, job, hd, b, vars)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := trig.Body.(map[string]any)
+	id, _ := body["flowsessionId"].(string)
+	if !operations.ValidID(id) {
+		return nil, Permanentf("RunDesktopFlow answered without a flowsessionId")
+	}
+	pause := time.Second
+	var row map[string]any
+	for {
+		res, err := h.send(ctx, job, hd, b, operations.Status(b.org, id))
+		if err != nil {
+			return nil, err
+		}
+		row, _ = res.Body.(map[string]any)
+		code, _ := row["statuscode"].(int64)
+		if operations.Terminal(int(code)) {
+			break
+		}
+		pause = min(pause*3/2+500*time.Millisecond, b.pollInterval)
+		if err := h.keepLease(ctx, job, pause); err != nil {
+			return nil, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	code, _ := row["statuscode"].(int64)
+	summary := map[string]any{
+		"flowSessionId": id,
+		"statusCode":    code,
+		"statusName":    operations.StatusName(int(code)),
+		"startedOn":     row["startedon"],
+		"completedOn":   row["completedon"],
+		"errorCode":     row["errorcode"],
+		"errorMessage":  row["errormessage"],
+		"outputs":       nil,
+	}
+	if operations.Succeeded(int(code)) {
+		out, err := h.send(ctx, job, hd, b, operations.Outputs(b.org, id))
+		var he *operations.HTTPError
+		switch {
+		case err == nil:
+			summary["outputs"] = out.Body
+		case errors.As(err, &he) && he.Status == http.StatusNotFound:
+			// A run without outputs: Dataverse has no file to give.
+		default:
+			return nil, err
+		}
+	}
+	return &operations.Response{Status: http.StatusOK, Header: http.Header{}, Body: summary}, nil
+}
+
+// keepLease extends the job's timeout when the next pause would outlast it. If the gateway
+// cannot extend it, the job is handed back (retries unchanged) to resume from the recorded run.
+func (h *Handler) keepLease(ctx context.Context, job Job, pause time.Duration) error {
+	margin := pause + 30*time.Second
+	if time.Until(job.deadline()) > margin {
+		return nil
+	}
+	timeout := h.JobTimeout
+	if timeout < 2*margin {
+		timeout = max(5*time.Minute, 2*margin)
+	}
+	var err error
+	if job.Lease != nil {
+		err = job.Lease.Extend(ctx, timeout)
+	} else {
+		err = ErrNoExtension
+	}
+	if err != nil {
+		return &RetryError{Err: fmt.Errorf("the run is still going and the job's timeout could not be extended (%v); it resumes the same run when redelivered", err), KeepRetries: true}
+	}
+	return nil
+}
+
+// failedRun is runFlowAndWait's default outcome for a run that ended without succeeding.
+func failedRun(summary map[string]any) error {
+	msg, _ := summary["errorMessage"].(string)
+	if msg == "" {
+		msg = fmt.Sprintf("desktop flow run %v ended with status %v", summary["flowSessionId"], summary["statusName"])
+	}
+	return &BPMNError{Code: FailedRunError, Message: msg, Variables: map[string]any{
+		"flowSessionId": summary["flowSessionId"],
+		"statusCode":    summary["statusCode"],
+		"statusName":    summary["statusName"],
+		"errorCode":     summary["errorCode"],
+		"errorMessage":  summary["errorMessage"],
+	}}
+}
