@@ -136,6 +136,7 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
 				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
 		}
+		failpoint("after-record")
 	}
 	return res, err
 }

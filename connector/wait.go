@@ -81,17 +81,17 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 // keepLease extends the job's timeout when the next pause would outlast it. If the gateway
 // cannot extend it, the job is handed back (retries unchanged) to resume from the recorded run.
 func (h *Handler) keepLease(ctx context.Context, job Job, pause time.Duration) error {
-	margin := pause + 30*time.Second
+	timeout := h.JobTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	margin := pause + min(max(timeout/3, time.Second), 30*time.Second)
 	if time.Until(job.deadline()) > margin {
 		return nil
 	}
-	timeout := h.JobTimeout
-	if timeout < 2*margin {
-		timeout = max(5*time.Minute, 2*margin)
-	}
 	var err error
 	if job.Lease != nil {
-		err = job.Lease.Extend(ctx, timeout)
+		err = job.Lease.Extend(ctx, max(timeout, 2*margin))
 	} else {
 		err = ErrNoExtension
 	}

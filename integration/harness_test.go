@@ -27,6 +27,7 @@ import (
 var (
 	binDir       string
 	workerBin    string
+	failpointBin string // the worker built with -tags failpoints, for crash tests
 	emulatorBin  string
 	gateway      string
 	zeebe        zbc.Client
@@ -52,8 +53,13 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(binDir)
 	workerBin = filepath.Join(binDir, "pa-connector")
 	emulatorBin = filepath.Join(binDir, "dataverse-emulator")
-	for bin, pkg := range map[string]string{workerBin: "./cmd/pa-connector", emulatorBin: "./cmd/dataverse-emulator"} {
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
+	failpointBin = filepath.Join(binDir, "pa-connector-failpoints")
+	for bin, pkg := range map[string]string{workerBin: "./cmd/pa-connector", emulatorBin: "./cmd/dataverse-emulator", failpointBin: "./cmd/pa-connector"} {
+		args := []string{"build", "-o", bin, pkg}
+		if bin == failpointBin {
+			args = []string{"build", "-tags", "failpoints", "-o", bin, pkg}
+		}
+		cmd := exec.Command("go", args...)
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
@@ -243,12 +249,17 @@ type worker struct {
 
 func startWorker(t *testing.T, env ...string) *worker {
 	t.Helper()
+	return startWorkerBin(t, workerBin, env...)
+}
+
+func startWorkerBin(t *testing.T, bin string, env ...string) *worker {
+	t.Helper()
 	base := []string{
 		"ZEEBE_ADDRESS=" + gateway, "ZEEBE_INSECURE_CONNECTION=true",
 		"PA_CONNECTOR_ALLOWED_HOSTS=127.0.0.1", "PA_CONNECTOR_HTTP_ADDR=127.0.0.1:0",
 		"PA_CONNECTOR_LOG_LEVEL=debug", "PA_CONNECTOR_SHUTDOWN_GRACE=5s",
 	}
-	p := start(t, workerBin, append(base, env...))
+	p := start(t, bin, append(base, env...))
 	line := p.waitLine(t, "serving /healthz", 20*time.Second)
 	var l struct {
 		Addr string `json:"addr"`
@@ -290,6 +301,25 @@ func runProcess(t *testing.T, processID string, vars map[string]any, timeout tim
 		t.Fatal(err)
 	}
 	out["__key"] = float64(res.GetProcessInstanceKey())
+	return out
+}
+
+// runProcessNoFatal is runProcess for use off the test goroutine: nil when the instance fails.
+func runProcessNoFatal(t *testing.T, processID string, vars map[string]any, timeout time.Duration) map[string]any {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd, err := zeebe.NewCreateInstanceCommand().BPMNProcessId(processID).LatestVersion().VariablesFromMap(vars)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	res, err := cmd.WithResult().Send(ctx)
+	if err != nil {
+		t.Errorf("process %s: %v", processID, err)
+		return nil
+	}
+	var out map[string]any
+	json.Unmarshal([]byte(res.GetVariables()), &out)
 	return out
 }
 

@@ -21,6 +21,7 @@ type record struct {
 		ElementID          string `json:"elementId"`
 		Type               string `json:"type"`
 		Retries            int    `json:"retries"`
+		Name               string `json:"name"`
 	} `json:"value"`
 }
 
