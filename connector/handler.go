@@ -41,7 +41,7 @@ type Handler struct {
 	JobTimeout time.Duration
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
-	Now        func() time.Time
+	Now func() time.Time
 }
 
 // DefaultMaxOutputBytes is Camunda's limit for a connector's output variables.

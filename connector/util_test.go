@@ -12,7 +12,12 @@ func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o60
 
 func marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-func unmarshal(b []byte, v any) { d := json.NewDecoder(bytes.NewReader(b)); d.UseNumber(); d.Decode(v); normalize(v) }
+func unmarshal(b []byte, v any) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	d.Decode(v)
+	normalize(v)
+}
 
 func normalize(v any) {
 	if p, ok := v.(*map[string]any); ok {

@@ -9,11 +9,11 @@ import (
 )
 
 const (
-	flowOK     = "6f0d8a3e-1b2c-4d5e-8f90-a1b2c3d4e5f6"
-	flowFails  = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
-	dvToken    = "it-static-token-Pk3v9"
-	clientID   = "11111111-2222-3333-4444-555555555555"
-	clientSec  = "it-client-secret-W7~q"
+	flowOK    = "6f0d8a3e-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+	flowFails = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+	dvToken   = "it-static-token-Pk3v9"
+	clientID  = "11111111-2222-3333-4444-555555555555"
+	clientSec = "it-client-secret-W7~q"
 )
 
 func emulatorConfig() map[string]any {
