@@ -125,7 +125,11 @@ func (w *Worker) waitForGateway(ctx context.Context) bool {
 		}
 		d := backoff.next()
 		if failures == 0 || failures%10 == 0 {
-			w.Log.Error().Err(gatewayError(err)).Dur("retry_in", d).Int("attempt", failures+1).Msg("Zeebe gateway not reachable")
+			ev := w.Log.Error().Err(gatewayError(err)).Dur("retry_in", d).Int("attempt", failures+1)
+			if strings.Contains(err.Error(), "access token") {
+				ev = ev.Str("hint", "the authorization server refused the gateway credentials: check ZEEBE_CLIENT_ID, ZEEBE_CLIENT_SECRET, ZEEBE_AUTHORIZATION_SERVER_URL and ZEEBE_TOKEN_AUDIENCE")
+			}
+			ev.Msg("Zeebe gateway not reachable")
 		}
 		sleep(ctx, d)
 	}
