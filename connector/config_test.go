@@ -1,0 +1,74 @@
+package connector
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigDefaultsEnvAndFlags(t *testing.T) {
+	c, err := ParseConfig(nil, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JobType != "power-automate:1" || c.SecretPrefix != "SECRET_" || c.MaxJobsActive != 100 || c.HTTPJSONCompat ||
+		c.JobTimeout != 5*time.Minute || c.Streaming != "auto" || c.MaxOutputBytes != DefaultMaxOutputBytes {
+		t.Fatalf("defaults = %+v", c)
+	}
+	c, err = ParseConfig([]string{"--max-jobs-active", "7"}, env(map[string]string{
+		"PA_CONNECTOR_MAX_JOBS_ACTIVE": "50", "PA_CONNECTOR_HTTP_JSON_COMPAT": "true", "PA_CONNECTOR_JOB_TIMEOUT": "PT2M",
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxJobsActive != 7 || !c.HTTPJSONCompat || c.JobTimeout != 2*time.Minute {
+		t.Fatalf("flag should win over env, env over default: %+v", c)
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	cases := map[string]map[string]string{
+		"PA_CONNECTOR_MAX_JOBS_ACTIVE":  {"PA_CONNECTOR_MAX_JOBS_ACTIVE": "lots"},
+		"PA_CONNECTOR_SECRET_PREFIX":    {"PA_CONNECTOR_SECRET_PREFIX": ""},
+		"PA_CONNECTOR_LOG_LEVEL":        {"PA_CONNECTOR_LOG_LEVEL": "chatty"},
+		"PA_CONNECTOR_ALLOWED_HOSTS":    {"PA_CONNECTOR_ALLOWED_HOSTS": "https://x"},
+		"PA_CONNECTOR_STREAMING":        {"PA_CONNECTOR_STREAMING": "maybe"},
+		"PA_CONNECTOR_MAX_OUTPUT_BYTES": {"PA_CONNECTOR_MAX_OUTPUT_BYTES": "99999999"},
+	}
+	for name, e := range cases {
+		if name == "PA_CONNECTOR_SECRET_PREFIX" {
+			// An explicitly empty prefix can only come from the flag (an empty env var means unset).
+			_, err := ParseConfig([]string{"--secret-prefix="}, env(nil), nil)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("empty prefix: %v", err)
+			}
+			continue
+		}
+		_, err := ParseConfig(nil, env(e), nil)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want it named", name, err)
+		}
+	}
+}
+
+func TestHelpDocumentsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := ParseConfig([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), "--"+s.name) || !strings.Contains(out.String(), s.env) {
+			t.Errorf("--help does not document %s / %s", s.name, s.env)
+		}
+	}
+	for _, z := range []string{"ZEEBE_ADDRESS", "ZEEBE_CLIENT_SECRET", "ZEEBE_INSECURE_CONNECTION"} {
+		if !strings.Contains(out.String(), z) {
+			t.Errorf("--help does not mention %s", z)
+		}
+	}
+}
