@@ -63,7 +63,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	}
 	b, err := h.bind(job.Type, vars)
 	if err != nil {
-		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
+		return Result{}, scrubError(Permanent(fmt.Errorf("invalid input: %w", err)), used)
 	}
 	if b.wait {
 		SetOperation(ctx, string(OpRunFlowAndWait))

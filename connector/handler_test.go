@@ -277,6 +277,19 @@ func TestSecretsOnlyWithPrefix(t *testing.T) {
 	}
 }
 
+func TestSecretValueNeverInInputErrors(t *testing.T) {
+	f := newFixture(t)
+	f.env["SECRET_MODE"] = "sneaky-secret-value"
+	_, err := f.run(f.trigger(map[string]any{"runMode": "{{secrets.MODE}}"}), nil)
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "runMode") {
+		t.Fatalf("err = %v, want a permanent error naming runMode", err)
+	}
+	if strings.Contains(err.Error(), "sneaky-secret-value") {
+		t.Fatalf("the input error quotes the secret value: %q", err)
+	}
+}
+
 func TestSecretsFromDirectory(t *testing.T) {
 	f := newFixture(t)
 	dir := t.TempDir()
