@@ -20,7 +20,7 @@ import (
 var nativeVariables = []string{
 	"operationType", "organizationUri", "authentication", "flowSessionId", "workflowId",
 	"connectionName", "connectionType", "runMode", "runPriority", "runTimeout", "runInputs",
-	"callbackUrl", "connectionTimeoutInSeconds", "pollInterval", RecordedRunVariable,
+	"callbackUrl", "connectionTimeoutInSeconds", "pollInterval", "waitMode", RecordedRunVariable,
 }
 
 // Variables of Camunda's REST connector (io.camunda:http-json:1), read in compatibility mode.
@@ -44,6 +44,14 @@ type bound struct {
 	// wait: runFlowAndWait — trigger, then poll until the run ends, then read its outputs.
 	wait         bool
 	pollInterval time.Duration
+	// waitMode is how a native trigger learns that its run ended: WaitPoll or WaitCallback
+	// (resolved by the handler); workflow and body are the trigger's, kept to add the callbackUrl.
+	waitMode string
+	workflow string
+	body     operations.RunDesktopFlowBody
+	// rawAuth is the authentication variable before secrets were resolved: what a callback
+	// token seals, so secret placeholders stay references resolved by the receiver.
+	rawAuth any
 }
 
 // InputError is a variable that cannot be used; it names the field.
@@ -95,6 +103,13 @@ func bindNative(v map[string]any) (*bound, error) {
 			return nil, err
 		}
 		b.connection = body.ConnectionName
+		b.workflow, b.body = wf, body
+		if b.waitMode, err = str(v, "waitMode", false); err != nil {
+			return nil, err
+		}
+		if b.waitMode = strings.ToLower(strings.TrimSpace(b.waitMode)); b.waitMode != "" && b.waitMode != WaitPoll && b.waitMode != WaitCallback {
+			return nil, inputErr("waitMode", "must be poll or callback, got %q", truncate(b.waitMode, 40))
+		}
 	case operations.OpStatus, operations.OpOutputs, operations.OpCancel:
 		sid, err := id(v, "flowSessionId")
 		if err != nil {

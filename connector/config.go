@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +37,31 @@ type Config struct {
 	Pprof           bool
 	GatewayAddress  string
 	InsecureGateway bool
+	// Completion callbacks (docs/callbacks.md); off while PublicURL is empty.
+	PublicURL          string
+	CallbackKey        Secret
+	CallbackMessage    string
+	CallbackMessageTTL time.Duration
+	CallbackTokenTTL   time.Duration
+	CallbackSafetyPoll time.Duration
 }
+
+// Secret is a setting that must not be printed: it formats as *** (and "" when unset).
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// GoString keeps %#v from printing it either.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// CallbackKeyFile is the file in PA_CONNECTOR_SECRETS_DIR that holds the callback key when
+// PA_CONNECTOR_CALLBACK_KEY is not set.
+const CallbackKeyFile = "PA_CONNECTOR_CALLBACK_KEY"
 
 // CompatJobType is the job type of Camunda's REST connector, which Camunda's Power Automate
 // template uses; served when HTTPJSONCompat is on.
@@ -104,6 +132,12 @@ var settings = []setting{
 	{"max-output-bytes", "PA_CONNECTOR_MAX_OUTPUT_BYTES", strconv.Itoa(DefaultMaxOutputBytes), "largest JSON size of a job's output variables", intSetter(func(c *Config) *int { return &c.MaxOutputBytes })},
 	{"worker-name", "PA_CONNECTOR_WORKER_NAME", "pa-connector", "worker name reported to Zeebe", strSetter(func(c *Config) *string { return &c.WorkerName })},
 	{"pprof", "PA_CONNECTOR_PPROF", "false", "serve /debug/pprof on the HTTP listener", boolSetter(func(c *Config) *bool { return &c.Pprof })},
+	{"public-url", "PA_CONNECTOR_PUBLIC_URL", "", "public HTTPS base URL at which Power Automate reaches POST /callbacks/ on the HTTP listener (e.g. https://pa.example.com); when set, triggers use completion callbacks instead of polling (see docs/callbacks.md)", strSetter(func(c *Config) *string { return &c.PublicURL })},
+	{"callback-key", "PA_CONNECTOR_CALLBACK_KEY", "", "key (at least 32 bytes) that signs and encrypts callback tokens; required with the public URL; never logged. Unset: read from the file " + CallbackKeyFile + " in the secrets directory. Same key on every replica", func(c *Config, v string) error { c.CallbackKey = Secret(v); return nil }},
+	{"callback-message", "PA_CONNECTOR_CALLBACK_MESSAGE", DefaultCallbackMessage, "name of the Zeebe message published for a completed run (correlation key: the flow session id)", strSetter(func(c *Config) *string { return &c.CallbackMessage })},
+	{"callback-message-ttl", "PA_CONNECTOR_CALLBACK_MESSAGE_TTL", "1h", "how long Zeebe keeps that message for a catch event not reached yet", durationSetter(func(c *Config) *time.Duration { return &c.CallbackMessageTTL })},
+	{"callback-token-ttl", "PA_CONNECTOR_CALLBACK_TOKEN_TTL", "0", "lifetime of a callback URL; 0: the run's timeout plus 6h30m (a run may wait 6 hours for a machine)", durationSetter(func(c *Config) *time.Duration { return &c.CallbackTokenTTL })},
+	{"callback-safety-poll", "PA_CONNECTOR_CALLBACK_SAFETY_POLL", "5m", "how often a runFlowAndWait job waiting for its callback reads the run's status anyway (a lost callback, or one taken by another replica)", durationSetter(func(c *Config) *time.Duration { return &c.CallbackSafetyPoll })},
 }
 
 // ErrHelp is returned by ParseConfig when --help was asked for; the help has been printed.
@@ -139,6 +173,11 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		}
 		if err := s.set(&c, v); err != nil {
 			return c, fmt.Errorf("%s: %w", from, err)
+		}
+	}
+	if c.CallbackKey == "" && c.SecretsDir != "" {
+		if b, err := os.ReadFile(filepath.Join(c.SecretsDir, CallbackKeyFile)); err == nil {
+			c.CallbackKey = Secret(strings.TrimRight(string(b), "\r\n"))
 		}
 	}
 	return c, c.validate()
@@ -180,6 +219,7 @@ func (c *Config) validate() error {
 	if c.MaxOutputBytes < 1024 || c.MaxOutputBytes > 4<<20 {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_MAX_OUTPUT_BYTES must be between 1024 and 4194304 (the gateway's message limit is 4 MB), got %d", c.MaxOutputBytes))
 	}
+	errs = append(errs, c.validateCallbacks()...)
 	return errors.Join(errs...)
 }
 
@@ -211,8 +251,56 @@ Zeebe gateway (the Zeebe client's own variables):
 Secrets: {{secrets.NAME}} in a job variable reads PA_CONNECTOR_SECRET_PREFIX+NAME from the
 environment, else the file NAME in PA_CONNECTOR_SECRETS_DIR.
 
-HTTP: /healthz (alive), /readyz (gateway reachable, not draining), /metrics (Prometheus).
+HTTP: /healthz (alive), /readyz (gateway reachable, not draining), /metrics (Prometheus), and
+with PA_CONNECTOR_PUBLIC_URL, POST /callbacks/{token} (Power Automate's completion callbacks).
 Signals: SIGTERM or SIGINT stop activation, let in-flight jobs finish within the grace period,
 hand the rest back with their retries unchanged, and exit 0.
 `)
+}
+
+// validateCallbacks checks the callback settings; its messages never quote the key.
+func (c *Config) validateCallbacks() []error {
+	var errs []error
+	if strings.TrimSpace(c.CallbackMessage) == "" {
+		errs = append(errs, errors.New("PA_CONNECTOR_CALLBACK_MESSAGE must not be empty"))
+	}
+	if c.CallbackMessageTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_MESSAGE_TTL must be at most 168h, got %s", c.CallbackMessageTTL))
+	}
+	if c.CallbackTokenTTL != 0 && (c.CallbackTokenTTL < time.Minute || c.CallbackTokenTTL > 7*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_TOKEN_TTL must be 0 (the run's timeout plus a margin) or between 1m and 168h, got %s", c.CallbackTokenTTL))
+	}
+	if c.CallbackSafetyPoll < time.Second || c.CallbackSafetyPoll > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_SAFETY_POLL must be between 1s and 24h, got %s", c.CallbackSafetyPoll))
+	}
+	if c.PublicURL == "" {
+		return errs
+	}
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_PUBLIC_URL must be an absolute URL such as https://pa.example.com, got %q", truncate(c.PublicURL, 80)))
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		errs = append(errs, errors.New("PA_CONNECTOR_PUBLIC_URL must not have a query, fragment or user info"))
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_PUBLIC_URL must be https (Power Automate calls back only over HTTPS, to a DNS name); http is for a loopback address in tests, got %q", c.PublicURL))
+	}
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("PA_CONNECTOR_PUBLIC_URL needs the HTTP listener (PA_CONNECTOR_HTTP_ADDR) to receive callbacks"))
+	}
+	switch {
+	case c.CallbackKey == "":
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY is required with PA_CONNECTOR_PUBLIC_URL (or the file %s in PA_CONNECTOR_SECRETS_DIR)", CallbackKeyFile))
+	case len(c.CallbackKey) < MinCallbackKeyBytes:
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY must be at least %d bytes, got %d (e.g. openssl rand -base64 48)", MinCallbackKeyBytes, len(c.CallbackKey)))
+	}
+	return errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

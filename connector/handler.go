@@ -39,6 +39,8 @@ type Handler struct {
 	Limits *Limits
 	// JobTimeout is what a waiting job's timeout is extended to each time (default 5 minutes).
 	JobTimeout time.Duration
+	// Callbacks, when set, lets triggers ask Power Automate for a completion callback.
+	Callbacks *Callbacks
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
 	Now func() time.Time
@@ -57,14 +59,27 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, Permanent(err)
 	}
+	var rawAuth any
+	if h.Callbacks != nil {
+		rawAuth = cloneJSON(vars["authentication"])
+	}
 	_, used, err := h.Secrets.Resolve(vars)
 	if err != nil {
 		return Result{}, Permanent(err)
 	}
+	for _, v := range used {
+		if h.Callbacks.isKey(v) {
+			return Result{}, Permanentf("a {{secrets.…}} placeholder resolves to the worker's callback key, which jobs may not read")
+		}
+	}
 	b, err := h.bind(job.Type, vars)
+	if err == nil {
+		err = h.resolveWaitMode(b)
+	}
 	if err != nil {
 		return Result{}, scrubError(Permanent(fmt.Errorf("invalid input: %w", err)), used)
 	}
+	b.rawAuth = rawAuth
 	if b.wait {
 		SetOperation(ctx, string(OpRunFlowAndWait))
 	} else if b.call.Op != "" {
@@ -72,13 +87,13 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	} else {
 		SetOperation(ctx, "rest")
 	}
-	scrub := append(used, b.scrub...)
 	var res *operations.Response
 	if b.wait {
 		res, err = h.runAndWait(ctx, job, hd, b, vars)
 	} else {
 		res, err = h.call(ctx, job, hd, b, vars)
 	}
+	scrub := append(used, b.scrub...) // after the call: a callback token joins b.scrub
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
@@ -128,6 +143,11 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	if res, ok := recordedRun(vars); ok {
 		return res, nil
+	}
+	if b.waitMode == WaitCallback {
+		if err := h.addCallbackURL(b); err != nil {
+			return nil, err
+		}
 	}
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err == nil && job.SetLocal != nil {

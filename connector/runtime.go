@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -135,19 +136,36 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
 		Metrics:        metrics,
 	}
 
+	var callbacks http.Handler
+	if cfg.PublicURL != "" {
+		cb, err := NewCallbacks(cfg.PublicURL, string(cfg.CallbackKey))
+		if err != nil {
+			return fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY: %w", err)
+		}
+		cb.Message, cb.MessageTTL, cb.TokenTTL, cb.SafetyPoll = cfg.CallbackMessage, cfg.CallbackMessageTTL, cfg.CallbackTokenTTL, cfg.CallbackSafetyPoll
+		cb.Publisher, cb.Log = w, logger
+		cb.RegisterMetrics(metrics)
+		handler.Callbacks = cb
+		callbacks = handler.CallbackReceiver()
+	}
+
 	var srv *http.Server
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return err
 		}
-		srv = &http.Server{Handler: mux(w, metrics, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: mux(w, metrics, cfg.Pprof, callbacks), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error().Err(err).Msg("HTTP listener failed")
 			}
 		}()
 		logger.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+		if callbacks != nil {
+			logger.Info().Str("public_url", cfg.PublicURL).Str("message", cfg.CallbackMessage).
+				Msg("serving POST " + CallbackPath + "{token}: triggers use completion callbacks")
+		}
 	}
 	logger.Info().Strs("job_types", types).Int("max_jobs_active", cfg.MaxJobsActive).
 		Str("gateway", gatewayAddress()).Msg("pa-connector starting")
@@ -160,8 +178,11 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
 	return err
 }
 
-func mux(w *Worker, m *Metrics, withPprof bool) http.Handler {
+func mux(w *Worker, m *Metrics, withPprof bool, callbacks http.Handler) http.Handler {
 	mx := http.NewServeMux()
+	if callbacks != nil {
+		mx.Handle("POST "+CallbackPath+"{token}", callbacks)
+	}
 	mx.HandleFunc("/healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(rw, `{"status":"UP"}`)

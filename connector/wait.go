@@ -28,6 +28,10 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 	if !operations.ValidID(id) {
 		return nil, Permanentf("RunDesktopFlow answered without a flowsessionId")
 	}
+	if b.waitMode == WaitCallback {
+		replayed := trig.Header.Get("X-Pa-Connector-Replayed") != ""
+		return h.waitForCallback(ctx, job, hd, b, id, replayed)
+	}
 	pause := time.Second
 	var row map[string]any
 	for {
@@ -52,6 +56,16 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 		case <-t.C:
 		}
 	}
+	summary, err := h.summarize(ctx, job, hd, b, id, row)
+	if err != nil {
+		return nil, err
+	}
+	return &operations.Response{Status: http.StatusOK, Header: http.Header{}, Body: summary}, nil
+}
+
+// summarize turns a finished run's flowsession row into the run's summary, reading its outputs
+// when it succeeded.
+func (h *Handler) summarize(ctx context.Context, job Job, hd headers, b *bound, id string, row map[string]any) (map[string]any, error) {
 	code, _ := row["statuscode"].(int64)
 	summary := map[string]any{
 		"flowSessionId": id,
@@ -75,7 +89,7 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 			return nil, err
 		}
 	}
-	return &operations.Response{Status: http.StatusOK, Header: http.Header{}, Body: summary}, nil
+	return summary, nil
 }
 
 // keepLease extends the job's timeout when the next pause would outlast it. If the gateway

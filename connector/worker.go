@@ -477,3 +477,30 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// messageGateway is the part of the Zeebe client that publishes messages. It is not in Gateway
+// so that fakes of the job API need not implement it; *zbc.ClientImpl has it.
+type messageGateway interface {
+	NewPublishMessageCommand() commands.PublishMessageCommandStep1
+}
+
+// PublishMessage publishes a message (for the callback receiver): the one adapter stays the
+// only code that talks to Zeebe. A message whose id is still buffered gives ErrMessageExists.
+func (w *Worker) PublishMessage(ctx context.Context, m Message) error {
+	g, ok := w.Gateway.(messageGateway)
+	if !ok {
+		return errors.New("the Zeebe gateway client cannot publish messages")
+	}
+	cmd, err := g.NewPublishMessageCommand().MessageName(m.Name).CorrelationKey(m.CorrelationKey).
+		MessageId(m.ID).TimeToLive(m.TTL).VariablesFromMap(orEmpty(m.Variables))
+	if err != nil {
+		return fmt.Errorf("message variables: %w", err)
+	}
+	if _, err := cmd.Send(ctx); err != nil {
+		if status.Code(err) == codes.AlreadyExists {
+			return ErrMessageExists
+		}
+		return fmt.Errorf("publishing message %s: %w", m.Name, gatewayError(err))
+	}
+	return nil
+}
