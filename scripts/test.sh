@@ -25,6 +25,8 @@ if [[ "$what" == all ]]; then
     (cd tools/feel-diff && npm ci --no-audit --no-fund --loglevel=error)
     node tools/feel-diff/check.mjs
   fi
+  step "benchmark smoke (fake gateway, 500 jobs; fails only on jobs not completed) and container smoke"
+  bash scripts/bench.sh -short && bash scripts/container-smoke.sh
 fi
 
 step "integration tests against a real Zeebe broker"

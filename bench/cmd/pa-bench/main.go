@@ -1,0 +1,259 @@
+// Command pa-bench measures the pa-connector binary: jobs/s, worker CPU per job, job latency,
+// memory idle / at peak / with many jobs in flight, time to ready, and token requests and
+// Dataverse calls per job. It runs the worker binary and the Dataverse emulator binary against
+// an in-process fake Zeebe gateway (the worker-only ceiling) and, when given one, a real broker;
+// it profiles the worker during a fake-gateway run and writes the figures into
+// docs/benchmarks.md. scripts/bench.sh (make bench) builds the binaries and runs it.
+//
+// It exits 1 only on functional errors (a job not completed, a worker that does not start or
+// stop cleanly), never because a figure misses its target: the machine is shared and noisy.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type bench struct {
+	workerBin, emulatorBin string
+	broker                 string
+	brokerPID              int
+	out                    string
+	workerEnv              []string
+	idle                   time.Duration
+	em                     *emulator
+}
+
+// secretsDir is the PA_CONNECTOR_SECRETS_DIR for a secrets source ("" for env).
+func (b *bench) secretsDir(source string) string {
+	if source == "dir" {
+		return filepath.Join(b.out, "secrets")
+	}
+	return ""
+}
+
+// runTimeout is how long a run of n jobs may take before it counts as failed: generous (about
+// 50 jobs/s), since the benchmark fails only on jobs that never complete.
+func (b *bench) runTimeout(n int) time.Duration {
+	return 30*time.Second + time.Duration(n)*20*time.Millisecond
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		workerBin    = flag.String("worker", "bin/pa-connector", "the pa-connector binary")
+		emulatorBin  = flag.String("emulator", "bin/dataverse-emulator", "the dataverse-emulator binary")
+		jobs         = flag.Int("jobs", 10000, "jobs per operation and run")
+		runs         = flag.Int("runs", 3, "runs per operation against the fake gateway (medians are reported)")
+		ops          = flag.String("ops", "status,trigger", "operations to run")
+		maxJobs      = flag.Int("max-jobs-active", 100, "PA_CONNECTOR_MAX_JOBS_ACTIVE of the throughput runs")
+		secrets      = flag.String("secrets", "env,dir", "where the worker reads the jobs' secrets in the fake-gateway throughput runs: env (SECRET_*), dir (PA_CONNECTOR_SECRETS_DIR files, as in Kubernetes); comma-separated, the others only with the first streaming mode")
+		streaming    = flag.String("streaming", "auto,false", "PA_CONNECTOR_STREAMING values of the fake-gateway throughput runs, comma-separated (the first is also used for the broker, in-flight and profile runs)")
+		broker       = flag.String("broker", "", "a real Zeebe gateway (host:port); empty: fake gateway only")
+		brokerPID    = flag.Int("broker-pid", 0, "the broker's process id, to measure its CPU")
+		brokerJobs   = flag.Int("broker-jobs", 0, "jobs per operation against the broker (default -jobs)")
+		brokerRuns   = flag.Int("broker-runs", 1, "runs per operation against the broker")
+		brokerConc   = flag.Int("broker-concurrency", 100, "process instances in flight against the broker")
+		inflight     = flag.Int("inflight", 1000, "jobs held in flight for the memory run (0: skip)")
+		inflightWait = flag.Duration("inflight-delay", 3*time.Second, "how long the emulator holds each status request in the memory run")
+		profileJobs  = flag.Int("profile-jobs", 30000, "status jobs of the profiled fake-gateway run (0: skip)")
+		out          = flag.String("out", "", "directory for logs, profiles and results.json (default: a new temp dir)")
+		doc          = flag.String("doc", "", "markdown file whose generated section is rewritten (e.g. docs/benchmarks.md)")
+		command      = flag.String("command", "make bench", "the command line to print in the document")
+		short        = flag.Bool("short", false, "smoke mode: 500 jobs, one run, fake gateway, small in-flight run, no profile, no document")
+		idle         = flag.Duration("idle", time.Second, "pause after ready before idle RSS is read")
+	)
+	var workerEnv envList
+	flag.Var(&workerEnv, "worker-env", "extra NAME=value for the worker (repeatable), e.g. GOGC=200")
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *short {
+		def := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		def("jobs", func() { *jobs = 500 })
+		def("runs", func() { *runs = 1 })
+		def("broker", func() { *broker = "" })
+		def("inflight", func() { *inflight = 200 })
+		def("inflight-delay", func() { *inflightWait = time.Second })
+		def("profile-jobs", func() { *profileJobs = 0 })
+		def("doc", func() { *doc = "" })
+		def("idle", func() { *idle = 300 * time.Millisecond })
+	}
+	if *brokerJobs == 0 {
+		*brokerJobs = *jobs
+	}
+	if *out == "" {
+		d, err := os.MkdirTemp("", "pa-bench-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pa-bench:", err)
+			return 1
+		}
+		*out = d
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "pa-bench:", err)
+		return 1
+	}
+	var opList []operation
+	for _, name := range strings.Split(*ops, ",") {
+		op, ok := operations[strings.TrimSpace(name)]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "pa-bench: unknown operation %q (status, trigger)\n", name)
+			return 2
+		}
+		opList = append(opList, op)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	b := &bench{workerBin: *workerBin, emulatorBin: *emulatorBin, broker: *broker, brokerPID: *brokerPID,
+		out: *out, idle: *idle, workerEnv: workerEnv}
+	if err := writeSecretsDir(filepath.Join(*out, "secrets")); err != nil {
+		fmt.Fprintln(os.Stderr, "pa-bench:", err)
+		return 1
+	}
+	for _, p := range []*string{&b.workerBin, &b.emulatorBin} {
+		if abs, err := filepath.Abs(*p); err == nil {
+			*p = abs
+		}
+	}
+	em, err := startEmulator(b.emulatorBin, *out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pa-bench:", err)
+		return 1
+	}
+	defer em.stop()
+	b.em = em
+
+	rep := &report{Started: time.Now(), Command: *command, Jobs: *jobs, Runs: *runs, MaxJobsActive: *maxJobs,
+		BrokerJobs: *brokerJobs, BrokerConcurrency: *brokerConc, Streaming: *streaming, Secrets: *secrets, WorkerEnv: workerEnv}
+	rep.Machine = machineInfo(b.workerBin)
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "pa-bench: "+format+"\n", args...) }
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "pa-bench: FAILED:", err)
+		fmt.Fprintln(os.Stderr, "pa-bench: logs in", *out)
+		return 1
+	}
+	logf("output in %s", *out)
+
+	modes := strings.Split(*streaming, ",")
+	mode := modes[0]
+	sources := strings.Split(*secrets, ",")
+	type variant struct{ streaming, secrets string }
+	var variants []variant
+	for _, m := range modes {
+		variants = append(variants, variant{m, sources[0]})
+	}
+	for _, src := range sources[1:] {
+		variants = append(variants, variant{mode, src})
+	}
+	for _, op := range opList {
+		for _, v := range variants {
+			for i := 0; i < *runs; i++ {
+				name := fmt.Sprintf("fake-%s-streaming-%s-secrets-%s-%d", op.Name, v.streaming, v.secrets, i+1)
+				r, err := b.runFake(ctx, fakeRun{op: op, jobs: *jobs, maxJobsActive: *maxJobs, streaming: v.streaming,
+					secrets: v.secrets, name: name})
+				if err != nil {
+					return fail(fmt.Errorf("%s: %w", name, err))
+				}
+				logf("%s: %s", name, r.line())
+				rep.Fake = append(rep.Fake, r)
+			}
+		}
+	}
+	if *inflight > 0 {
+		name := "inflight"
+		r, err := b.runFake(ctx, fakeRun{op: operations["status"], jobs: *inflight, maxJobsActive: *inflight,
+			streaming: mode, secrets: sources[0], delay: *inflightWait, name: name})
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", name, err))
+		}
+		logf("%s: %d jobs in flight at most, RSS %.1f MB then (peak %.1f MB)", name, r.InFlightMax, r.InFlightRSSMB, r.PeakRSSMB)
+		rep.InFlight = &r
+	}
+	if *profileJobs > 0 {
+		// Profile for most of the run's expected length (from the status runs' throughput).
+		jps := median(pick(rep.runs("fake", "status"), func(r result) float64 { return r.JobsPerSec }))
+		if jps == 0 && len(rep.Fake) > 0 {
+			jps = rep.Fake[0].JobsPerSec
+		}
+		secs := 5
+		if jps > 0 {
+			secs = max(1, int(0.8*float64(*profileJobs)/jps))
+		}
+		r, err := b.runFake(ctx, fakeRun{op: operations["status"], jobs: *profileJobs, maxJobsActive: *maxJobs,
+			streaming: mode, secrets: sources[0], profileSeconds: secs, name: "profile"})
+		if err != nil {
+			return fail(fmt.Errorf("profile: %w", err))
+		}
+		logf("profile: %s (%d s CPU profile)", r.line(), secs)
+		rep.Profile = profileSummary(*out, "profile", secs, r)
+	}
+	if *broker != "" {
+		for _, op := range opList {
+			for i := 0; i < *brokerRuns; i++ {
+				name := fmt.Sprintf("broker-%s-%d", op.Name, i+1)
+				// Profile the first status run for most of its expected length (~130 jobs/s).
+				secs := 0
+				if *profileJobs > 0 && op.Name == "status" && i == 0 {
+					secs = min(30, max(2, *brokerJobs/200))
+				}
+				r, err := b.runBroker(ctx, brokerRun{op: op, jobs: *brokerJobs, maxJobsActive: *maxJobs,
+					concurrency: *brokerConc, streaming: mode, secrets: sources[0], name: name, profileSeconds: secs})
+				if err != nil {
+					return fail(fmt.Errorf("%s: %w", name, err))
+				}
+				logf("%s: %s", name, r.line())
+				rep.Broker = append(rep.Broker, r)
+				if secs > 0 {
+					rep.BrokerProfile = profileSummary(*out, name, secs, r)
+				}
+			}
+		}
+	}
+	rep.Finished = time.Now()
+
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(*out, "results.json"), js, 0o644); err != nil {
+		return fail(err)
+	}
+	md := rep.markdown()
+	if !*short {
+		fmt.Println(md)
+	}
+	if *doc != "" {
+		if err := spliceDoc(*doc, md); err != nil {
+			return fail(err)
+		}
+		logf("wrote %s", *doc)
+	}
+	logf("results in %s", filepath.Join(*out, "results.json"))
+	return 0
+}
+
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want NAME=value, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
