@@ -20,7 +20,8 @@ type result struct {
 	Gateway        string  `json:"gateway"` // fake or broker
 	Op             string  `json:"op"`
 	Streaming      string  `json:"streaming"`
-	Secrets        string  `json:"secrets"` // env (SECRET_*) or dir (PA_CONNECTOR_SECRETS_DIR files)
+	GOGC           string  `json:"gogc,omitempty"` // the worker's GOGC when set
+	Secrets        string  `json:"secrets"`        // env (SECRET_*) or dir (PA_CONNECTOR_SECRETS_DIR files)
 	Jobs           int     `json:"jobs"`
 	MaxJobsActive  int     `json:"maxJobsActive"`
 	Seconds        float64 `json:"seconds"`
@@ -56,6 +57,7 @@ type fakeRun struct {
 	maxJobsActive int
 	streaming     string
 	secrets       string // env or dir
+	gogc          string // the worker's GOGC ("": unset)
 	// delay holds every GetFlowSession call this long (the in-flight memory run).
 	delay time.Duration
 	// profile fetches a CPU profile of this many seconds from the start, and the allocs profile
@@ -67,7 +69,7 @@ type fakeRun struct {
 const mb = 1e6
 
 func (b *bench) runFake(ctx context.Context, r fakeRun) (res result, err error) {
-	res = result{Gateway: "fake", Op: r.op.Name, Streaming: r.streaming, Secrets: r.secrets, Jobs: r.jobs, MaxJobsActive: r.maxJobsActive, HeldMs: ms(r.delay)}
+	res = result{Gateway: "fake", Op: r.op.Name, Streaming: r.streaming, Secrets: r.secrets, GOGC: r.gogc, Jobs: r.jobs, MaxJobsActive: r.maxJobsActive, HeldMs: ms(r.delay)}
 	if err := b.em.reset(ctx); err != nil {
 		return res, err
 	}
@@ -86,7 +88,7 @@ func (b *bench) runFake(ctx context.Context, r fakeRun) (res result, err error) 
 	defer gw.Close()
 	w, err := startWorker(workerConfig{
 		Bin: b.workerBin, Gateway: gw.Addr(), JobType: "power-automate:1", MaxJobsActive: r.maxJobsActive,
-		Streaming: r.streaming, Pprof: r.profileSeconds > 0, LogPath: filepath.Join(b.out, r.name+".worker.log"), Env: b.workerEnv,
+		Streaming: r.streaming, Pprof: r.profileSeconds > 0, LogPath: filepath.Join(b.out, r.name+".worker.log"), Env: withGOGC(b.workerEnv, r.gogc),
 		SecretsDir: b.secretsDir(r.secrets),
 	})
 	if err != nil {
@@ -255,4 +257,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+func withGOGC(env []string, gogc string) []string {
+	if gogc == "" {
+		return env
+	}
+	return append(append([]string(nil), env...), "GOGC="+gogc)
 }

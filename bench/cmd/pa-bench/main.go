@@ -59,6 +59,7 @@ func run() int {
 		ops          = flag.String("ops", "status,trigger", "operations to run")
 		maxJobs      = flag.Int("max-jobs-active", 100, "PA_CONNECTOR_MAX_JOBS_ACTIVE of the throughput runs")
 		secrets      = flag.String("secrets", "env,dir", "where the worker reads the jobs' secrets in the fake-gateway throughput runs: env (SECRET_*), dir (PA_CONNECTOR_SECRETS_DIR files, as in Kubernetes); comma-separated, the others only with the first streaming mode")
+		gogc         = flag.String("gogc", "400", "extra fake-gateway throughput runs with the worker's GOGC set to these values (comma-separated; empty: none); with the first streaming mode and secrets source")
 		streaming    = flag.String("streaming", "auto,false", "PA_CONNECTOR_STREAMING values of the fake-gateway throughput runs, comma-separated (the first is also used for the broker, in-flight and profile runs)")
 		broker       = flag.String("broker", "", "a real Zeebe gateway (host:port); empty: fake gateway only")
 		brokerPID    = flag.Int("broker-pid", 0, "the broker's process id, to measure its CPU")
@@ -92,6 +93,7 @@ func run() int {
 		def("inflight-delay", func() { *inflightWait = time.Second })
 		def("profile-jobs", func() { *profileJobs = 0 })
 		def("doc", func() { *doc = "" })
+		def("gogc", func() { *gogc = "" })
 		def("idle", func() { *idle = 300 * time.Millisecond })
 	}
 	if *brokerJobs == 0 {
@@ -141,7 +143,7 @@ func run() int {
 	b.em = em
 
 	rep := &report{Started: time.Now(), Command: *command, Jobs: *jobs, Runs: *runs, MaxJobsActive: *maxJobs,
-		BrokerJobs: *brokerJobs, BrokerConcurrency: *brokerConc, Streaming: *streaming, Secrets: *secrets, WorkerEnv: workerEnv}
+		BrokerJobs: *brokerJobs, BrokerConcurrency: *brokerConc, Streaming: *streaming, Secrets: *secrets, GOGC: *gogc, WorkerEnv: workerEnv}
 	rep.Machine = machineInfo(b.workerBin)
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "pa-bench: "+format+"\n", args...) }
 	fail := func(err error) int {
@@ -154,20 +156,28 @@ func run() int {
 	modes := strings.Split(*streaming, ",")
 	mode := modes[0]
 	sources := strings.Split(*secrets, ",")
-	type variant struct{ streaming, secrets string }
+	type variant struct{ streaming, secrets, gogc string }
 	var variants []variant
 	for _, m := range modes {
-		variants = append(variants, variant{m, sources[0]})
+		variants = append(variants, variant{m, sources[0], ""})
 	}
 	for _, src := range sources[1:] {
-		variants = append(variants, variant{mode, src})
+		variants = append(variants, variant{mode, src, ""})
+	}
+	for _, g := range strings.Split(*gogc, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			variants = append(variants, variant{mode, sources[0], g})
+		}
 	}
 	for _, op := range opList {
 		for _, v := range variants {
 			for i := 0; i < *runs; i++ {
 				name := fmt.Sprintf("fake-%s-streaming-%s-secrets-%s-%d", op.Name, v.streaming, v.secrets, i+1)
+				if v.gogc != "" {
+					name = fmt.Sprintf("fake-%s-gogc-%s-%d", op.Name, v.gogc, i+1)
+				}
 				r, err := b.runFake(ctx, fakeRun{op: op, jobs: *jobs, maxJobsActive: *maxJobs, streaming: v.streaming,
-					secrets: v.secrets, name: name})
+					secrets: v.secrets, gogc: v.gogc, name: name})
 				if err != nil {
 					return fail(fmt.Errorf("%s: %w", name, err))
 				}
