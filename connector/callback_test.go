@@ -163,6 +163,7 @@ func TestCallbackTriggerPublishesTheRunsMessage(t *testing.T) {
 			t.Errorf("message variable %s missing", k)
 		}
 	}
+	f.callbacksSent(1) // recorded once the receiver has answered
 	if a := f.srv.Callbacks(); len(a) != 1 || a[0].Status != http.StatusOK {
 		t.Fatalf("callback attempts = %+v, want one answered 200", a)
 	}
@@ -172,7 +173,25 @@ func TestCallbackTriggerPublishesTheRunsMessage(t *testing.T) {
 	if !strings.Contains(f.log.String(), `"outcome":"published"`) {
 		t.Fatalf("no log line for the published callback: %s", f.log)
 	}
+	raw := string(mustJSON(m.Variables))
+	for _, secret := range []string{testToken, testCallbackKey, "/callbacks/", "{{secrets"} {
+		if strings.Contains(raw, secret) {
+			t.Fatalf("message variables show %.8q: %s", secret, raw)
+		}
+	}
 	f.noLeak()
+}
+
+// A trigger that Dataverse refuses (here: the callback host) fails with an incident that does
+// not quote the callback URL or its token.
+func TestCallbackURLNeverInAnIncident(t *testing.T) {
+	f := newCallbackFixture(t)
+	f.cb.PublicURL = "http://10.255.255.1:9" // not a host the emulator calls back
+	_, err := f.run(f.trigger(nil), triggerHeaders)
+	var p *PermanentError
+	if !errors.As(err, &p) || strings.Contains(err.Error(), "/callbacks/") || strings.Contains(err.Error(), f.cb.PublicURL) {
+		t.Fatalf("err = %v, want an incident without the callback URL", err)
+	}
 }
 
 func TestCallbackFailedRunReportsItsError(t *testing.T) {
@@ -219,6 +238,7 @@ func TestCallbackRetriedUntilPublishedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.waitMessages(1)
+		f.callbacksSent(3)
 		a := f.srv.Callbacks()
 		if len(a) != 3 || a[0].Status != 503 || a[1].Status != 503 || a[2].Status != 200 {
 			t.Fatalf("callback attempts = %+v, want 503, 503, 200", a)

@@ -175,6 +175,7 @@ func TestCallbackMessageCompletesTheProcess(t *testing.T) {
 	if m := messagesPublished(t, id); len(m) != 1 || m[0] != "desktop-flow-completed" {
 		t.Fatalf("messages published for %s: %v, want one desktop-flow-completed", id, m)
 	}
+	waitFor(t, 5*time.Second, func() bool { return len(dv.callbackAttempts(t)) >= 1 }) // recorded after the answer
 	c := dv.counts(t)
 	if a := dv.callbackAttempts(t); len(a) != 1 || a[0].Status != 200 || c["GetFlowSession"] != len(a) {
 		t.Fatalf("callbacks %+v, calls %v: want one callback answered 200 and one status read (the receiver's)", a, c)
@@ -397,6 +398,7 @@ func TestWorkerRestartDuringCallbackWait(t *testing.T) {
 	if out == nil || out["statusName"] != "Succeeded" {
 		t.Fatalf("instance result = %v", out)
 	}
+	waitFor(t, 5*time.Second, func() bool { return len(dv.callbackAttempts(t)) >= 1 })
 	c := dv.counts(t)
 	cb := dv.callbackAttempts(t)
 	if c["RunDesktopFlow"] != 1 || len(cb) != 1 || cb[0].Status != 200 {
