@@ -339,7 +339,9 @@ func TestRunFlowAndWaitWithCallbacksMakesNoStatusPolls(t *testing.T) {
 	const n = 3
 	results := make(chan map[string]any, n)
 	for i := 0; i < n; i++ {
-		go func() { results <- runProcessNoFatal(t, "run-desktop-flow-and-wait", callbackVars(dv, flowOK), 60*time.Second) }()
+		go func() {
+			results <- runProcessNoFatal(t, "run-desktop-flow-and-wait", callbackVars(dv, flowOK), 60*time.Second)
+		}()
 	}
 	for i := 0; i < n; i++ {
 		out := <-results
