@@ -46,6 +46,7 @@ type result struct {
 	BrokerCPUus    float64 `json:"brokerCpuUsPerJob,omitempty"`
 	HeldMs         float64 `json:"heldMs,omitempty"`                 // how long the emulator held each status request
 	Rejected       int     `json:"backpressureRejections,omitempty"` // broker: creations refused with RESOURCE_EXHAUSTED and sent again
+	Retried        int     `json:"transientRetries,omitempty"`       // broker: creations sent again after INTERNAL/UNAVAILABLE
 	InFlightMax    int     `json:"inFlightMax,omitempty"`
 	InFlightRSSMB  float64 `json:"inFlightRssMB,omitempty"` // highest VmRSS while jobs were in flight
 }

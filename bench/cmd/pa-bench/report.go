@@ -150,6 +150,8 @@ func medianResult(runs []result) result {
 		EmulatorCPUus:  f(func(r result) float64 { return r.EmulatorCPUus }),
 		DriverCPUus:    f(func(r result) float64 { return r.DriverCPUus }),
 		BrokerCPUus:    f(func(r result) float64 { return r.BrokerCPUus }),
+		Rejected:       int(f(func(r result) float64 { return float64(r.Rejected) })),
+		Retried:        int(f(func(r result) float64 { return float64(r.Retried) })),
 		SetVarsPerJob:  f(func(r result) float64 { return r.SetVarsPerJob }),
 		ViaStream:      int(f(func(r result) float64 { return float64(r.ViaStream) })),
 		ViaPoll:        int(f(func(r result) float64 { return float64(r.ViaPoll) })),
@@ -258,17 +260,17 @@ func (rep *report) markdown() string {
 	} else {
 		p("%d jobs per operation, %d process instances in flight (created with `CreateProcessInstanceWithResult`); latency is from creating an instance to its result (the process completed), the worker's own p50/p99 from its `pa_connector_job_duration_seconds` histogram (activation → answer, interpolated in buckets). Broker CPU is the whole broker JVM's during the run, including instance creation and its exporter.\n\n",
 			rep.BrokerJobs, rep.BrokerConcurrency)
-		p("| operation | jobs/s | worker CPU µs/job | broker CPU µs/job | worker ÷ broker | p50 ms | p99 ms | worker p50 / p99 ms | ready ms | idle RSS MB | peak RSS MB | token requests/job | Dataverse calls/job | pa-bench CPU µs/job |\n")
-		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| operation | jobs/s | worker CPU µs/job | broker CPU µs/job | worker ÷ broker | p50 ms | p99 ms | worker p50 / p99 ms | ready ms | idle RSS MB | peak RSS MB | token requests/job | Dataverse calls/job | pa-bench CPU µs/job | creations refused by backpressure / resent |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, op := range rep.ops(rep.Broker) {
 			r := medianResult(rep.runs("broker", op))
 			ratio := "—"
 			if r.BrokerCPUus > 0 {
 				ratio = fmt.Sprintf("%.2f", r.WorkerCPUus/r.BrokerCPUus)
 			}
-			p("| %s | %.0f | %.0f | %.0f | %s | %.1f | %.1f | %.1f / %.1f | %.0f | %.1f | %.1f | %.4f | %.2f | %.0f |\n",
+			p("| %s | %.0f | %.0f | %.0f | %s | %.1f | %.1f | %.1f / %.1f | %.0f | %.1f | %.1f | %.4f | %.2f | %.0f | %d / %d |\n",
 				op, r.JobsPerSec, r.WorkerCPUus, r.BrokerCPUus, ratio, r.P50ms, r.P99ms, r.WorkerP50ms, r.WorkerP99ms,
-				r.ReadyMs, r.IdleRSSMB, r.PeakRSSMB, r.TokensPerJob, r.CallsPerJob, r.DriverCPUus)
+				r.ReadyMs, r.IdleRSSMB, r.PeakRSSMB, r.TokensPerJob, r.CallsPerJob, r.DriverCPUus, r.Rejected, r.Retried)
 		}
 	}
 
