@@ -28,6 +28,7 @@ type Gateway interface {
 	NewThrowErrorCommand() commands.ThrowErrorCommandStep1
 	NewSetVariablesCommand() commands.SetVariablesCommandStep1
 	NewUpdateJobTimeoutCommand() commands.UpdateJobTimeoutCommandStep1
+	NewPublishMessageCommand() commands.PublishMessageCommandStep1
 }
 
 // JobHandler runs one job.
@@ -478,20 +479,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// messageGateway is the part of the Zeebe client that publishes messages. It is not in Gateway
-// so that fakes of the job API need not implement it; *zbc.ClientImpl has it.
-type messageGateway interface {
-	NewPublishMessageCommand() commands.PublishMessageCommandStep1
-}
-
 // PublishMessage publishes a message (for the callback receiver): the one adapter stays the
 // only code that talks to Zeebe. A message whose id is still buffered gives ErrMessageExists.
 func (w *Worker) PublishMessage(ctx context.Context, m Message) error {
-	g, ok := w.Gateway.(messageGateway)
-	if !ok {
-		return errors.New("the Zeebe gateway client cannot publish messages")
-	}
-	cmd, err := g.NewPublishMessageCommand().MessageName(m.Name).CorrelationKey(m.CorrelationKey).
+	cmd, err := w.Gateway.NewPublishMessageCommand().MessageName(m.Name).CorrelationKey(m.CorrelationKey).
 		MessageId(m.ID).TimeToLive(m.TTL).VariablesFromMap(orEmpty(m.Variables))
 	if err != nil {
 		return fmt.Errorf("message variables: %w", err)

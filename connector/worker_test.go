@@ -73,6 +73,9 @@ func (f *fakeGateway) NewSetVariablesCommand() commands.SetVariablesCommandStep1
 func (f *fakeGateway) NewUpdateJobTimeoutCommand() commands.UpdateJobTimeoutCommandStep1 {
 	return commands.NewUpdateJobTimeoutCommand(f, never)
 }
+func (f *fakeGateway) NewPublishMessageCommand() commands.PublishMessageCommandStep1 {
+	return commands.NewPublishMessageCommand(f, never)
+}
 
 type handlerFunc func(context.Context, Job) (Result, error)
 
