@@ -115,19 +115,12 @@ func area(fn string) string {
 		return "Prometheus client"
 	case strings.HasPrefix(pkg, "github.com/expr-lang"):
 		return "expr-lang"
-	case pkg == "runtime" && (strings.Contains(fn, "gc") || strings.Contains(fn, "scanobject") ||
-		strings.Contains(fn, "markBits") || strings.Contains(fn, "greyobject") || strings.Contains(fn, "sweep") ||
-		strings.Contains(fn, "findObject") || strings.Contains(fn, "heapBits") || strings.Contains(fn, "spanOf")):
-		return "runtime: GC"
-	case pkg == "runtime" && (strings.Contains(fn, "malloc") || strings.Contains(fn, "mcache") ||
-		strings.Contains(fn, "mcentral") || strings.Contains(fn, "nextFree") || strings.Contains(fn, "memclr") ||
-		strings.Contains(fn, "newobject") || strings.Contains(fn, "makeslice") || strings.Contains(fn, "growslice")):
-		return "runtime: allocation"
-	case pkg == "runtime" && (strings.Contains(fn, "futex") || strings.Contains(fn, "epoll") || strings.Contains(fn, "netpoll") ||
-		strings.Contains(fn, "usleep") || strings.Contains(fn, "nanotime") || strings.Contains(fn, "write1") || strings.Contains(fn, "read")):
-		return "runtime: futex, netpoll, time"
 	case pkg == "runtime":
-		return "runtime: scheduler, other"
+		return runtimeArea(fn)
+	case strings.HasPrefix(pkg, "internal/runtime/maps"):
+		return "runtime: maps"
+	case pkg == "sync", strings.HasPrefix(pkg, "internal/sync"), pkg == "sync/atomic":
+		return "sync"
 	case strings.HasPrefix(pkg, "internal/runtime/syscall"), pkg == "syscall", strings.HasPrefix(pkg, "internal/poll"):
 		return "system calls"
 	case strings.HasPrefix(pkg, "encoding/json"):
@@ -227,4 +220,38 @@ func (p *profile) markdown(what, jobs string) string {
 	table("allocated bytes by area (flat)", "share", p.AllocAreas)
 	table("function (flat allocated bytes)", "share", p.AllocTop)
 	return b.String()
+}
+
+// runtimeArea splits the runtime's own functions by what they do.
+func runtimeArea(fn string) string {
+	has := func(subs ...string) bool {
+		for _, x := range subs {
+			if strings.Contains(fn, x) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("gcBgMark", "gcDrain", "scanobject", "scanObject", "scanblock", "markBits", "greyobject",
+		"sweep", "findObject", "wbBuf", "bulkBarrier", "gcMark", "gcAssist", "tryDeferToSpanScan", "markroot"):
+		return "runtime: GC"
+	case has("malloc", "nextFree", "mspan", "mcache", "mcentral", "mheap", "heapBits", "sizeclass",
+		"memclr", "newobject", "makeslice", "growslice", "newarray", "spanSet", "spanOf", "persistentalloc"):
+		return "runtime: allocation"
+	case has("unwinder", "pcvalue", "funcMaxSPDelta", "step", "copystack", "newstack", "stackalloc",
+		"stackpool", "stackcache", "morestack", "getStackMap", "adjustframe", "funcInfo", "findfunc"):
+		return "runtime: goroutine stacks"
+	case has("futex", "epoll", "netpoll", "usleep", "nanotime", "timer", "Timer", "walltime", "write1", "read"):
+		return "runtime: futex, netpoll, timers"
+	case has("map"):
+		return "runtime: maps"
+	case has("memmove", "memequal", "memhash", "aeshash", "strhash", "cmpstring", "concatstring", "slicebytetostring", "stringtoslicebyte", "intstring"):
+		return "runtime: memory and string ops"
+	case has("findRunnable", "schedule", "park", "ready", "casgstatus", "runq", "wakep", "lock2", "unlock2",
+		"chansend", "chanrecv", "selectgo", "sellock", "selunlock", "Sudog", "sudog", "waitq", "newproc",
+		"goexit", "gopark", "goready", "execute", "mcall", "systemstack", "semacquire", "semrelease", "entersyscall", "exitsyscall"):
+		return "runtime: scheduler, channels, locks"
+	}
+	return "runtime: other"
 }
