@@ -68,7 +68,7 @@ func run() int {
 		brokerConc   = flag.Int("broker-concurrency", 100, "process instances in flight against the broker")
 		inflight     = flag.Int("inflight", 1000, "jobs held in flight for the memory run (0: skip)")
 		inflightWait = flag.Duration("inflight-delay", 3*time.Second, "how long the emulator holds each status request in the memory run")
-		profileJobs  = flag.Int("profile-jobs", 30000, "status jobs of the profiled fake-gateway run (0: skip)")
+		profileJobs  = flag.Int("profile-jobs", 50000, "status jobs of the profiled fake-gateway run (0: skip)")
 		out          = flag.String("out", "", "directory for logs, profiles and results.json (default: a new temp dir)")
 		doc          = flag.String("doc", "", "markdown file whose generated section is rewritten (e.g. docs/benchmarks.md)")
 		command      = flag.String("command", "make bench", "the command line to print in the document")

@@ -157,7 +157,7 @@ func topFlat(nodes []pprofNode, n int) []share {
 
 // pprofTop returns every node of `go tool pprof -top` and the profile's total line.
 func pprofTop(file string, extra ...string) ([]pprofNode, string, error) {
-	args := append([]string{"tool", "pprof", "-top", "-nodecount=100000", "-symbolize=none"}, extra...)
+	args := append([]string{"tool", "pprof", "-top", "-nodecount=100000", "-nodefraction=0", "-edgefraction=0", "-symbolize=none"}, extra...)
 	cmd := exec.Command("go", append(args, file)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
