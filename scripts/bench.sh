@@ -2,9 +2,10 @@
 # scripts/bench.sh — `make bench`: load, CPU, latency and memory figures of the pa-connector
 # binary (see docs/benchmarks.md, which a full run rewrites between its markers).
 #
-#   scripts/bench.sh           full: fake gateway (3 runs × 10,000 jobs per operation and
-#                              streaming mode), 1,000 jobs in flight, a profiled run, and the real
-#                              Zeebe broker (10,000 jobs per operation); about 6-8 minutes
+#   scripts/bench.sh           full: fake gateway (3 runs × 10,000 jobs per operation and variant:
+#                              default, polling only, secrets from files, GOGC=400), 1,000 jobs
+#                              in flight, profiled runs, and the real Zeebe broker (10,000 jobs
+#                              per operation); about 5 minutes
 #   scripts/bench.sh -short    smoke (CI): fake gateway only, 500 jobs, well under a minute;
 #                              fails only when jobs are not completed, never on timings
 #
@@ -48,7 +49,7 @@ common=(-worker "$out/bin/pa-connector" -emulator "$out/bin/dataverse-emulator" 
 if [[ -n "$short" ]]; then
   "$out/bin/pa-bench" -short "${common[@]}" -command "scripts/bench.sh -short" ${args[@]+"${args[@]}"}
   # Passed: drop the temp dir (binaries, logs) unless the caller chose it; a failure keeps it.
-  [[ -z "${BENCH_OUT:-}" ]] && rm -rf "$out"
+  if [[ -z "${BENCH_OUT:-}" ]]; then rm -rf "$out"; log "smoke passed (output removed; set BENCH_OUT to keep it)"; fi
   exit 0
 fi
 

@@ -74,6 +74,7 @@ func run() int {
 		command      = flag.String("command", "make bench", "the command line to print in the document")
 		short        = flag.Bool("short", false, "smoke mode: 500 jobs, one run, fake gateway, small in-flight run, no profile, no document")
 		idle         = flag.Duration("idle", time.Second, "pause after ready before idle RSS is read")
+		render       = flag.String("render", "", "run nothing: rewrite -doc from this earlier output directory (its results.json and profiles)")
 	)
 	var workerEnv envList
 	flag.Var(&workerEnv, "worker-env", "extra NAME=value for the worker (repeatable), e.g. GOGC=200")
@@ -95,6 +96,13 @@ func run() int {
 		def("doc", func() { *doc = "" })
 		def("gogc", func() { *gogc = "" })
 		def("idle", func() { *idle = 300 * time.Millisecond })
+	}
+	if *render != "" {
+		if err := rerender(*render, *doc); err != nil {
+			fmt.Fprintln(os.Stderr, "pa-bench:", err)
+			return 1
+		}
+		return 0
 	}
 	if *brokerJobs == 0 {
 		*brokerJobs = *jobs
@@ -266,4 +274,30 @@ func (e *envList) Set(v string) error {
 	}
 	*e = append(*e, v)
 	return nil
+}
+
+// rerender rewrites doc from an earlier run's results.json, summarizing its profiles again
+// (after a change to the summary, without measuring again).
+func rerender(dir, doc string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "results.json"), err)
+	}
+	if p := rep.Profile; p != nil {
+		rep.Profile = profileSummary(dir, "profile", p.Seconds, result{Jobs: p.Jobs, JobsPerSec: p.JobsPerSec, WorkerCPUus: p.CPUus})
+	}
+	if p := rep.BrokerProfile; p != nil {
+		stem := strings.TrimSuffix(filepath.Base(p.CPUFile), ".cpu.pprof")
+		rep.BrokerProfile = profileSummary(dir, stem, p.Seconds, result{Jobs: p.Jobs, JobsPerSec: p.JobsPerSec, WorkerCPUus: p.CPUus})
+	}
+	md := rep.markdown()
+	if doc == "" {
+		fmt.Println(md)
+		return nil
+	}
+	return spliceDoc(doc, md)
 }

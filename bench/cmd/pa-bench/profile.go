@@ -233,11 +233,13 @@ func runtimeArea(fn string) string {
 		return false
 	}
 	switch {
-	case has("gcBgMark", "gcDrain", "scanobject", "scanObject", "scanblock", "markBits", "greyobject",
-		"sweep", "findObject", "wbBuf", "bulkBarrier", "gcMark", "gcAssist", "tryDeferToSpanScan", "markroot"):
+	case has("gcBgMark", "gcDrain", "scanobject", "scanObject", "scanblock", "markBits", "MarkBits", "greyobject",
+		"sweep", "findObject", "wbBuf", "bulkBarrier", "gcMark", "gcAssist", "tryDeferToSpanScan", "markroot",
+		"typePointers", "HeapBits", "gcBits", "gcController", "gcWork", "stackScan", "GCMask", "ScannableStack"):
 		return "runtime: GC"
 	case has("malloc", "nextFree", "mspan", "mcache", "mcentral", "mheap", "heapBits", "sizeclass",
-		"memclr", "newobject", "makeslice", "growslice", "newarray", "spanSet", "spanOf", "persistentalloc"):
+		"memclr", "newobject", "makeslice", "growslice", "newarray", "spanSet", "spanOf", "persistentalloc",
+		"heapSetType", "getMCache", "pageIndexOf", "sysMem", "madvise", "pageAlloc", "allocSpan"):
 		return "runtime: allocation"
 	case has("unwinder", "pcvalue", "funcMaxSPDelta", "step", "copystack", "newstack", "stackalloc",
 		"stackpool", "stackcache", "morestack", "getStackMap", "adjustframe", "funcInfo", "findfunc"):
@@ -246,11 +248,13 @@ func runtimeArea(fn string) string {
 		return "runtime: futex, netpoll, timers"
 	case has("map"):
 		return "runtime: maps"
-	case has("memmove", "memequal", "memhash", "aeshash", "strhash", "cmpstring", "concatstring", "slicebytetostring", "stringtoslicebyte", "intstring"):
-		return "runtime: memory and string ops"
+	case has("memmove", "memequal", "memhash", "aeshash", "strhash", "cmpstring", "concatstring", "slicebytetostring",
+		"stringtoslicebyte", "intstring", "iface", "itab", "interhash", "typehash", "efaceeq", "assertE2I", "convT"):
+		return "runtime: copying, hashing, interfaces"
 	case has("findRunnable", "schedule", "park", "ready", "casgstatus", "runq", "wakep", "lock2", "unlock2",
 		"chansend", "chanrecv", "selectgo", "sellock", "selunlock", "Sudog", "sudog", "waitq", "newproc",
-		"goexit", "gopark", "goready", "execute", "mcall", "systemstack", "semacquire", "semrelease", "entersyscall", "exitsyscall"):
+		"goexit", "gopark", "goready", "execute", "mcall", "systemstack", "semacquire", "semrelease", "entersyscall", "exitsyscall",
+		"closechan", "runtime.send", "runtime.recv", "gList", "asyncPreempt", "preempt", "tgkill", "acquirem", "releasem", "signal", "sighandler"):
 		return "runtime: scheduler, channels, locks"
 	}
 	return "runtime: other"

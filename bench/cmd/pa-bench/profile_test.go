@@ -16,7 +16,9 @@ func TestArea(t *testing.T) {
 		"runtime.selectgo":                                                  "runtime: scheduler, channels, locks",
 		"runtime.mapassign_faststr":                                         "runtime: maps",
 		"internal/runtime/maps.(*Iter).Next":                                "runtime: maps",
-		"aeshashbody":                                                       "runtime: memory and string ops",
+		"aeshashbody":                                                       "runtime: copying, hashing, interfaces",
+		"runtime.typePointers.next":                                         "runtime: GC",
+		"runtime.closechan":                                                 "runtime: scheduler, channels, locks",
 		"encoding/json.(*decodeState).object":                               "encoding/json",
 	} {
 		if got := area(fn); got != want {
