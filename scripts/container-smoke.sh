@@ -23,12 +23,12 @@ root="$work/root"
 pids=()
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
+  for p in ${pids[@]+"${pids[@]}"}; do wait "$p" 2>/dev/null || true; done
+  # SMOKE_KEEP=1 keeps the root and the logs for a look afterwards.
+  if [[ -n "${SMOKE_KEEP:-}" ]]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-[[ -n "${SMOKE_KEEP:-}" ]] && trap - EXIT
 
 # --- build, as the Dockerfile does ---------------------------------------------------------
 mkdir -p "$root/etc/ssl/certs" "$work/bin"
