@@ -10,6 +10,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/pa-connector ./cmd
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/pa-connector /pa-connector
+# The Zeebe client looks for a home directory at start; scratch has none.
+ENV HOME=/tmp
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/pa-connector"]

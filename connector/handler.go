@@ -265,7 +265,7 @@ func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Respons
 	var response map[string]any
 	if callErr == nil {
 		response = responseContext(b, res)
-		exprCtx = map[string]any{}
+		exprCtx = make(map[string]any, len(response)+2)
 		for k, v := range response {
 			exprCtx[k] = v
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Secrets resolves {{secrets.NAME}} placeholders: first from the environment as Prefix+NAME,
@@ -15,6 +17,38 @@ type Secrets struct {
 	Prefix string
 	Dir    string
 	Lookup func(string) (string, bool) // default os.LookupEnv
+
+	// Files read from Dir are kept for fileTTL, so a job does not read a file per placeholder;
+	// an updated Kubernetes secret is seen within fileTTL.
+	mu    sync.Mutex
+	files map[string]cachedFile
+}
+
+type cachedFile struct {
+	value string
+	ok    bool
+	read  time.Time
+}
+
+const fileTTL = 5 * time.Second
+
+func (s *Secrets) readFile(name string) (string, bool) {
+	now := time.Now()
+	s.mu.Lock()
+	c, hit := s.files[name]
+	s.mu.Unlock()
+	if hit && now.Sub(c.read) < fileTTL {
+		return c.value, c.ok
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir, name))
+	c = cachedFile{value: strings.TrimRight(string(b), "\r\n"), ok: err == nil, read: now}
+	s.mu.Lock()
+	if s.files == nil || len(s.files) > 10000 {
+		s.files = map[string]cachedFile{}
+	}
+	s.files[name] = c
+	s.mu.Unlock()
+	return c.value, c.ok
 }
 
 // MissingSecretError names a secret that is not configured.
@@ -41,9 +75,8 @@ func (s *Secrets) get(name string) (string, error) {
 		return v, nil
 	}
 	if s.Dir != "" {
-		b, err := os.ReadFile(filepath.Join(s.Dir, name))
-		if err == nil {
-			return strings.TrimRight(string(b), "\r\n"), nil
+		if v, ok := s.readFile(name); ok {
+			return v, nil
 		}
 	}
 	return "", &MissingSecretError{Name: name}

@@ -156,8 +156,17 @@ func (w *Worker) poll(ctx, jobsCtx context.Context, jobType string, streaming bo
 	backoff := newBackoff()
 	failures := 0
 	for ctx.Err() == nil {
-		n := w.acquire(ctx)
-		if n == 0 {
+		// Without a stream, slots are reserved before polling, so a poll never activates more
+		// than the worker can run. With a stream, reserving them would make pushed jobs wait
+		// behind the open poll: the poll asks for what is free now and each job it returns
+		// takes a slot as it arrives, as streamed jobs do.
+		var n int
+		if streaming {
+			if n = cap(w.slots) - len(w.slots); n <= 0 {
+				sleep(ctx, w.PollInterval)
+				continue
+			}
+		} else if n = w.acquire(ctx); n == 0 {
 			return
 		}
 		rctx, cancel := context.WithTimeout(ctx, w.pollTimeout(streaming))
@@ -165,9 +174,19 @@ func (w *Worker) poll(ctx, jobsCtx context.Context, jobType string, streaming bo
 			Timeout(w.JobTimeout).WorkerName(w.Name).FetchVariables(w.FetchVariables...).
 			Send(rctx)
 		cancel()
-		w.release(n - len(jobs))
-		for _, j := range jobs {
-			w.dispatch(jobsCtx, j)
+		if streaming {
+			for _, j := range jobs {
+				if w.acquire1(ctx) {
+					w.dispatch(jobsCtx, j)
+				} else {
+					w.handBack(j, "worker is shutting down")
+				}
+			}
+		} else {
+			w.release(n - len(jobs))
+			for _, j := range jobs {
+				w.dispatch(jobsCtx, j)
+			}
 		}
 		if err != nil && ctx.Err() == nil && !isDeadline(err) {
 			w.ready.Store(false)
@@ -328,23 +347,24 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 	res, err := w.safeHandle(ctx, job)
 	w.Metrics.inFlight(-1)
 
-	log := w.Log.With().Int64("job_key", job.Key).Int64("process_instance_key", job.ProcessInstanceKey).
-		Str("bpmn_process_id", job.BpmnProcessID).Str("element_id", job.ElementID).
-		Str("job_type", job.Type).Str("operation", op).Logger()
-	outcome, cmdErr := w.answer(jobsCtx, job, res, err, log)
+	outcome, cmdErr := w.answer(jobsCtx, job, res, err)
 	dur := time.Since(start)
 	w.Metrics.handled(job.Type, op, outcome, dur)
-	ev := log.Info()
-	if outcome != "completed" {
-		ev = log.Warn()
-	}
-	if cmdErr != nil {
-		ev = log.Error().AnErr("command_error", cmdErr)
+	// One line per outcome, its fields on the event itself (no per-job sub-logger).
+	ev := w.Log.Info()
+	switch {
+	case cmdErr != nil:
+		ev = w.Log.Error().AnErr("command_error", cmdErr)
+	case outcome != "completed":
+		ev = w.Log.Warn()
 	}
 	if err != nil {
 		ev = ev.Str("error", err.Error())
 	}
-	ev.Str("outcome", outcome).Int64("duration_ms", dur.Milliseconds()).Msg("job " + outcome)
+	ev.Int64("job_key", job.Key).Int64("process_instance_key", job.ProcessInstanceKey).
+		Str("bpmn_process_id", job.BpmnProcessID).Str("element_id", job.ElementID).
+		Str("job_type", job.Type).Str("operation", op).
+		Str("outcome", outcome).Int64("duration_ms", dur.Milliseconds()).Msg("job " + outcome)
 }
 
 func (w *Worker) safeHandle(ctx context.Context, job Job) (res Result, err error) {
@@ -358,7 +378,7 @@ func (w *Worker) safeHandle(ctx context.Context, job Job) (res Result, err error
 }
 
 // answer sends the command for the handler's result and names the outcome.
-func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error, log zerolog.Logger) (string, error) {
+func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error) (string, error) {
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -169,14 +170,56 @@ func ParseBody(contentType string, raw []byte) any {
 	looksJSON := mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "" ||
 		mt == "application/octet-stream" || mt == "text/plain"
 	if looksJSON {
-		var v any
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&v); err == nil && !d.More() {
-			return normalizeNumbers(v)
+		if longNumber(raw) {
+			// Digits beyond float64's 53 bits: keep them with json.Number.
+			var v any
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&v); err == nil && !d.More() {
+				return normalizeNumbers(v)
+			}
+		} else {
+			var v any
+			if err := json.Unmarshal(raw, &v); err == nil {
+				return integers(v)
+			}
 		}
 	}
 	return string(raw)
+}
+
+// longNumber reports whether raw has a run of 16 or more digits, which float64 may not hold.
+func longNumber(raw []byte) bool {
+	run := 0
+	for _, c := range raw {
+		if c >= '0' && c <= '9' {
+			if run++; run >= 16 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// integers turns integral float64s into int64, so expressions see 4, not 4.0.
+func integers(v any) any {
+	switch t := v.(type) {
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
+			return int64(t)
+		}
+	case map[string]any:
+		for k, x := range t {
+			t[k] = integers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = integers(x)
+		}
+	}
+	return v
 }
 
 // normalizeNumbers turns json.Number into int64 when integral, else float64, so expressions
