@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test unit fuzz integration node-checks demo bench clean
+.PHONY: all build test unit fuzz integration node-checks demo bench clean reliability
 
 all: build
 
@@ -31,6 +31,25 @@ demo:
 
 bench:
 	bash scripts/bench.sh
+
+# Reliability tests of docs/reliability.md at full size (1,000 instances under load; CI runs
+# them with 150 as part of `make integration`), on a broker of their own (own work directory and
+# ports, started clean and stopped afterwards) so that other test runs' workers cannot take its jobs.
+RELIABILITY_INSTANCES ?= 1000
+RELIABILITY_TESTS ?= TestCrash|TestStartedRunsAreRecorded|TestWorkerRestartDuringWait|TestGracefulShutdown|TestBrokerOutage|TestDataverse|TestClientLimiter|TestBadInput|TestOutputOver|TestSecretsNeverLeak|TestSSRF
+RELIABILITY_BROKER := ZEEBE_WORK_DIR=$${TMPDIR:-/tmp}/pa-connector-reliability ZEEBE_GATEWAY_PORT=26600 \
+	ZEEBE_COMMAND_PORT=26601 ZEEBE_INTERNAL_PORT=26602 ZEEBE_MONITORING_PORT=9700 ZEEBE_REST_PORT=8188
+
+reliability: SHELL := /bin/bash
+reliability:
+	@set -eo pipefail; export $(RELIABILITY_BROKER); \
+	ZEEBE_CLEAN=1 scripts/zeebe.sh start >/dev/null; \
+	trap 'scripts/zeebe.sh stop' EXIT; \
+	log="$${TMPDIR:-/tmp}/pa-connector-reliability.log"; echo "full output: $$log"; \
+	ZEEBE_ADDRESS=127.0.0.1:$$ZEEBE_GATEWAY_PORT ZEEBE_RECORDS_LOG="$$(scripts/zeebe.sh logs-path)" \
+	PA_RELIABILITY_INSTANCES=$(RELIABILITY_INSTANCES) \
+	$(GO) test -tags integration -count=1 -timeout 30m -v -run '$(RELIABILITY_TESTS)' ./integration/ 2>&1 | \
+	tee "$$log" | grep -E '^(--- |\s+[a-z_]+_test\.go:[0-9]+: |PASS|FAIL|ok )'
 
 clean:
 	rm -rf $(BIN)
