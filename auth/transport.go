@@ -28,6 +28,9 @@ type Transport struct {
 	Base        http.RoundTripper // nil: http.DefaultTransport
 	Cache       *Cache            // required for client credentials
 	Credentials Credentials
+	// OnToken, when set, is told every access token the transport sends, so the caller can
+	// keep it out of messages (a server may echo the Authorization header in an error).
+	OnToken func(token string)
 }
 
 var errNoCache = errors.New("auth.Transport: Cache is nil")
@@ -39,6 +42,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
+	t.sent(token)
 	resp, err := t.base().RoundTrip(withToken(req, req.Body, token))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.Credentials.normalize().clientCredentials() {
 		return resp, err
@@ -64,7 +68,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	t.sent(token)
 	return t.base().RoundTrip(withToken(req, body, token))
+}
+
+func (t *Transport) sent(token string) {
+	if t.OnToken != nil {
+		t.OnToken(token)
+	}
 }
 
 func (t *Transport) token(req *http.Request) (string, error) {

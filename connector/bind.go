@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"sync"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type bound struct {
 	creds   *auth.Credentials // nil: no token needed
 	timeout time.Duration
 	scrub   []string // literal credentials to keep out of messages
+	// sent are the access tokens sent for this job, also kept out of messages.
+	sentMu sync.Mutex
+	sent   []string
 	// connection is the trigger's connectionName, for the per-connection trigger limit.
 	connection string
 	// wait: runFlowAndWait — trigger, then poll until the run ends, then read its outputs.
@@ -553,4 +557,21 @@ func pollInterval(v map[string]any) (time.Duration, error) {
 		return 0, inputErr("pollInterval", "must be between PT1S and PT1H, got %s", s)
 	}
 	return d, nil
+}
+
+func (b *bound) sentToken(token string) {
+	b.sentMu.Lock()
+	defer b.sentMu.Unlock()
+	for _, t := range b.sent {
+		if t == token {
+			return
+		}
+	}
+	b.sent = append(b.sent, token)
+}
+
+func (b *bound) tokens() []string {
+	b.sentMu.Lock()
+	defer b.sentMu.Unlock()
+	return append([]string(nil), b.sent...)
 }

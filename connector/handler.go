@@ -99,7 +99,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	}
 	out, err := h.outcome(job, hd, b, res, err)
 	if err != nil {
-		return Result{}, scrubError(err, scrub)
+		return Result{}, scrubError(err, append(scrub, b.tokens()...))
 	}
 	if err := h.checkSize(out); err != nil {
 		return Result{}, err
@@ -185,7 +185,7 @@ func recordedRun(vars map[string]any) (*operations.Response, bool) {
 func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call operations.Call) (*operations.Response, error) {
 	var rt http.RoundTripper = h.Transport
 	if b.creds != nil {
-		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds}
+		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds, OnToken: b.sentToken}
 	}
 	client := operations.Client{HTTP: &http.Client{Transport: rt, CheckRedirect: h.Hosts.CheckRedirect}}
 	maxWaits := h.MaxThrottleWaits
@@ -495,9 +495,6 @@ func decodeVariables(s string) (map[string]any, error) {
 
 // scrubError removes secret values from an outcome's message, keeping its type.
 func scrubError(err error, secrets []string) error {
-	if len(secrets) == 0 {
-		return err
-	}
 	var (
 		perm  *PermanentError
 		retry *RetryError

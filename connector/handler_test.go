@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -691,4 +692,33 @@ func newPlainServer(t *testing.T) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// A server that echoes the Authorization header in its error: the access token the worker
+// fetched must not reach the job's failure message.
+func TestIssuedTokenNeverInMessages(t *testing.T) {
+	const issued = "issued-access-token-4f9Qz"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":%q}`, issued)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"code":"0x80048d19","message":"bad request with header %s"}}`, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	f := newFixture(t)
+	v := f.trigger(nil)
+	v["organizationUri"] = srv.URL
+	v["authentication"] = map[string]any{"type": "oauth-client-credentials-flow", "oauthTokenEndpoint": srv.URL + "/t/oauth2/v2.0/token",
+		"clientId": clientID, "clientSecret": "{{secrets.CLIENT}}"}
+	_, err := f.run(v, nil)
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "0x80048d19") {
+		t.Fatalf("err = %v, want the permanent 400", err)
+	}
+	if strings.Contains(err.Error(), issued) {
+		t.Fatalf("the failure message carries the issued access token: %q", err)
+	}
 }

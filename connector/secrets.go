@@ -132,12 +132,17 @@ func (s *Secrets) Resolve(v any) (any, []string, error) {
 	return out, used, err
 }
 
-// Scrub replaces every secret value in msg with ***.
+// bearerOrJWT matches credentials by their shape, whoever's they are: the value of a Bearer
+// Authorization header and JSON Web Tokens.
+var bearerOrJWT = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*|eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+`)
+
+// Scrub replaces every secret value in msg with ***, and any Bearer token or JWT, so a server
+// that echoes an Authorization header cannot put a token into an incident.
 func Scrub(msg string, secrets ...string) string {
 	for _, s := range secrets {
 		if s != "" {
 			msg = strings.ReplaceAll(msg, s, "***")
 		}
 	}
-	return msg
+	return bearerOrJWT.ReplaceAllString(msg, "${1}***")
 }

@@ -38,8 +38,17 @@ func TestSecretsResolve(t *testing.T) {
 }
 
 func TestScrub(t *testing.T) {
-	if got := Scrub("token abc123 and abc123", "abc123", ""); got != "token *** and ***" {
-		t.Fatal(got)
+	cases := map[string]string{
+		"token abc123 and abc123":                     "token *** and ***",
+		"header Authorization: Bearer emu.4f9a-_~+/=": "header Authorization: Bearer ***",
+		"bearer x.y.z trailing":                       "bearer *** trailing",
+		"jwt eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl end":  "jwt *** end",
+		"nothing to hide":                             "nothing to hide",
+	}
+	for in, want := range cases {
+		if got := Scrub(in, "abc123", ""); got != want {
+			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
