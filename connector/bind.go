@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pa-connector/pa-connector/auth"
