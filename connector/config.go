@@ -35,8 +35,7 @@ type Config struct {
 	MaxOutputBytes  int
 	WorkerName      string
 	Pprof           bool
-	GatewayAddress  string
-	InsecureGateway bool
+	DataverseLimits string
 	// Completion callbacks (docs/callbacks.md); off while PublicURL is empty.
 	PublicURL          string
 	CallbackKey        Secret
@@ -131,6 +130,7 @@ var settings = []setting{
 	{"shutdown-grace", "PA_CONNECTOR_SHUTDOWN_GRACE", "20s", "on SIGTERM, how long in-flight jobs may finish before they are handed back", durationSetter(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	{"max-output-bytes", "PA_CONNECTOR_MAX_OUTPUT_BYTES", strconv.Itoa(DefaultMaxOutputBytes), "largest JSON size of a job's output variables", intSetter(func(c *Config) *int { return &c.MaxOutputBytes })},
 	{"worker-name", "PA_CONNECTOR_WORKER_NAME", "pa-connector", "worker name reported to Zeebe", strSetter(func(c *Config) *string { return &c.WorkerName })},
+	{"dataverse-limits", "PA_CONNECTOR_DATAVERSE_LIMITS", "", "client-side service-protection limits per Dataverse caller, as concurrent=48,requests=5800,executionTime=19m,window=5m,triggersPerMinute=66 (defaults: just under Dataverse's documented limits)", strSetter(func(c *Config) *string { return &c.DataverseLimits })},
 	{"pprof", "PA_CONNECTOR_PPROF", "false", "serve /debug/pprof on the HTTP listener", boolSetter(func(c *Config) *bool { return &c.Pprof })},
 	{"public-url", "PA_CONNECTOR_PUBLIC_URL", "", "public HTTPS base URL at which Power Automate reaches POST /callbacks/ on the HTTP listener (e.g. https://pa.example.com); when set, triggers use completion callbacks instead of polling (see docs/callbacks.md)", strSetter(func(c *Config) *string { return &c.PublicURL })},
 	{"callback-key", "PA_CONNECTOR_CALLBACK_KEY", "", "key (at least 32 bytes) that signs and encrypts callback tokens; required with the public URL; never logged. Unset: read from the file " + CallbackKeyFile + " in the secrets directory. Same key on every replica", func(c *Config, v string) error { c.CallbackKey = Secret(v); return nil }},
@@ -193,6 +193,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := NewHostPolicy(c.AllowedHosts); err != nil {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_ALLOWED_HOSTS: %w", err))
+	}
+	if _, err := ParseLimits(c.DataverseLimits); err != nil {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_DATAVERSE_LIMITS: %w", err))
 	}
 	if c.SecretPrefix == "" {
 		errs = append(errs, errors.New("PA_CONNECTOR_SECRET_PREFIX must not be empty: an empty prefix would make every environment variable readable as a secret"))

@@ -38,6 +38,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"PA_CONNECTOR_ALLOWED_HOSTS":    {"PA_CONNECTOR_ALLOWED_HOSTS": "https://x"},
 		"PA_CONNECTOR_STREAMING":        {"PA_CONNECTOR_STREAMING": "maybe"},
 		"PA_CONNECTOR_MAX_OUTPUT_BYTES": {"PA_CONNECTOR_MAX_OUTPUT_BYTES": "99999999"},
+		"PA_CONNECTOR_DATAVERSE_LIMITS": {"PA_CONNECTOR_DATAVERSE_LIMITS": "requests=many"},
 	}
 	for name, e := range cases {
 		if name == "PA_CONNECTOR_SECRET_PREFIX" {
@@ -69,6 +70,18 @@ func TestHelpDocumentsEverySetting(t *testing.T) {
 	for _, z := range []string{"ZEEBE_ADDRESS", "ZEEBE_CLIENT_SECRET", "ZEEBE_INSECURE_CONNECTION"} {
 		if !strings.Contains(out.String(), z) {
 			t.Errorf("--help does not mention %s", z)
+		}
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	l, err := ParseLimits("concurrent=10, executionTime=4s,window=10s")
+	if err != nil || l.Concurrent != 10 || l.ExecutionTime != 4*time.Second || l.Window != 10*time.Second || l.Requests != 0 {
+		t.Fatalf("ParseLimits = %+v, %v", l, err)
+	}
+	for _, bad := range []string{"speed=1", "requests", "window=1ms", "concurrent=x"} {
+		if _, err := ParseLimits(bad); err == nil {
+			t.Errorf("ParseLimits(%q) accepted", bad)
 		}
 	}
 }

@@ -231,6 +231,9 @@ func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call 
 		if wait <= 0 {
 			wait = time.Second
 		}
+		if identity != "" {
+			h.Limits.Pause(identity, wait)
+		}
 		fits := attempt < maxWaits && h.now().Add(wait+2*time.Second).Before(job.deadline())
 		if h.OnThrottle != nil {
 			h.OnThrottle(wait, fits)

@@ -2,6 +2,9 @@ package connector
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"crypto/sha256"
 	"encoding/hex"
 	"sync"
@@ -9,8 +12,9 @@ import (
 )
 
 // Limits keeps the worker under Dataverse's service-protection limits instead of provoking
-// them: per Dataverse identity (organization + caller), at most Concurrent requests in flight
-// and Requests requests in any sliding Window; per connection, at most TriggersPerMinute
+// them: per Dataverse identity (organization + caller), at most Concurrent requests in flight,
+// Requests requests and ExecutionTime of combined request time in any sliding Window; per
+// connection, at most TriggersPerMinute
 // RunDesktopFlow calls in any sliding minute. A request that would exceed a limit waits (within
 // its job's context) rather than earning a 429. The zero value applies Dataverse's documented
 // limits with a safety margin.
@@ -18,6 +22,7 @@ type Limits struct {
 	Concurrent        int           // default 48 (Dataverse: 52)
 	Requests          int           // default 5800 per Window (Dataverse: 6000 per 5 minutes)
 	Window            time.Duration // default 5 minutes
+	ExecutionTime     time.Duration // default 19 minutes per Window (Dataverse: 20 minutes per 5 minutes)
 	TriggersPerMinute int           // default 66 (Dataverse: about 70 per connection)
 
 	mu    sync.Mutex
@@ -26,18 +31,21 @@ type Limits struct {
 }
 
 type userLimit struct {
-	sem    chan struct{}
-	window *slidingWindow
+	mu          sync.Mutex
+	pausedUntil time.Time // after a 429: every request of this identity waits for Retry-After
+	sem         chan struct{}
+	window *slidingWindow // requests
+	exec   *slidingWindow // milliseconds of request time
 }
 
 // slidingWindow admits at most max events in any period of length per, counted in one-second
-// buckets (conservative: an event counts for up to a second longer than it must).
+// buckets (conservative: an event counts for up to a second longer than the period).
 type slidingWindow struct {
 	mu      sync.Mutex
-	max     int
-	counts  []int32 // one bucket per second of the period, a ring
+	max     int64
+	counts  []int64 // one bucket per second of the period, a ring
 	head    int64   // the second (Unix) the newest bucket stands for
-	sum     int
+	sum     int64
 	lastUse time.Time
 }
 
@@ -46,7 +54,9 @@ func newWindow(n int, per time.Duration) *slidingWindow {
 	if secs < 1 {
 		secs = 1
 	}
-	return &slidingWindow{max: n, counts: make([]int32, secs)}
+	// One bucket more than the period has seconds: an event in second s is forgotten only when
+	// second s+secs+1 starts, never before it is a full period old.
+	return &slidingWindow{max: int64(n), counts: make([]int64, secs+1)}
 }
 
 // advance drops the buckets that fell out of the period by now.
@@ -61,21 +71,24 @@ func (w *slidingWindow) advance(now int64) {
 	for w.head < now {
 		w.head++
 		i := int(w.head % int64(len(w.counts)))
-		w.sum -= int(w.counts[i])
+		w.sum -= w.counts[i]
 		w.counts[i] = 0
 	}
 }
 
 // wait blocks until one more event fits, then records it.
-func (w *slidingWindow) wait(ctx context.Context) error {
+func (w *slidingWindow) wait(ctx context.Context) error { return w.waitBelow(ctx, 1) }
+
+// waitBelow blocks while the period's sum is at its maximum, then adds units (0: only waits).
+func (w *slidingWindow) waitBelow(ctx context.Context, units int64) error {
 	for {
 		w.mu.Lock()
 		now := time.Now()
 		w.lastUse = now
 		w.advance(now.Unix())
 		if w.sum < w.max {
-			w.counts[int(w.head%int64(len(w.counts)))]++
-			w.sum++
+			w.counts[int(w.head%int64(len(w.counts)))] += units
+			w.sum += units
 			w.mu.Unlock()
 			return nil
 		}
@@ -89,6 +102,16 @@ func (w *slidingWindow) wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// add records units now without waiting.
+func (w *slidingWindow) add(units int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	w.advance(now.Unix())
+	w.counts[int(w.head%int64(len(w.counts)))] += units
+	w.sum += units
 }
 
 func (w *slidingWindow) idleSince() time.Time {
@@ -110,6 +133,9 @@ func (l *Limits) defaults() {
 	if l.TriggersPerMinute <= 0 {
 		l.TriggersPerMinute = 66
 	}
+	if l.ExecutionTime <= 0 {
+		l.ExecutionTime = 19 * time.Minute
+	}
 }
 
 // Acquire waits for room for one request of identity (and, for a trigger, of connection) and
@@ -129,7 +155,8 @@ func (l *Limits) Acquire(ctx context.Context, identity, connection string) (func
 	}
 	u, ok := l.users[identity]
 	if !ok {
-		u = &userLimit{sem: make(chan struct{}, l.Concurrent), window: newWindow(l.Requests, l.Window)}
+		u = &userLimit{sem: make(chan struct{}, l.Concurrent), window: newWindow(l.Requests, l.Window),
+			exec: newWindow(int(l.ExecutionTime.Milliseconds()), l.Window)}
 		l.users[identity] = u
 	}
 	var c *slidingWindow
@@ -147,15 +174,29 @@ func (l *Limits) Acquire(ctx context.Context, identity, connection string) (func
 			return nil, err
 		}
 	}
-	if err := u.window.wait(ctx); err != nil {
-		return nil, err
-	}
+	// The concurrency slot first: the checks after it hold for the moment the request is sent,
+	// not for when it started queueing.
 	select {
 	case u.sem <- struct{}{}:
-		return func() { <-u.sem }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	err := u.waitPause(ctx)
+	if err == nil {
+		err = u.exec.waitBelow(ctx, 0)
+	}
+	if err == nil {
+		err = u.window.wait(ctx)
+	}
+	if err != nil {
+		<-u.sem
+		return nil, err
+	}
+	start := time.Now()
+	return func() {
+		<-u.sem
+		u.exec.add(time.Since(start).Milliseconds())
+	}, nil
 }
 
 // identityOf names the Dataverse caller of a bound call without keeping a secret: the
@@ -184,4 +225,78 @@ func (l *Limits) sweep() {
 			delete(l.conns, k)
 		}
 	}
+}
+
+func (u *userLimit) waitPause(ctx context.Context) error {
+	u.mu.Lock()
+	d := time.Until(u.pausedUntil)
+	u.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Pause holds every request of identity for d: Dataverse answered 429 with Retry-After d, and
+// the other jobs of the same caller would only earn 429s of their own meanwhile.
+func (l *Limits) Pause(identity string, d time.Duration) {
+	if l == nil || d <= 0 {
+		return
+	}
+	l.mu.Lock()
+	u, ok := l.users[identity]
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	u.mu.Lock()
+	if until := time.Now().Add(d); until.After(u.pausedUntil) {
+		u.pausedUntil = until
+	}
+	u.mu.Unlock()
+}
+
+// ParseLimits reads "concurrent=48,requests=5800,executionTime=19m,window=5m,triggersPerMinute=66";
+// names left out keep their defaults.
+func ParseLimits(s string) (*Limits, error) {
+	l := &Limits{}
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not name=value", kv)
+		}
+		var err error
+		switch strings.TrimSpace(k) {
+		case "concurrent":
+			l.Concurrent, err = strconv.Atoi(v)
+		case "requests":
+			l.Requests, err = strconv.Atoi(v)
+		case "triggersPerMinute":
+			l.TriggersPerMinute, err = strconv.Atoi(v)
+		case "window":
+			l.Window, err = time.ParseDuration(v)
+		case "executionTime":
+			l.ExecutionTime, err = time.ParseDuration(v)
+		default:
+			return nil, fmt.Errorf("unknown limit %q (want concurrent, requests, executionTime, window, triggersPerMinute)", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", k, err)
+		}
+	}
+	if l.Window > 0 && l.Window < time.Second {
+		return nil, fmt.Errorf("window must be at least 1s")
+	}
+	return l, nil
 }

@@ -53,6 +53,10 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 	}
 	tokenClient := &http.Client{Transport: rt, CheckRedirect: hosts.CheckRedirect, Timeout: 30 * time.Second}
 	tokens := auth.NewCache(tokenClient, auth.WithOnFetch(func(_ time.Duration, err error) { m.TokenFetch(err) }))
+	limits, err := ParseLimits(cfg.DataverseLimits)
+	if err != nil {
+		limits = &Limits{} // validated already; defaults as the last resort
+	}
 	compat := ""
 	if cfg.HTTPJSONCompat {
 		compat = CompatJobType
@@ -69,7 +73,7 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 			m.Request(string(op), status, d)
 		},
 		OnThrottle: m.Throttled,
-		Limits:     &Limits{},
+		Limits:     limits,
 		JobTimeout: cfg.JobTimeout,
 		Log:        logger,
 	}

@@ -223,18 +223,22 @@ func (w *Worker) pollTimeout(streaming bool) time.Duration {
 // stream receives pushed jobs; a gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.
 func (w *Worker) stream(ctx, jobsCtx context.Context, jobType string) {
 	backoff := newBackoff()
+	failures := 0
 	for ctx.Err() == nil {
 		ch := make(chan entities.Job)
 		done := make(chan error, 1)
+		opened := time.Now()
 		go func() {
 			done <- w.Gateway.NewStreamJobsCommand().JobType(jobType).Consumer(ch).Timeout(w.JobTimeout).
 				WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(ctx)
 		}()
 		var err error
+		delivered := false
 	recv:
 		for {
 			select {
 			case j := <-ch:
+				delivered = true
 				if w.acquire1(ctx) {
 					w.dispatch(jobsCtx, j)
 				} else {
@@ -251,8 +255,18 @@ func (w *Worker) stream(ctx, jobsCtx context.Context, jobType string) {
 			w.Log.Warn().Str("job_type", jobType).Msg("the gateway does not offer job streaming; polling only")
 			return
 		}
+		// A stream that worked (delivered a job, or stayed open for 30 s)
+		// starts a new failure streak; within a streak, one line at first and every tenth.
+		if delivered || time.Since(opened) > 30*time.Second {
+			backoff.reset()
+			failures = 0
+		}
 		d := backoff.next()
-		w.Log.Warn().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Msg("job stream closed; reopening")
+		if failures == 0 || failures%10 == 0 {
+			w.Log.Warn().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Int("attempt", failures+1).
+				Msg("job stream closed; reopening")
+		}
+		failures++
 		sleep(ctx, d)
 	}
 }
@@ -340,14 +354,19 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 		if err != nil {
 			return err
 		}
-		_, err = cmd.Local(true).Send(ctx)
-		return err
+		ctx, cancel := context.WithDeadline(ctx, job.Lease.Deadline())
+		defer cancel()
+		local := cmd.Local(true)
+		return resend(ctx, func(ctx context.Context) error { _, err := local.Send(ctx); return err })
 	}
 	w.Metrics.inFlight(1)
 	res, err := w.safeHandle(ctx, job)
 	w.Metrics.inFlight(-1)
 
 	outcome, cmdErr := w.answer(jobsCtx, job, res, err)
+	if cmdErr != nil {
+		outcome = "command-failed" // the broker did not take the answer; the job comes back after its timeout
+	}
 	dur := time.Since(start)
 	w.Metrics.handled(job.Type, op, outcome, dur)
 	// One line per outcome, its fields on the event itself (no per-job sub-logger).
@@ -379,7 +398,7 @@ func (w *Worker) safeHandle(ctx context.Context, job Job) (res Result, err error
 
 // answer sends the command for the handler's result and names the outcome.
 func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error) (string, error) {
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	switch {
 	case err == nil:
@@ -387,12 +406,13 @@ func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error)
 		if cerr != nil {
 			return w.failPermanently(cctx, job, fmt.Errorf("output variables: %w", cerr))
 		}
-		_, cerr = cmd.Send(cctx)
+		cerr = resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
 		return "completed", cerr
 	case jobsCtx.Err() != nil:
 		// Shutdown: hand the job back at once, retries unchanged.
-		_, cerr := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(job.Retries).
-			ErrorMessage("pa-connector shut down before the job finished; it will run again").Send(cctx)
+		cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(job.Retries).
+			ErrorMessage("pa-connector shut down before the job finished; it will run again")
+		cerr := resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
 		return "handed-back", cerr
 	case time.Now().After(job.deadline()) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		// The job timed out; the broker makes it activatable again on its own.
@@ -406,10 +426,10 @@ func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error)
 			var c commands.DispatchThrowErrorCommand
 			c, cerr = cmd.VariablesFromMap(d.Variables)
 			if cerr == nil {
-				_, cerr = c.Send(cctx)
+				cerr = resend(cctx, func(ctx context.Context) error { _, err := c.Send(ctx); return err })
 			}
 		} else {
-			_, cerr = cmd.Send(cctx)
+			cerr = resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
 		}
 		return "bpmn-error", cerr
 	}
@@ -436,15 +456,39 @@ func (w *Worker) fail(ctx context.Context, job Job, d Decision) (string, error) 
 	if len(d.Variables) > 0 {
 		var c commands.DispatchFailJobCommand
 		if c, err = cmd.VariablesFromMap(d.Variables); err == nil {
-			_, err = c.Send(ctx)
+			err = resend(ctx, func(ctx context.Context) error { _, err := c.Send(ctx); return err })
 		}
 	} else {
-		_, err = cmd.Send(ctx)
+		err = resend(ctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
 	}
 	if d.Retries == 0 {
 		return "incident", err
 	}
 	return "failed", err
+}
+
+// resend sends a command again while the broker pushes back (RESOURCE_EXHAUSTED) or is briefly
+// unavailable, backing off from 50 ms to 1 s, until ctx ends: a refused complete would leave
+// the job waiting out its timeout, a refused record of a started run would let a redelivered
+// job start it again.
+func resend(ctx context.Context, send func(context.Context) error) error {
+	pause := 50 * time.Millisecond
+	for {
+		err := send(ctx)
+		switch status.Code(err) {
+		case codes.ResourceExhausted, codes.Unavailable:
+		default:
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(pause*2, time.Second)
+	}
 }
 
 // handBack fails a job the worker will not run, retries unchanged.
@@ -483,7 +527,7 @@ func (b *backoff) next() time.Duration {
 	if b.d == 0 {
 		b.d = 250 * time.Millisecond
 	} else {
-		b.d = min(b.d*2, 30*time.Second)
+		b.d = min(b.d*2, 10*time.Second)
 	}
 	return b.d
 }

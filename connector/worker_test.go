@@ -15,6 +15,8 @@ import (
 	"github.com/camunda/zeebe/clients/go/v8/pkg/pb"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // fakeGateway records the commands the adapter sends; it answers every one with success.
@@ -179,5 +181,48 @@ func TestAdapterHandsBackOnShutdown(t *testing.T) {
 	<-done
 	if len(g.failed) != 1 || g.failed[0].Retries != 3 || g.failed[0].RetryBackOff != 0 {
 		t.Fatalf("failed = %v, want the job handed back with retries unchanged and no backoff", g.failed)
+	}
+}
+
+// pushBack refuses the first n commands with RESOURCE_EXHAUSTED, as a broker under backpressure.
+type pushBack struct {
+	*fakeGateway
+	mu sync.Mutex
+	n  int
+}
+
+func (p *pushBack) refuse() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n > 0 {
+		p.n--
+		return status.Error(codes.ResourceExhausted, "writer buffer is full")
+	}
+	return nil
+}
+
+func (p *pushBack) CompleteJob(ctx context.Context, r *pb.CompleteJobRequest, o ...grpc.CallOption) (*pb.CompleteJobResponse, error) {
+	if err := p.refuse(); err != nil {
+		return nil, err
+	}
+	return p.fakeGateway.CompleteJob(ctx, r, o...)
+}
+
+func (p *pushBack) NewCompleteJobCommand() commands.CompleteJobCommandStep1 {
+	return commands.NewCompleteJobCommand(p, never)
+}
+
+func TestAnswerResentUnderBackpressure(t *testing.T) {
+	g := &pushBack{fakeGateway: &fakeGateway{}, n: 3}
+	var buf bytes.Buffer
+	w := &Worker{Gateway: g, Log: zerolog.New(&buf), Handler: handlerFunc(func(context.Context, Job) (Result, error) {
+		return Result{Variables: map[string]any{"ok": true}}, nil
+	})}
+	w.run(context.Background(), activated(5))
+	if len(g.completed) != 1 {
+		t.Fatalf("completed %d times, want the refused complete resent until the broker took it", len(g.completed))
+	}
+	if !strings.Contains(buf.String(), `"outcome":"completed"`) {
+		t.Fatalf("log: %s", buf.String())
 	}
 }
