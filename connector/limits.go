@@ -2,11 +2,11 @@ package connector
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
-	"crypto/sha256"
-	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -34,8 +34,8 @@ type userLimit struct {
 	mu          sync.Mutex
 	pausedUntil time.Time // after a 429: every request of this identity waits for Retry-After
 	sem         chan struct{}
-	window *slidingWindow // requests
-	exec   *slidingWindow // milliseconds of request time
+	window      *slidingWindow // requests
+	exec        *slidingWindow // milliseconds of request time
 }
 
 // slidingWindow admits at most max events in any period of length per, counted in one-second
