@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -403,11 +404,23 @@ func classify(err error, hd headers) error {
 		}
 		return Permanent(err)
 	case errors.As(err, &te):
+		if te.Op == operations.OpTrigger && !notSent(err) {
+			// RunDesktopFlow has no idempotency key: a trigger that may have reached Dataverse
+			// must not be sent again blindly, or a second run could start.
+			return Permanentf("%w: the trigger's outcome is unknown, a run may have started; check the desktop flow's runs before resolving this incident (a retry triggers again)", err)
+		}
 		return &RetryError{Err: err, Backoff: hd.retryBackoff}
 	case auth.IsPermanent(err):
 		return Permanentf("authentication failed: %w", err)
 	}
 	return &RetryError{Err: err, Backoff: hd.retryBackoff}
+}
+
+// notSent reports whether a transport error happened before the request could reach the server
+// (the connection was never made), so that sending it again cannot do anything twice.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // responseContext is the REST connector's response as expressions see it: status, headers

@@ -429,7 +429,7 @@ func TestHTTPErrorsClassified(t *testing.T) {
 		{"408", dataversetest.Fault{Status: 408}, false, "408"},
 		{"403", dataversetest.Fault{Status: 403, Code: "0x80040220", Message: "Principal user is missing prvReadworkflow privilege"}, true, "0x80040220"},
 		{"400", dataversetest.Fault{Status: 400, Code: "0x80060888", Message: "bad"}, true, "0x80060888"},
-		{"connection reset", dataversetest.Fault{Reset: true}, false, "request failed"},
+		{"connection reset", dataversetest.Fault{Reset: true}, true, "a run may have started"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -464,15 +464,43 @@ func TestUnknownSessionIs404Permanent(t *testing.T) {
 
 func TestConnectionTimeoutIsTransient(t *testing.T) {
 	f := newFixture(t)
-	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Delay: 3 * time.Second})
+	id := f.startRun(map[string]any{"workflowId": slowFlow})
+	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpGetFlowSession, Delay: 3 * time.Second})
 	start := time.Now()
-	_, err := f.run(f.trigger(map[string]any{"connectionTimeoutInSeconds": "1"}), nil)
+	v := f.base("getStatusOfFlowRun")
+	v["flowSessionId"] = id
+	v["connectionTimeoutInSeconds"] = "1"
+	_, err := f.run(v, nil)
 	var retry *RetryError
 	if !errors.As(err, &retry) || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("err = %v, want a transient timeout", err)
 	}
 	if time.Since(start) > 2500*time.Millisecond {
 		t.Fatalf("the 1 s connection timeout was not applied (took %s)", time.Since(start))
+	}
+}
+
+// A trigger whose answer never came may have started a run: no automatic retry, an incident
+// that says so. A trigger whose connection was refused never reached Dataverse: retried.
+func TestTriggerWithUnknownOutcomeIsNotRetried(t *testing.T) {
+	f := newFixture(t)
+	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Delay: 3 * time.Second})
+	_, err := f.run(f.trigger(map[string]any{"connectionTimeoutInSeconds": "1"}), nil)
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "a run may have started") {
+		t.Fatalf("err = %v, want an incident saying the outcome is unknown", err)
+	}
+	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Reset: true})
+	_, err = f.run(f.trigger(nil), nil)
+	if !errors.As(err, &perm) {
+		t.Fatalf("a reset after the request was sent: err = %v, want an incident", err)
+	}
+	v := f.trigger(nil)
+	v["organizationUri"] = "http://127.0.0.1:1" // nothing listens: the request is never sent
+	_, err = f.run(v, nil)
+	var retry *RetryError
+	if !errors.As(err, &retry) {
+		t.Fatalf("connection refused: err = %v, want a retry", err)
 	}
 }
 
