@@ -462,17 +462,6 @@ func (b *privateBroker) Stop(t *testing.T) {
 	}
 }
 
-// knownBug reports a failed check that a known, reported bug explains: a skip naming the bug,
-// or a failure when PA_RELIABILITY_KNOWN_BUGS is set (to check a fix). Remove the call once the
-// bug is fixed.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("PA_RELIABILITY_KNOWN_BUGS") != "" {
-		t.Fatalf("bug: "+format, args...)
-	}
-	t.Skipf("bug (reported, not fixed yet; PA_RELIABILITY_KNOWN_BUGS=1 fails instead): "+format, args...)
-}
-
 func (b *privateBroker) deploy(t *testing.T, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
