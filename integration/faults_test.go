@@ -118,7 +118,6 @@ func TestDataverseConnectionResets(t *testing.T) {
 	}
 }
 
-
 // Answers slower than the job's connectionTimeoutInSeconds: the request is abandoned and the
 // job retried. A status read is harmless to repeat; a trigger whose answer never came may still
 // have started a run (Dataverse has no idempotency key): counted here, not hidden.
