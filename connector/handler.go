@@ -56,6 +56,12 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, Permanent(err)
 	}
+	if hd.jobTimeout > 0 && job.Lease != nil {
+		// The jobTimeout header sets the job's deadline, as Camunda's runtime does.
+		if err := job.Lease.Extend(ctx, hd.jobTimeout); err != nil {
+			h.Log.Warn().Int64("job_key", job.Key).Str("error", err.Error()).Msg("could not apply the jobTimeout header")
+		}
+	}
 	vars, err := decodeVariables(job.Variables)
 	if err != nil {
 		return Result{}, Permanent(err)

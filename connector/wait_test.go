@@ -228,3 +228,22 @@ func TestSlidingWindowAdmitsAtMostMaxPerPeriod(t *testing.T) {
 		t.Fatal("a fourth event within the period was admitted at once")
 	}
 }
+
+func TestJobTimeoutHeaderSetsTheDeadline(t *testing.T) {
+	f := newFixture(t)
+	var got []time.Duration
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job := f.job(f.trigger(nil), map[string]string{"jobTimeout": "PT10M"})
+	job.Lease = NewLease(time.Now().Add(time.Minute), cancel, func(_ context.Context, d time.Duration) error {
+		got = append(got, d)
+		return nil
+	})
+	defer job.Lease.Stop()
+	if _, err := f.h.Handle(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != 10*time.Minute || time.Until(job.Lease.Deadline()) < 9*time.Minute {
+		t.Fatalf("extensions %v, deadline in %s; want the job's timeout set to 10 minutes", got, time.Until(job.Lease.Deadline()))
+	}
+}
