@@ -57,7 +57,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 		status, result = ce.status, ce.reason
 		ev = cb.Log.Warn()
 		if ce.err != nil {
-			ev = ev.Str("error", ce.err.Error())
+			ev = ev.Str("error", Scrub(ce.err.Error())) // Bearer values and JWTs, whatever the path
 		}
 	}
 	cb.count(result)
@@ -125,6 +125,7 @@ func (h *Handler) receiveCallback(r *http.Request, runID string) (string, error)
 	job := Job{Deadline: time.Now().Add(25 * time.Second)} // bounds in-process waits on 429
 	summary, err := h.readFinishedRun(ctx, job, b, claims, runID)
 	if err != nil {
+		scrub = append(scrub, b.tokens()...) // the access tokens sent for the read, too
 		var ce *callbackError
 		if errors.As(err, &ce) {
 			if ce.err != nil {
@@ -172,7 +173,7 @@ func (h *Handler) readFinishedRun(ctx context.Context, job Job, b *bound, claims
 	code, ok := row["statuscode"].(int64)
 	if !ok || !operations.Terminal(int(code)) {
 		return nil, &callbackError{status: http.StatusServiceUnavailable, reason: "run not ended",
-			err: fmt.Errorf("Dataverse reports statuscode %v for the run", row["statuscode"])}
+			err: fmt.Errorf("the run has statuscode %v in Dataverse", row["statuscode"])}
 	}
 	return h.summarize(ctx, job, headers{}, b, id, row)
 }

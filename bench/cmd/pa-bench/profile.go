@@ -34,7 +34,6 @@ type share struct {
 
 type pprofNode struct {
 	name          string
-	flat, cum     float64 // in the profile's unit as printed (converted to a common unit)
 	flatPct, cumP float64
 }
 
