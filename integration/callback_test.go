@@ -74,7 +74,7 @@ func callbackTokens(attempts []callbackAttempt) []string {
 	return out
 }
 
-// messagesPublished returns the messages the broker took (MESSAGE PUBLISHED records) with this
+// messagesPublished returns the messages the engine took (MESSAGE PUBLISHED records) with this
 // correlation key, by name.
 func messagesPublished(t *testing.T, correlationKey string) []string {
 	t.Helper()
@@ -107,7 +107,7 @@ func messagesPublished(t *testing.T, correlationKey string) []string {
 	return names
 }
 
-// createdVariable waits for the broker's record of a variable created in an instance and returns its
+// createdVariable waits for the engine's record of a variable created in an instance and returns its
 // JSON value.
 func createdVariable(t *testing.T, processInstanceKey int64, name string, timeout time.Duration) string {
 	t.Helper()
@@ -143,8 +143,8 @@ func createdVariable(t *testing.T, processInstanceKey int64, name string, timeou
 	return ""
 }
 
-// reached waits for the broker's record of an element completing in an instance, like
-// elementCompleted, but parses only the lines that can match (the records file of a broker
+// reached waits for the engine's record of an element completing in an instance, like
+// elementCompleted, but parses only the lines that can match (the records file of an engine
 // shared with load tests grows to gigabytes).
 func reached(t *testing.T, processInstanceKey int64, elementID string, timeout time.Duration) bool {
 	t.Helper()

@@ -3,10 +3,10 @@
 package integration
 
 // Helpers of the reliability tests (faults_test.go, load_test.go, security_test.go,
-// outage_test.go): a ledger of what the broker recorded per process instance, read
+// outage_test.go): a ledger of what the engine recorded per process instance, read
 // incrementally from the exporter's records file; bulk instance creation; the emulator's call
-// log; a private broker that a test may stop and restart; and a listener that counts every
-// connection made to it.
+// log; a private engine that a test may stop, kill and restart; and a listener that counts
+// every connection made to it.
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ type jobFailure struct {
 	Message      string
 }
 
-// ledger is what the broker recorded, per process instance, since the ledger was made. It
+// ledger is what the engine recorded, per process instance, since the ledger was made. It
 // reads the records file from where it ended when the ledger was made, so it sees only what
 // happened during the test (records are exported asynchronously: poll).
 type ledger struct {
@@ -83,7 +83,7 @@ type ledger struct {
 func newLedger(t *testing.T, path string) *ledger {
 	t.Helper()
 	if path == "" {
-		t.Fatal("no exporter records file: set ZEEBE_RECORDS_LOG or use scripts/zeebe.sh")
+		t.Fatal("no exporter records file: set ZEEBE_RECORDS_LOG with ZEEBE_ADDRESS, or leave both unset (the tests start pa-engine)")
 	}
 	l := &ledger{path: path, completed: map[int64]time.Time{}, incidents: map[int64]string{},
 		failures: map[int64][]jobFailure{}, vars: map[int64]map[string]string{}, recorded: map[int64]int{}, timedOut: map[int64]int{}}
@@ -94,7 +94,7 @@ func newLedger(t *testing.T, path string) *ledger {
 	return l
 }
 
-// raw returns every line the broker exported since the ledger was made.
+// raw returns every line the engine exported since the ledger was made.
 func (l *ledger) raw() string {
 	f, err := os.Open(l.path)
 	if err != nil {
@@ -116,7 +116,7 @@ func (l *ledger) poll() {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() < l.off {
-		l.start, l.off, l.rest = 0, 0, nil // the file was wiped (a clean broker start)
+		l.start, l.off, l.rest = 0, 0, nil // the file was wiped (a clean engine start)
 	}
 	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
 		return
@@ -262,7 +262,7 @@ func startInstances(c zbc.Client, processID string, n, parallel int, vars func(i
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd, err := c.NewCreateInstanceCommand().BPMNProcessId(processID).LatestVersion().VariablesFromMap(vars(i))
-			// The broker sheds load with RESOURCE_EXHAUSTED (backpressure): try again, as clients do.
+			// The engine sheds load with RESOURCE_EXHAUSTED (backpressure): try again, as clients do.
 			for pause := 50 * time.Millisecond; err == nil; pause = min(2*pause, 2*time.Second) {
 				res, serr := cmd.Send(ctx)
 				if serr == nil {
@@ -298,7 +298,7 @@ func (l *ledger) cancelUnfinished(c zbc.Client, keys []int64) {
 }
 
 // cancelInstances cancels instances left running (best effort), so they do not linger on a
-// shared broker.
+// shared engine.
 func cancelInstances(c zbc.Client, keys []int64) {
 	for _, k := range keys {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -394,79 +394,119 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// privateBroker is a Zeebe broker of the test's own (scripts/zeebe.sh with its own work
-// directory and ports), which the test may stop and start without disturbing other tests.
-type privateBroker struct {
-	env     []string
+// privateEngine is a pa-engine of the test's own (its own data directory, port and records
+// file), which the test may stop, kill and start again without disturbing other tests.
+type privateEngine struct {
+	args    []string
+	dir     string
+	log     string
+	cmd     *exec.Cmd
+	done    chan struct{}
 	Addr    string
 	Records string
 	Client  zbc.Client
 }
 
-// startPrivateBroker starts a broker of the test's own; env adds settings (ZEEBE_BROKER_*).
-func startPrivateBroker(t *testing.T, env ...string) *privateBroker {
+// startPrivateEngine starts an engine of the test's own; flags are extra pa-engine flags (e.g.
+// "--backpressure-limit", "5").
+func startPrivateEngine(t *testing.T, flags ...string) *privateEngine {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pa-rel-zeebe-")
+	dir, err := os.MkdirTemp("", "pa-rel-engine-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 5)
-	b := &privateBroker{
-		env: []string{"ZEEBE_WORK_DIR=" + dir, fmt.Sprintf("ZEEBE_GATEWAY_PORT=%d", p[0]),
-			fmt.Sprintf("ZEEBE_COMMAND_PORT=%d", p[1]), fmt.Sprintf("ZEEBE_INTERNAL_PORT=%d", p[2]),
-			fmt.Sprintf("ZEEBE_MONITORING_PORT=%d", p[3]), fmt.Sprintf("ZEEBE_REST_PORT=%d", p[4])},
+	p := freePorts(t, 1)
+	e := &privateEngine{
+		dir:     dir,
+		log:     filepath.Join(dir, "engine.log"),
 		Addr:    fmt.Sprintf("127.0.0.1:%d", p[0]),
-		Records: filepath.Join(dir, "logs", "records.log"),
+		Records: filepath.Join(dir, "records.log"),
 	}
-	b.env = append(b.env, env...)
+	e.args = append([]string{"--address", e.Addr, "--data-dir", filepath.Join(dir, "data"), "--records", e.Records,
+		"--monitoring-address", "127.0.0.1:0", "--log-level", "info"}, flags...)
 	t.Cleanup(func() {
-		if b.Client != nil {
-			b.Client.Close()
+		if e.Client != nil {
+			e.Client.Close()
 		}
-		b.script(t, "stop")
+		if e.running() {
+			stopProcess(e.cmd, e.done, 5*time.Second)
+		}
+		if t.Failed() {
+			t.Logf("private pa-engine output (%s):\n%s", e.log, tail(readFile(e.log), 60))
+		}
 		os.RemoveAll(dir)
 	})
-	b.Start(t)
-	b.Client, err = zbc.NewClient(&zbc.ClientConfig{GatewayAddress: b.Addr, UsePlaintextConnection: true})
+	e.Start(t)
+	e.Client, err = zbc.NewClient(&zbc.ClientConfig{GatewayAddress: e.Addr, UsePlaintextConnection: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return e
 }
 
-func (b *privateBroker) script(t *testing.T, cmd string) error {
-	c := exec.Command(filepath.Join(repoRoot, "scripts/zeebe.sh"), cmd)
-	// A broker with open job streams does not finish a graceful stop in time: TERM, then KILL
-	// after 5 s (its data survives either way).
-	c.Env = append(append(os.Environ(), "ZEEBE_ADDRESS=", "ZEEBE_STOP_TIMEOUT=5"), b.env...)
-	out, err := c.CombinedOutput()
+func (e *privateEngine) running() bool {
+	if e.cmd == nil {
+		return false
+	}
+	select {
+	case <-e.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Start starts the engine, keeping its data, and waits until it answers Topology.
+func (e *privateEngine) Start(t *testing.T) {
+	t.Helper()
+	if e.running() {
+		t.Fatalf("the private engine is already running")
+	}
+	logf, err := os.OpenFile(e.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Logf("scripts/zeebe.sh %s: %v\n%s", cmd, err, tail(string(out), 20))
+		t.Fatal(err)
 	}
-	return err
+	e.cmd = exec.Command(engineBin, e.args...)
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	e.cmd.SysProcAttr = childProcAttr()
+	e.done = make(chan struct{})
+	if err := e.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("starting the private engine: %v", err)
+	}
+	cmd, done := e.cmd, e.done
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	if err := waitTopology(e.Addr, e.done, 30*time.Second); err != nil {
+		t.Fatalf("starting the private engine failed: %v\n%s", err, tail(readFile(e.log), 40))
+	}
 }
 
-// Start starts the broker, keeping its data, and waits until it is ready.
-func (b *privateBroker) Start(t *testing.T) {
+// Stop stops the engine (its data stays): SIGTERM, then SIGKILL after 5 s.
+func (e *privateEngine) Stop(t *testing.T) {
 	t.Helper()
-	if err := b.script(t, "start"); err != nil {
-		t.Fatalf("starting the private broker failed")
+	if !e.running() {
+		t.Fatalf("stopping the private engine: not running")
+	}
+	if stopProcess(e.cmd, e.done, 5*time.Second) {
+		t.Logf("the private engine did not stop within 5 s of SIGTERM: killed")
 	}
 }
 
-// Stop stops the broker (its data stays).
-func (b *privateBroker) Stop(t *testing.T) {
+// Kill kills the engine with SIGKILL, as a crash would (its data stays).
+func (e *privateEngine) Kill(t *testing.T) {
 	t.Helper()
-	if err := b.script(t, "stop"); err != nil {
-		t.Fatalf("stopping the private broker failed")
+	if !e.running() {
+		t.Fatalf("killing the private engine: not running")
 	}
+	e.cmd.Process.Kill()
+	<-e.done
 }
 
-func (b *privateBroker) deploy(t *testing.T, path string) {
+func (e *privateEngine) deploy(t *testing.T, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := b.Client.NewDeployResourceCommand().AddResourceFile(filepath.Join(repoRoot, path)).Send(ctx); err != nil {
+	if _, err := e.Client.NewDeployResourceCommand().AddResourceFile(filepath.Join(repoRoot, path)).Send(ctx); err != nil {
 		t.Fatalf("deploying %s: %v", path, err)
 	}
 }

@@ -170,7 +170,7 @@ func TestCrashAndRestartUnderLoad(t *testing.T) {
 	}
 	inWindow := lost + late
 	// What the replicas said: runs they could not record, jobs whose lease ran out while they
-	// worked on them, commands the broker refused.
+	// worked on them, commands the engine refused.
 	notRecorded, leaseLost, cmdErrors := 0, 0, 0
 	for _, w := range replicas {
 		for _, line := range strings.Split(w.Log(), "\n") {
@@ -200,7 +200,7 @@ func TestCrashAndRestartUnderLoad(t *testing.T) {
 		t.Fatalf("%d runs started for %d instances", started, n)
 	}
 	// A second run needs a redelivered trigger job that finds no recorded run: the replica was
-	// killed before recording it (inWindow), or the broker refused to record it
+	// killed before recording it (inWindow), or the engine refused to record it
 	// (notRecorded; see TestStartedRunsAreRecordedUnderBackpressure). Anything beyond is a bug.
 	if surplus > inWindow+notRecorded {
 		t.Fatalf("%d runs started twice, but only %d triggers of replica A were in flight when it was killed and %d runs went unrecorded: a run was started twice outside the known window", surplus, inWindow, notRecorded)
@@ -211,16 +211,16 @@ func TestCrashAndRestartUnderLoad(t *testing.T) {
 	}
 }
 
-// Under load the broker sheds requests: RESOURCE_EXHAUSTED, "Reached maximum capacity of
-// requests handled" (backpressure; on this machine the default adaptive limit did it to 77 of
-// 150 and up to 402 of 1,000 SetVariables in a burst). The SetVariables that records a started
-// run on the element instance must survive that, or a redelivered job starts the run again; so
-// must the job's answer, or the job waits out its timeout. A broker of the test's own with a
-// small fixed backpressure limit makes the shedding certain.
+// Under load a Zeebe gateway sheds requests: RESOURCE_EXHAUSTED, "Reached maximum capacity of
+// requests handled" (backpressure; the Zeebe 8.5.8 test broker used before pa-engine did it to
+// 77 of 150 and up to 402 of 1,000 SetVariables in a burst with its default adaptive limit).
+// The SetVariables that records a started run on the element instance must survive that, or
+// a redelivered job starts the run again; so must the job's answer, or the job waits out its
+// timeout. An engine of the test's own with a small backpressure limit (--backpressure-limit 5)
+// makes the shedding certain.
 func TestStartedRunsAreRecordedUnderBackpressure(t *testing.T) {
 	n := envInt("PA_RELIABILITY_INSTANCES", 150)
-	b := startPrivateBroker(t, "ZEEBE_BROKER_BACKPRESSURE_ENABLED=true", "ZEEBE_BROKER_BACKPRESSURE_ALGORITHM=fixed",
-		"ZEEBE_BROKER_BACKPRESSURE_FIXED_LIMIT=5")
+	b := startPrivateEngine(t, "--backpressure-limit", "5")
 	b.deploy(t, "integration/testdata/single-task.bpmn")
 	dv := startEmulator(t, emulatorConfig())
 	led := newLedger(t, b.Records)
@@ -230,7 +230,7 @@ func TestStartedRunsAreRecordedUnderBackpressure(t *testing.T) {
 		v["connectionName"] = fmt.Sprintf("bp-conn-%d", i)
 		return v
 	})
-	// Bounded well below the 5 min job timeout: a job whose answer the broker refused waits that long.
+	// Bounded well below the 5 min job timeout: a job whose answer the engine refused waits that long.
 	ended := led.until(30*time.Second+time.Duration(n)*60*time.Millisecond, func() bool { c, i := led.ended(keys); return c+i == n })
 	completed, incidents := led.ended(keys)
 	unrecorded := 0

@@ -9,14 +9,17 @@ import (
 	"time"
 )
 
-// The broker stops while desktop flows run and comes back later (the test's own broker, so
-// other tests' broker is left alone): /readyz answers 503 for the whole outage and 200 after
-// it, the worker logs the outage once per failure streak instead of once per attempt, and
-// every instance completes with the run it started before the outage.
+// The engine (the Zeebe gateway) stops while desktop flows run and comes back later (the
+// test's own engine, so other tests' engine is left alone): /readyz answers 503 for the whole
+// outage and 200 after it, the worker logs the outage once per failure streak instead of once
+// per attempt, and every instance completes with the run it started before the outage.
+//
+// The name stays TestBrokerOutageAndRecovery, as docs/reliability.md and make reliability cite
+// it; the "broker" is the gateway, here a private pa-engine.
 func TestBrokerOutageAndRecovery(t *testing.T) {
 	const instances = 4
 	outage := time.Duration(envInt("PA_RELIABILITY_OUTAGE_SECONDS", 5)) * time.Second
-	b := startPrivateBroker(t)
+	b := startPrivateEngine(t)
 	b.deploy(t, "integration/testdata/wait.bpmn")
 	cfg := exampleConfig()
 	cfg["flows"].(map[string]any)[flowOK] = map[string]any{"duration": "8s", "outputs": map[string]any{"Greeting": "${inputs.Name}"}}

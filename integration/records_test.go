@@ -25,7 +25,8 @@ type record struct {
 	} `json:"value"`
 }
 
-// records reads every JSON record the broker's debug exporter wrote.
+// records reads every JSON record the engine's exporter wrote (the shape of Zeebe's debug
+// exporter: one JSON record per line).
 func records(path string) []record {
 	f, err := os.Open(path)
 	if err != nil {

@@ -71,7 +71,7 @@ func (tap *tokenTap) issued() []string {
 }
 
 // A stand-in for the Camunda identity provider the worker's Zeebe client gets its gateway
-// token from when ZEEBE_CLIENT_ID/ZEEBE_CLIENT_SECRET are set (the test broker ignores it).
+// token from when ZEEBE_CLIENT_ID/ZEEBE_CLIENT_SECRET are set (the test engine ignores it).
 func newGatewayIdP(t *testing.T, clientSecret, token string) (*httptest.Server, *int) {
 	var fetched int
 	var mu sync.Mutex
@@ -93,7 +93,7 @@ func newGatewayIdP(t *testing.T, clientSecret, token string) (*httptest.Server, 
 
 // Secrets, static tokens, client secrets and issued tokens appear nowhere a person or a system
 // other than Dataverse can read them: not in a worker log line (at debug level), an incident,
-// a JOB FAILED error message or any other record the broker exported (variables included), nor
+// a JOB FAILED error message or any other record the engine exported (variables included), nor
 // in /metrics. The scenarios: bearer and client-credentials jobs, a token refreshed after a 401,
 // a wrong client secret, a refused bearer token, faults, Dataverse and Entra ID errors that
 // echo a credential back, and a modeler asking for {{secrets.ZEEBE_CLIENT_SECRET}}.
@@ -201,7 +201,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	t.Cleanup(func() { cancelInstances(zeebe, keys) })
 
-	// Where to look: everything the broker exported since the test began, the worker's log,
+	// Where to look: everything the engine exported since the test began, the worker's log,
 	// its metrics.
 	led.poll()
 	records := led.raw()
