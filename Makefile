@@ -2,17 +2,25 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test unit fuzz integration node-checks demo bench clean reliability
+.PHONY: all build engine test unit fuzz integration node-checks demo bench clean reliability
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/pa-connector ./cmd/pa-connector
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/dataverse-emulator ./cmd/dataverse-emulator
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/pa-engine ./cmd/pa-engine
+
+# pa-engine, the project's own Zeebe gateway, in the foreground (Ctrl-C stops it):
+# make engine ENGINE_FLAGS='--address 127.0.0.1:26500 --log-level debug'
+ENGINE_FLAGS ?=
+engine:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/pa-engine ./cmd/pa-engine
+	$(BIN)/pa-engine $(ENGINE_FLAGS)
 
 # Everything: unit tests with the race detector, short fuzz runs, the Node-based checks
-# (element templates, FEEL differential test), then the integration tests against a real Zeebe
-# broker, which scripts/test.sh starts (and stops again if it started it).
+# (element templates, FEEL differential test), then the integration tests, which start pa-engine
+# (the project's own Zeebe gateway) themselves.
 test:
 	bash scripts/test.sh
 
@@ -33,20 +41,20 @@ bench:
 	bash scripts/bench.sh
 
 # Reliability tests of docs/reliability.md at full size (1,000 instances under load; CI runs
-# them with 150 as part of `make integration`), on a broker of their own (own work directory and
-# ports, started clean and stopped afterwards) so that other test runs' workers cannot take its jobs.
+# them with 150 as part of `make integration`), on an engine of their own (scripts/engine.sh with
+# its own data directory and port, started clean and stopped afterwards) so that other test runs'
+# workers cannot take its jobs.
 RELIABILITY_INSTANCES ?= 1000
 RELIABILITY_TESTS ?= TestCrash|TestStartedRunsAreRecorded|TestWorkerRestartDuringWait|TestGracefulShutdown|TestBrokerOutage|TestDataverse|TestClientLimiter|TestBadInput|TestOutputOver|TestSecretsNeverLeak|TestSSRF
-RELIABILITY_BROKER := ZEEBE_WORK_DIR=$${TMPDIR:-/tmp}/pa-connector-reliability ZEEBE_GATEWAY_PORT=26600 \
-	ZEEBE_COMMAND_PORT=26601 ZEEBE_INTERNAL_PORT=26602 ZEEBE_MONITORING_PORT=9700 ZEEBE_REST_PORT=8188
+RELIABILITY_ENGINE := ENGINE_DATA_DIR=$${TMPDIR:-/tmp}/pa-connector-reliability ENGINE_PORT=26600
 
 reliability: SHELL := /bin/bash
 reliability:
-	@set -eo pipefail; export $(RELIABILITY_BROKER); \
-	ZEEBE_CLEAN=1 scripts/zeebe.sh start >/dev/null; \
-	trap 'scripts/zeebe.sh stop' EXIT; \
+	@set -eo pipefail; export $(RELIABILITY_ENGINE); \
+	ENGINE_CLEAN=1 scripts/engine.sh start >/dev/null; \
+	trap 'scripts/engine.sh stop' EXIT; \
 	log="$${TMPDIR:-/tmp}/pa-connector-reliability.log"; echo "full output: $$log"; \
-	ZEEBE_ADDRESS=127.0.0.1:$$ZEEBE_GATEWAY_PORT ZEEBE_RECORDS_LOG="$$(scripts/zeebe.sh logs-path)" \
+	ZEEBE_ADDRESS="$$(scripts/engine.sh address)" ZEEBE_RECORDS_LOG="$$(scripts/engine.sh logs-path)" \
 	PA_RELIABILITY_INSTANCES=$(RELIABILITY_INSTANCES) \
 	$(GO) test -tags integration -count=1 -timeout 30m -v -run '$(RELIABILITY_TESTS)' ./integration/ 2>&1 | \
 	tee "$$log" | grep -E '^(--- |\s+[a-z_]+_test\.go:[0-9]+: |PASS|FAIL|ok )'
