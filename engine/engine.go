@@ -1,0 +1,457 @@
+// Package engine is a single-node process engine with Zeebe 8.5's semantics: commands come in,
+// one goroutine processes them against the state it alone owns, the records it writes are
+// exported, and the answer goes back once the command is durable. The package knows nothing of
+// gRPC (engine/gateway serves the Zeebe gateway API on top of it) nor of Power Automate.
+//
+// Durability: every command is appended to a write-ahead log (engine/wal) and the log is
+// fsynced once per batch (group commit) before any answer of the batch is sent. The state is
+// never written as such except in snapshots; it is derived by replaying the log, which works
+// because processing is deterministic: it reads the time from the command, draws keys from a
+// counter in the state and iterates maps in sorted order. Decisions that depend on things
+// outside the state (the clock, open job streams) are themselves commands in the log.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pa-connector/pa-connector/engine/wal"
+	"github.com/pa-connector/pa-connector/expr"
+)
+
+// Options configure Open.
+type Options struct {
+	DataDir string
+	// Exporter receives every record, in position order; nil exports nothing.
+	Exporter Exporter
+	// BackpressureLimit refuses non-exempt commands while more than this many are in flight
+	// (0: never).
+	BackpressureLimit int
+	// SnapshotBytes: a snapshot is written when the log after the last one exceeds this size.
+	SnapshotBytes int64
+	Log           zerolog.Logger
+}
+
+// Exporter writes records somewhere. LastPosition is the position of the last record it holds,
+// so that records lost in a crash between the log's fsync and the export are written again.
+type Exporter interface {
+	Export(records []Record) error
+	LastPosition() int64
+}
+
+// ErrBackpressure is returned by Do when the engine refuses a command for load.
+var ErrBackpressure = errors.New("backpressure")
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("engine closed")
+
+type request struct {
+	cmd   *Cmd
+	reply chan *Result
+	res   *Result
+	await chan *Result // CreateProcessInstanceWithResult
+}
+
+// Engine is a running engine.
+type Engine struct {
+	opts Options
+	log  zerolog.Logger
+	wal  *wal.Log
+
+	in       chan *request
+	stop     chan struct{}
+	done     chan struct{}
+	inflight atomic.Int64
+	closed   atomic.Bool
+
+	// Owned by the loop goroutine.
+	st        *State
+	replaying bool
+	lastExp   int64 // last position the exporter holds (replay re-exports after it)
+	recs      []Record
+	source    int64 // position of the command being processed
+	now       int64
+	lastTime  int64
+	ready     []int64 // jobs that became activatable while processing the current command
+	awaiting  map[int64]*awaiter
+	pushes    []push
+	woken     map[string]bool
+	internal  []*request
+	work      []func()
+	afterSync []func()
+	await     chan *Result // the awaiting channel of the command being processed
+	steps     int
+
+	rr        int
+	streamsMu sync.Mutex
+	streams   map[int64]*Stream
+	nextID    int64
+
+	programs expr.Cache
+
+	notify func(types []string) // wakes long polls; set by the gateway
+	stats  Stats
+}
+
+type awaiter struct {
+	ch    chan *Result
+	fetch []string
+}
+
+type push struct {
+	stream *Stream
+	job    *ActivatedJob
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	Commands  atomic.Int64
+	Records   atomic.Int64
+	Batches   atomic.Int64
+	Rejected  atomic.Int64
+	Refused   atomic.Int64 // backpressure
+	Snapshots atomic.Int64
+}
+
+// Open loads the state from dir (snapshot, then the log after it) and starts processing.
+func Open(opts Options) (*Engine, error) {
+	if opts.SnapshotBytes <= 0 {
+		opts.SnapshotBytes = 128 << 20
+	}
+	w, err := wal.Open(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log: %w", err)
+	}
+	e := &Engine{
+		opts:     opts,
+		log:      opts.Log,
+		wal:      w,
+		in:       make(chan *request, 4096),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		st:       newState(),
+		awaiting: map[int64]*awaiter{},
+		woken:    map[string]bool{},
+		streams:  map[int64]*Stream{},
+	}
+	if n := w.TruncatedBytes(); n > 0 {
+		e.log.Warn().Int64("bytes", n).Msg("cut a torn tail from the log (a crash during a write)")
+	}
+	start := time.Now()
+	if err := e.recover(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	e.log.Info().Dur("recovery", time.Since(start)).Int("instances", e.countInstances()).
+		Int("jobs", len(e.st.Jobs)).Msg("state recovered")
+	go e.run()
+	return e, nil
+}
+
+func (e *Engine) countInstances() int {
+	n := 0
+	for _, el := range e.st.Elements {
+		if el.FlowScopeKey == -1 {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *Engine) recover() error {
+	idx, data, err := e.wal.Snapshot()
+	if err != nil {
+		return fmt.Errorf("reading the snapshot: %w", err)
+	}
+	if data != nil {
+		st := newState()
+		if err := json.Unmarshal(data, st); err != nil {
+			return fmt.Errorf("decoding the snapshot at %d: %w", idx, err)
+		}
+		e.st = st
+	}
+	e.lastExp = -1
+	if e.opts.Exporter != nil {
+		e.lastExp = e.opts.Exporter.LastPosition()
+	}
+	e.replaying = true
+	err = e.wal.Replay(func(_ uint64, rec []byte) error {
+		var c Cmd
+		if err := json.Unmarshal(rec, &c); err != nil {
+			return fmt.Errorf("decoding a logged command: %w", err)
+		}
+		e.now = c.Time
+		e.lastTime = c.Time
+		e.apply(&c)
+		return e.exportReplayed()
+	})
+	e.replaying = false
+	e.ready = e.ready[:0]
+	return err
+}
+
+// exportReplayed exports records a crash kept from the exporter.
+func (e *Engine) exportReplayed() error {
+	if e.opts.Exporter == nil || len(e.recs) == 0 {
+		e.recs = e.recs[:0]
+		return nil
+	}
+	i := 0
+	for i < len(e.recs) && e.recs[i].Position <= e.lastExp {
+		i++
+	}
+	var err error
+	if i < len(e.recs) {
+		err = e.opts.Exporter.Export(e.recs[i:])
+	}
+	e.recs = e.recs[:0]
+	return err
+}
+
+// SetNotify installs the function told, after each batch, which job types have activatable
+// jobs that no stream took (to wake long polls).
+func (e *Engine) SetNotify(f func(types []string)) { e.notify = f }
+
+// Done is closed when the engine has stopped processing.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// exempt commands are never refused for load (Zeebe: complete, fail, cancel, deploy).
+func exempt(op string) bool {
+	switch op {
+	case OpComplete, OpFail, OpCancel, OpDeploy:
+		return true
+	}
+	return false
+}
+
+// Do submits a command and waits for its answer. When ctx ends first, the command may still be
+// applied. await, when not nil, receives the variables of a CreateProcessInstanceWithResult.
+func (e *Engine) Do(ctx context.Context, c *Cmd, await chan *Result) (*Result, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	n := e.inflight.Add(1)
+	defer e.inflight.Add(-1)
+	if lim := e.opts.BackpressureLimit; lim > 0 && n > int64(lim) && !exempt(c.Op) {
+		e.stats.Refused.Add(1)
+		return nil, ErrBackpressure
+	}
+	r := &request{cmd: c, reply: make(chan *Result, 1), await: await}
+	select {
+	case e.in <- r:
+	case <-e.stop:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case res := <-r.reply:
+		if res == nil {
+			return nil, ErrClosed
+		}
+		return res, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops processing after the current batch, writes a snapshot and closes the log.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(e.stop)
+	<-e.done
+	err := e.snapshot()
+	if cerr := e.wal.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+const (
+	maxBatch = 1024
+	tick     = 100 * time.Millisecond
+)
+
+func (e *Engine) run() {
+	defer close(e.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	batch := make([]*request, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		due := false
+		if len(e.internal) == 0 {
+			select {
+			case r := <-e.in:
+				batch = append(batch, r)
+			case <-t.C:
+				due = true
+			case <-e.stop:
+				e.failPending()
+				return
+			}
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-e.in:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		e.process(batch, due)
+	}
+}
+
+// failPending answers what is queued after Close with "closed".
+func (e *Engine) failPending() {
+	for {
+		select {
+		case r := <-e.in:
+			close(r.reply)
+		default:
+			return
+		}
+	}
+}
+
+func (e *Engine) clock() int64 {
+	now := time.Now().UnixMilli()
+	if now < e.lastTime {
+		now = e.lastTime
+	}
+	e.lastTime = now
+	return now
+}
+
+// process applies a batch of commands, makes them durable with one fsync, exports their
+// records, then answers them and pushes activated jobs to streams.
+func (e *Engine) process(batch []*request, due bool) {
+	e.now = e.clock()
+	batch = append(batch, e.internal...)
+	e.internal = e.internal[:0]
+	if due {
+		batch = append(batch, e.dueCommands()...)
+	}
+	if len(batch) == 0 {
+		return
+	}
+	logged := make([][]byte, 0, len(batch))
+	for i := 0; i < len(batch); i++ {
+		r := batch[i]
+		r.cmd.Time = e.now
+		data, err := json.Marshal(r.cmd)
+		if err != nil {
+			r.res = &Result{Rejection: &Rejection{Type: RejectProcessingError, Reason: err.Error()}}
+			continue
+		}
+		logged = append(logged, data)
+		e.await = r.await
+		r.res = e.apply(r.cmd)
+		e.await = nil
+		if r.res.Rejection != nil {
+			e.stats.Rejected.Add(1)
+		}
+		batch = append(batch, e.streamPushes()...)
+	}
+	if _, err := e.wal.Append(logged...); err == nil {
+		err = e.wal.Sync()
+		if err != nil {
+			e.fatal(err)
+		}
+	} else {
+		e.fatal(err)
+	}
+	e.stats.Commands.Add(int64(len(logged)))
+	e.stats.Batches.Add(1)
+	if e.opts.Exporter != nil && len(e.recs) > 0 {
+		if err := e.opts.Exporter.Export(e.recs); err != nil {
+			e.log.Error().Err(err).Msg("exporting records")
+		}
+	}
+	e.stats.Records.Add(int64(len(e.recs)))
+	e.recs = e.recs[:0]
+	for _, r := range batch {
+		if r.reply != nil {
+			r.reply <- r.res
+		}
+	}
+	for _, f := range e.afterSync {
+		f()
+	}
+	e.afterSync = e.afterSync[:0]
+	e.deliverPushes()
+	e.wakePolls()
+	if e.wal.Size() > e.opts.SnapshotBytes {
+		if err := e.snapshot(); err != nil {
+			e.log.Error().Err(err).Msg("writing a snapshot")
+		}
+	}
+}
+
+// fatal: a log that cannot be written means no answer can be promised; stop rather than lie.
+func (e *Engine) fatal(err error) {
+	e.log.Fatal().Err(err).Msg("writing the log failed; stopping so that nothing unlogged is acknowledged")
+}
+
+func (e *Engine) snapshot() error {
+	data, err := json.Marshal(e.st)
+	if err != nil {
+		return err
+	}
+	if err := e.wal.WriteSnapshot(e.wal.LastIndex(), data); err != nil {
+		return err
+	}
+	e.stats.Snapshots.Add(1)
+	return nil
+}
+
+// internalCmd queues a command the engine decided on (live only; replay reads them from the log).
+func (e *Engine) internalCmd(c *Cmd) {
+	if e.replaying {
+		return
+	}
+	e.internal = append(e.internal, &request{cmd: c})
+}
+
+// dueCommands are the commands the clock makes due: job deadlines, backoffs, timers, message
+// time to live.
+func (e *Engine) dueCommands() []*request {
+	var out []*request
+	add := func(c *Cmd) { out = append(out, &request{cmd: c}) }
+	for _, k := range sortedKeys(e.st.Jobs) {
+		j := e.st.Jobs[k]
+		switch {
+		case j.State == JobActivated && j.Deadline <= e.now:
+			add(&Cmd{Op: OpTimeOut, Key: k})
+		case j.State == JobFailed && j.RecurringTime > 0 && j.RecurringTime <= e.now && j.Retries > 0:
+			add(&Cmd{Op: OpRecur, Key: k})
+		}
+	}
+	for _, k := range sortedKeys(e.st.Timers) {
+		if e.st.Timers[k].DueDate <= e.now {
+			add(&Cmd{Op: OpTrigger, Key: k})
+		}
+	}
+	for _, k := range sortedKeys(e.st.Messages) {
+		if e.st.Messages[k].Deadline <= e.now {
+			add(&Cmd{Op: OpExpire, Key: k})
+		}
+	}
+	return out
+}
+
+func contextBackground() context.Context { return context.Background() }
