@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: broker + Dataverse emulator + worker, one process instance end to end.
+# make demo: pa-engine + Dataverse emulator + worker, one process instance end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec go run ./scripts/demo

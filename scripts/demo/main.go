@@ -1,15 +1,17 @@
-// Command demo runs the main job end to end on this machine: a real Zeebe broker, the Dataverse
-// emulator and the pa-connector worker; it deploys examples/run-desktop-flow.bpmn, runs one
-// instance, prints the final variables and a short report, and stops everything it started,
-// on Ctrl-C too. Run it with `make demo`.
+// Command demo runs the main job end to end on this machine: pa-engine (the project's own Zeebe
+// gateway), the Dataverse emulator and the pa-connector worker; it deploys
+// examples/run-desktop-flow.bpmn, runs one instance, prints the final variables and a short
+// report, and stops everything it started, on Ctrl-C too. Run it with `make demo`.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,30 +49,50 @@ func run(ctx context.Context) int {
 		return 1
 	}
 	began := time.Now()
+	// The Zeebe client and the worker read ZEEBE_ADDRESS, ZEEBE_CLIENT_ID, ... from the
+	// environment: the demo talks to its own engine only.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ZEEBE_") {
+			os.Unsetenv(name)
+		}
+	}
 
-	step("building pa-connector and dataverse-emulator")
-	for _, b := range []string{"pa-connector", "dataverse-emulator"} {
+	step("building pa-engine, pa-connector and dataverse-emulator")
+	for _, b := range []string{"pa-engine", "pa-connector", "dataverse-emulator"} {
 		if out, err := exec.Command("go", "build", "-o", "bin/"+b, "./cmd/"+b).CombinedOutput(); err != nil {
 			return fail("building %s: %v\n%s", b, err, out)
 		}
 	}
 
-	step("starting the Zeebe broker (scripts/zeebe.sh; the first run downloads it from Maven Central)")
-	if exec.Command("scripts/zeebe.sh", "status").Run() != nil {
-		cmd := exec.CommandContext(ctx, "scripts/zeebe.sh", "start")
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		cmd.Env = append(os.Environ(), "ZEEBE_CLEAN=1")
-		cleanups = append(cleanups, func() {
-			step("stopping the Zeebe broker")
-			exec.Command("scripts/zeebe.sh", "stop").Run()
-		})
-		if err := cmd.Run(); err != nil {
-			return fail("starting the broker: %v", err)
-		}
-	} else {
-		fmt.Println("   a broker is already running; using it and leaving it running")
+	step("starting pa-engine (a fresh engine on a free port, data in a temporary directory)")
+	engineDir, err := os.MkdirTemp("", "pa-connector-demo-engine-")
+	if err != nil {
+		return fail("%v", err)
 	}
-	brokerReady := time.Since(began)
+	cleanups = append(cleanups, func() { os.RemoveAll(engineDir) })
+	gateway, err := freeAddr()
+	if err != nil {
+		return fail("%v", err)
+	}
+	records := filepath.Join(engineDir, "records.log")
+	engineStart := time.Now()
+	engine, engineOut, err := startProc(ctx, "bin/pa-engine", nil, "--address", gateway, "--data-dir", filepath.Join(engineDir, "data"),
+		"--records", records, "--monitoring-address", "127.0.0.1:0", "--log-level", "warn")
+	if err != nil {
+		return fail("%v", err)
+	}
+	go io.Copy(io.Discard, engineOut)
+	cleanups = append(cleanups, func() { step("stopping pa-engine (SIGTERM)"); stopProc(engine) })
+	client, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: gateway, UsePlaintextConnection: true})
+	if err != nil {
+		return fail("zeebe client: %v", err)
+	}
+	defer client.Close()
+	if err := waitTopology(ctx, client, 30*time.Second); err != nil {
+		return fail("pa-engine at %s: %v", gateway, err)
+	}
+	engineReady := time.Since(engineStart)
+	fmt.Println("   pa-engine at", gateway)
 
 	step("starting the Dataverse emulator")
 	cfg := filepath.Join(os.TempDir(), "pa-connector-demo-flows.json")
@@ -88,7 +110,7 @@ func run(ctx context.Context) int {
 
 	step("starting the pa-connector worker")
 	worker, _, err := startProc(ctx, "bin/pa-connector", []string{
-		"ZEEBE_ADDRESS=127.0.0.1:26500", "ZEEBE_INSECURE_CONNECTION=true",
+		"ZEEBE_ADDRESS=" + gateway, "ZEEBE_INSECURE_CONNECTION=true",
 		"PA_CONNECTOR_ALLOWED_HOSTS=127.0.0.1", "PA_CONNECTOR_HTTP_ADDR=127.0.0.1:0",
 		"PA_CONNECTOR_LOG_FORMAT=console", "SECRET_DV_TOKEN=" + token,
 	})
@@ -97,11 +119,6 @@ func run(ctx context.Context) int {
 	}
 	cleanups = append(cleanups, func() { step("stopping the worker (SIGTERM)"); stopProc(worker) })
 
-	client, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: "127.0.0.1:26500", UsePlaintextConnection: true})
-	if err != nil {
-		return fail("zeebe client: %v", err)
-	}
-	defer client.Close()
 	step("deploying examples/run-desktop-flow.bpmn")
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -142,14 +159,50 @@ func run(ctx context.Context) int {
 		counts = body.Counts
 	}
 	step("report")
-	fmt.Printf("   broker ready after      %s\n", brokerReady.Round(time.Millisecond))
+	fmt.Printf("   engine ready after      %s (from its start)\n", engineReady.Round(time.Millisecond))
 	fmt.Printf("   process instance took   %s (the desktop flow itself runs 2.5 s)\n", instDur.Round(time.Millisecond))
 	fmt.Printf("   Dataverse calls made    %v\n", counts)
+	fmt.Printf("   engine records          %d (exported to %s)\n", countLines(records), records)
 	fmt.Printf("   total                   %s\n", time.Since(began).Round(time.Millisecond))
 	return 0
 }
 
 func step(s string) { fmt.Println("==> " + s) }
+
+// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// waitTopology waits until the gateway answers a Topology call: pa-engine is then ready.
+func waitTopology(ctx context.Context, client zbc.Client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.NewTopologyCommand().Send(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("no answer to Topology within %s: %w", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte{'\n'})
+}
 
 func startProc(ctx context.Context, bin string, env []string, args ...string) (*exec.Cmd, *bufio.Reader, error) {
 	cmd := exec.Command(bin, args...)
