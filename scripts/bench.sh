@@ -4,23 +4,25 @@
 #
 #   scripts/bench.sh           full: fake gateway (3 runs × 10,000 jobs per operation and variant:
 #                              default, polling only, secrets from files, GOGC=400), 1,000 jobs
-#                              in flight, profiled runs, and the real Zeebe broker (10,000 jobs
-#                              per operation); about 5 minutes
+#                              in flight, profiled runs, and pa-engine, the project's own Zeebe
+#                              gateway (10,000 jobs per operation); about 5 minutes
 #   scripts/bench.sh -short    smoke (CI): fake gateway only, 500 jobs, well under a minute;
 #                              fails only when jobs are not completed, never on timings
 #
 # Environment (optional):
 #   BENCH_JOBS=N        jobs per operation and run (default 10000, -short 500)
 #   BENCH_RUNS=N        runs per operation and mode against the fake gateway (default 3, -short 1)
-#   BENCH_BROKER=0      skip the real broker in a full run
-#   BENCH_BROKER_JOBS=N jobs per operation against the broker (default BENCH_JOBS)
+#   BENCH_ENGINE=0      skip pa-engine in a full run
+#   BENCH_ENGINE_JOBS=N jobs per operation against pa-engine (default BENCH_JOBS)
+#   BENCH_ENGINE_PORT=N its gateway port on 127.0.0.1 (default 26700)
 #   BENCH_OUT=dir       logs, profiles and results.json (default: a new temp dir, kept)
 #   BENCH_DOC=path      document to rewrite in a full run (default docs/benchmarks.md; "" = none)
 # Further arguments go to pa-bench (go run ./bench/cmd/pa-bench -h lists them).
 #
-# The broker: when `scripts/zeebe.sh status` says one is running it is used and left running;
-# otherwise this script starts one and stops it at the end. The binaries are built into the
-# output directory, so a concurrent `make build` is not disturbed.
+# pa-engine: a full run starts a fresh one of its own with scripts/engine.sh (data in the output
+# directory, so no other test shares it and its CPU is the benchmark's alone) and stops it at
+# the end. The binaries are built into the output directory, so a concurrent `make build` is not
+# disturbed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,9 @@ mkdir -p "$out/bin"
 log "building into $out/bin"
 CGO_ENABLED=0 go build -trimpath -o "$out/bin/pa-connector" ./cmd/pa-connector
 CGO_ENABLED=0 go build -trimpath -o "$out/bin/dataverse-emulator" ./cmd/dataverse-emulator
+if [[ -z "$short" && "${BENCH_ENGINE:-1}" != 0 ]]; then
+  CGO_ENABLED=0 go build -trimpath -o "$out/bin/pa-engine" ./cmd/pa-engine
+fi
 go build -o "$out/bin/pa-bench" ./bench/cmd/pa-bench
 
 common=(-worker "$out/bin/pa-connector" -emulator "$out/bin/dataverse-emulator" -out "$out")
@@ -53,24 +58,20 @@ if [[ -n "$short" ]]; then
   exit 0
 fi
 
-broker=()
+engine=()
+export ENGINE_BIN="$out/bin/pa-engine" ENGINE_DATA_DIR="$out/engine" ENGINE_PORT="${BENCH_ENGINE_PORT:-26700}"
 started=""
-if [[ "${BENCH_BROKER:-1}" != 0 ]]; then
-  if ! scripts/zeebe.sh status >/dev/null 2>&1; then
-    log "starting a Zeebe broker (scripts/zeebe.sh start)"
-    ZEEBE_CLEAN=1 scripts/zeebe.sh start
-    started=1
-  else
-    log "using the running Zeebe broker (left running)"
-  fi
-  pid_file="${ZEEBE_WORK_DIR:-${TMPDIR:-/tmp}/pa-connector-zeebe}/broker.pid"
-  broker=(-broker "127.0.0.1:${ZEEBE_GATEWAY_PORT:-26500}" -broker-pid "$(cat "$pid_file")")
-  [[ -n "${BENCH_BROKER_JOBS:-}" ]] && broker+=(-broker-jobs "$BENCH_BROKER_JOBS")
-fi
-cleanup() { if [[ -n "$started" ]]; then scripts/zeebe.sh stop || true; fi; }
+cleanup() { if [[ -n "$started" ]]; then scripts/engine.sh stop || true; fi; }
 trap cleanup EXIT
+if [[ "${BENCH_ENGINE:-1}" != 0 ]]; then
+  log "starting pa-engine (scripts/engine.sh, data in $ENGINE_DATA_DIR)"
+  started=1
+  ENGINE_CLEAN=1 ENGINE_LOG_LEVEL=warn scripts/engine.sh start >/dev/null
+  engine=(-engine "$(scripts/engine.sh address)" -engine-pid "$(cat "$ENGINE_DATA_DIR/engine.pid")")
+  [[ -n "${BENCH_ENGINE_JOBS:-}" ]] && engine+=(-engine-jobs "$BENCH_ENGINE_JOBS")
+fi
 
 doc="${BENCH_DOC-docs/benchmarks.md}"
-"$out/bin/pa-bench" "${common[@]}" ${broker[@]+"${broker[@]}"} -doc "$doc" -command "make bench" \
+"$out/bin/pa-bench" "${common[@]}" ${engine[@]+"${engine[@]}"} -doc "$doc" -command "make bench" \
   ${args[@]+"${args[@]}"}
 log "logs, profiles and results.json in $out"

@@ -3,7 +3,7 @@
 // StreamActivatedJobs, CompleteJob, FailJob, ThrowError, and SetVariables and UpdateJobTimeout,
 // which the worker uses for triggers and long jobs; UNIMPLEMENTED for the rest). It hands
 // out a batch of identical jobs as fast as a worker takes them, so what a load test measures is
-// the worker alone: the ceiling a real broker can only lower.
+// the worker alone: the ceiling a real gateway (pa-engine or a Zeebe cluster) can only lower.
 //
 // A batch is released with Release. At most Outstanding jobs are activated and not yet answered
 // at any time (a worker's max-jobs-active is the natural value): more would only queue in gRPC
@@ -28,7 +28,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// DefaultVersion is the gateway version Topology reports: the broker version the project pins.
+// DefaultVersion is the gateway version Topology reports: the Zeebe version of the Go client
+// the project pins.
 const DefaultVersion = "8.5.8"
 
 // keyBase is the key of job 0: Zeebe keys carry the partition id in their top bits (partition 1).

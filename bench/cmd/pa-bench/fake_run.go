@@ -17,7 +17,7 @@ import (
 
 // result is one run's figures. Times per job are µs, latencies ms, memory MB (10^6 bytes, as the targets are written).
 type result struct {
-	Gateway        string  `json:"gateway"` // fake or broker
+	Gateway        string  `json:"gateway"` // fake or engine
 	Op             string  `json:"op"`
 	Streaming      string  `json:"streaming"`
 	GOGC           string  `json:"gogc,omitempty"` // the worker's GOGC when set
@@ -43,10 +43,10 @@ type result struct {
 	ViaPoll        int     `json:"viaPoll,omitempty"`
 	EmulatorCPUus  float64 `json:"emulatorCpuUsPerJob"`
 	DriverCPUus    float64 `json:"driverCpuUsPerJob"` // pa-bench itself: fake gateway or instance creation
-	BrokerCPUus    float64 `json:"brokerCpuUsPerJob,omitempty"`
+	EngineCPUus    float64 `json:"engineCpuUsPerJob,omitempty"`
 	HeldMs         float64 `json:"heldMs,omitempty"`                 // how long the emulator held each status request
-	Rejected       int     `json:"backpressureRejections,omitempty"` // broker: creations refused with RESOURCE_EXHAUSTED and sent again
-	Retried        int     `json:"transientRetries,omitempty"`       // broker: creations sent again after INTERNAL/UNAVAILABLE
+	Rejected       int     `json:"backpressureRejections,omitempty"` // engine: creations refused with RESOURCE_EXHAUSTED and sent again
+	Retried        int     `json:"transientRetries,omitempty"`       // engine: creations sent again after INTERNAL/UNAVAILABLE
 	InFlightMax    int     `json:"inFlightMax,omitempty"`
 	InFlightRSSMB  float64 `json:"inFlightRssMB,omitempty"` // highest VmRSS while jobs were in flight
 }

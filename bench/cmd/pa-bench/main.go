@@ -1,7 +1,8 @@
 // Command pa-bench measures the pa-connector binary: jobs/s, worker CPU per job, job latency,
 // memory idle / at peak / with many jobs in flight, time to ready, and token requests and
 // Dataverse calls per job. It runs the worker binary and the Dataverse emulator binary against
-// an in-process fake Zeebe gateway (the worker-only ceiling) and, when given one, a real broker;
+// an in-process fake Zeebe gateway (the worker-only ceiling) and, when given one, pa-engine (the
+// project's own Zeebe gateway, or any other gateway);
 // it profiles the worker during a fake-gateway run and writes the figures into
 // docs/benchmarks.md. scripts/bench.sh (make bench) builds the binaries and runs it.
 //
@@ -24,8 +25,8 @@ import (
 
 type bench struct {
 	workerBin, emulatorBin string
-	broker                 string
-	brokerPID              int
+	engine                 string
+	enginePID              int
 	out                    string
 	workerEnv              []string
 	idle                   time.Duration
@@ -60,12 +61,12 @@ func run() int {
 		maxJobs      = flag.Int("max-jobs-active", 100, "PA_CONNECTOR_MAX_JOBS_ACTIVE of the throughput runs")
 		secrets      = flag.String("secrets", "env,dir", "where the worker reads the jobs' secrets in the fake-gateway throughput runs: env (SECRET_*), dir (PA_CONNECTOR_SECRETS_DIR files, as in Kubernetes); comma-separated, the others only with the first streaming mode")
 		gogc         = flag.String("gogc", "400", "extra fake-gateway throughput runs with the worker's GOGC set to these values (comma-separated; empty: none); with the first streaming mode and secrets source")
-		streaming    = flag.String("streaming", "auto,false", "PA_CONNECTOR_STREAMING values of the fake-gateway throughput runs, comma-separated (the first is also used for the broker, in-flight and profile runs)")
-		broker       = flag.String("broker", "", "a real Zeebe gateway (host:port); empty: fake gateway only")
-		brokerPID    = flag.Int("broker-pid", 0, "the broker's process id, to measure its CPU")
-		brokerJobs   = flag.Int("broker-jobs", 0, "jobs per operation against the broker (default -jobs)")
-		brokerRuns   = flag.Int("broker-runs", 1, "runs per operation against the broker")
-		brokerConc   = flag.Int("broker-concurrency", 100, "process instances in flight against the broker")
+		streaming    = flag.String("streaming", "auto,false", "PA_CONNECTOR_STREAMING values of the fake-gateway throughput runs, comma-separated (the first is also used for the engine, in-flight and profile runs)")
+		engine       = flag.String("engine", "", "the gateway address (host:port, plaintext) of a running pa-engine; empty: fake gateway only")
+		enginePID    = flag.Int("engine-pid", 0, "the engine's process id, to measure its CPU")
+		engineJobs   = flag.Int("engine-jobs", 0, "jobs per operation against the engine (default -jobs)")
+		engineRuns   = flag.Int("engine-runs", 1, "runs per operation against the engine")
+		engineConc   = flag.Int("engine-concurrency", 100, "process instances in flight against the engine")
 		inflight     = flag.Int("inflight", 1000, "jobs held in flight for the memory run (0: skip)")
 		inflightWait = flag.Duration("inflight-delay", 3*time.Second, "how long the emulator holds each status request in the memory run")
 		profileJobs  = flag.Int("profile-jobs", 50000, "status jobs of the profiled fake-gateway run (0: skip)")
@@ -89,7 +90,7 @@ func run() int {
 		}
 		def("jobs", func() { *jobs = 500 })
 		def("runs", func() { *runs = 1 })
-		def("broker", func() { *broker = "" })
+		def("engine", func() { *engine = "" })
 		def("inflight", func() { *inflight = 200 })
 		def("inflight-delay", func() { *inflightWait = time.Second })
 		def("profile-jobs", func() { *profileJobs = 0 })
@@ -104,8 +105,8 @@ func run() int {
 		}
 		return 0
 	}
-	if *brokerJobs == 0 {
-		*brokerJobs = *jobs
+	if *engineJobs == 0 {
+		*engineJobs = *jobs
 	}
 	if *out == "" {
 		d, err := os.MkdirTemp("", "pa-bench-")
@@ -131,7 +132,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	b := &bench{workerBin: *workerBin, emulatorBin: *emulatorBin, broker: *broker, brokerPID: *brokerPID,
+	b := &bench{workerBin: *workerBin, emulatorBin: *emulatorBin, engine: *engine, enginePID: *enginePID,
 		out: *out, idle: *idle, workerEnv: workerEnv}
 	if err := writeSecretsDir(filepath.Join(*out, "secrets")); err != nil {
 		fmt.Fprintln(os.Stderr, "pa-bench:", err)
@@ -151,7 +152,7 @@ func run() int {
 	b.em = em
 
 	rep := &report{Started: time.Now(), Command: *command, Jobs: *jobs, Runs: *runs, MaxJobsActive: *maxJobs,
-		BrokerJobs: *brokerJobs, BrokerConcurrency: *brokerConc, Streaming: *streaming, Secrets: *secrets, GOGC: *gogc, WorkerEnv: workerEnv}
+		EngineJobs: *engineJobs, EngineConcurrency: *engineConc, Streaming: *streaming, Secrets: *secrets, GOGC: *gogc, WorkerEnv: workerEnv}
 	rep.Machine = machineInfo(b.workerBin)
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "pa-bench: "+format+"\n", args...) }
 	fail := func(err error) int {
@@ -222,24 +223,24 @@ func run() int {
 		logf("profile: %s (%d s CPU profile)", r.line(), secs)
 		rep.Profile = profileSummary(*out, "profile", secs, r)
 	}
-	if *broker != "" {
+	if *engine != "" {
 		for _, op := range opList {
-			for i := 0; i < *brokerRuns; i++ {
-				name := fmt.Sprintf("broker-%s-%d", op.Name, i+1)
+			for i := 0; i < *engineRuns; i++ {
+				name := fmt.Sprintf("engine-%s-%d", op.Name, i+1)
 				// Profile the first status run for most of its expected length (~130 jobs/s).
 				secs := 0
 				if *profileJobs > 0 && op.Name == "status" && i == 0 {
-					secs = min(30, max(2, *brokerJobs/200))
+					secs = min(30, max(2, *engineJobs/200))
 				}
-				r, err := b.runBroker(ctx, brokerRun{op: op, jobs: *brokerJobs, maxJobsActive: *maxJobs,
-					concurrency: *brokerConc, streaming: mode, secrets: sources[0], name: name, profileSeconds: secs})
+				r, err := b.runEngine(ctx, engineRun{op: op, jobs: *engineJobs, maxJobsActive: *maxJobs,
+					concurrency: *engineConc, streaming: mode, secrets: sources[0], name: name, profileSeconds: secs})
 				if err != nil {
 					return fail(fmt.Errorf("%s: %w", name, err))
 				}
 				logf("%s: %s", name, r.line())
-				rep.Broker = append(rep.Broker, r)
+				rep.Engine = append(rep.Engine, r)
 				if secs > 0 {
-					rep.BrokerProfile = profileSummary(*out, name, secs, r)
+					rep.EngineProfile = profileSummary(*out, name, secs, r)
 				}
 			}
 		}
@@ -290,9 +291,9 @@ func rerender(dir, doc string) error {
 	if p := rep.Profile; p != nil {
 		rep.Profile = profileSummary(dir, "profile", p.Seconds, result{Jobs: p.Jobs, JobsPerSec: p.JobsPerSec, WorkerCPUus: p.CPUus})
 	}
-	if p := rep.BrokerProfile; p != nil {
+	if p := rep.EngineProfile; p != nil {
 		stem := strings.TrimSuffix(filepath.Base(p.CPUFile), ".cpu.pprof")
-		rep.BrokerProfile = profileSummary(dir, stem, p.Seconds, result{Jobs: p.Jobs, JobsPerSec: p.JobsPerSec, WorkerCPUus: p.CPUus})
+		rep.EngineProfile = profileSummary(dir, stem, p.Seconds, result{Jobs: p.Jobs, JobsPerSec: p.JobsPerSec, WorkerCPUus: p.CPUus})
 	}
 	md := rep.markdown()
 	if doc == "" {

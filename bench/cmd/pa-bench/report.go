@@ -22,13 +22,13 @@ type report struct {
 	Secrets           string    `json:"secrets"`
 	GOGC              string    `json:"gogc"`
 	Streaming         string    `json:"streaming"` // modes of the fake-gateway runs; the first for the rest
-	BrokerJobs        int       `json:"brokerJobs"`
-	BrokerConcurrency int       `json:"brokerConcurrency"`
+	EngineJobs        int       `json:"engineJobs"`
+	EngineConcurrency int       `json:"engineConcurrency"`
 	Fake              []result  `json:"fake"`
-	Broker            []result  `json:"broker,omitempty"`
+	Engine            []result  `json:"engine,omitempty"`
 	InFlight          *result   `json:"inFlight,omitempty"`
 	Profile           *profile  `json:"profile,omitempty"`
-	BrokerProfile     *profile  `json:"brokerProfile,omitempty"`
+	EngineProfile     *profile  `json:"engineProfile,omitempty"`
 }
 
 type machine struct {
@@ -76,8 +76,8 @@ func machineInfo(workerBin string) machine {
 func (r result) line() string {
 	s := fmt.Sprintf("%d jobs in %.2f s = %.0f jobs/s, worker CPU %.0f µs/job, p50 %.2f ms, p99 %.2f ms, ready %.0f ms, RSS idle %.1f MB peak %.1f MB, %.4f token req/job, %.2f Dataverse calls/job",
 		r.Jobs, r.Seconds, r.JobsPerSec, r.WorkerCPUus, r.P50ms, r.P99ms, r.ReadyMs, r.IdleRSSMB, r.PeakRSSMB, r.TokensPerJob, r.CallsPerJob)
-	if r.BrokerCPUus > 0 {
-		s += fmt.Sprintf(", broker CPU %.0f µs/job (worker/broker %.2f)", r.BrokerCPUus, r.WorkerCPUus/r.BrokerCPUus)
+	if r.EngineCPUus > 0 {
+		s += fmt.Sprintf(", engine CPU %.0f µs/job (worker/engine %.2f)", r.EngineCPUus, r.WorkerCPUus/r.EngineCPUus)
 	}
 	return s
 }
@@ -102,8 +102,8 @@ func (r result) key() string {
 func (rep *report) runs(gateway, key string) []result {
 	var out []result
 	list := rep.Fake
-	if gateway == "broker" {
-		list = rep.Broker
+	if gateway == "engine" {
+		list = rep.Engine
 	}
 	for _, r := range list {
 		if r.key() == key {
@@ -149,7 +149,7 @@ func medianResult(runs []result) result {
 		MallocsPerJob:  f(func(r result) float64 { return r.MallocsPerJob }),
 		EmulatorCPUus:  f(func(r result) float64 { return r.EmulatorCPUus }),
 		DriverCPUus:    f(func(r result) float64 { return r.DriverCPUus }),
-		BrokerCPUus:    f(func(r result) float64 { return r.BrokerCPUus }),
+		EngineCPUus:    f(func(r result) float64 { return r.EngineCPUus }),
 		Rejected:       int(f(func(r result) float64 { return float64(r.Rejected) })),
 		Retried:        int(f(func(r result) float64 { return float64(r.Retried) })),
 		SetVarsPerJob:  f(func(r result) float64 { return r.SetVarsPerJob }),
@@ -205,16 +205,16 @@ func (rep *report) markdown() string {
 		md := medianResult(rep.runs("fake", op))
 		p("| ≥ 3,000 jobs/s against the fake gateway (%s) | %.0f jobs/s | %s |\n", op, md.JobsPerSec, verdict(md.JobsPerSec, 3000, false))
 	}
-	if len(rep.Broker) == 0 {
-		p("| worker CPU < ¼ of the broker's (real broker) | not run | — |\n")
+	if len(rep.Engine) == 0 {
+		p("| worker CPU < ¼ of the engine's (pa-engine) | not run | — |\n")
 	}
-	for _, op := range rep.ops(rep.Broker) {
-		md := medianResult(rep.runs("broker", op))
-		if md.BrokerCPUus > 0 {
-			ratio := md.WorkerCPUus / md.BrokerCPUus
-			p("| worker CPU < ¼ of the broker's (%s, real broker) | %.0f vs %.0f µs/job = %.2f | %s |\n", op, md.WorkerCPUus, md.BrokerCPUus, ratio, verdict(ratio, 0.25, true))
+	for _, op := range rep.ops(rep.Engine) {
+		md := medianResult(rep.runs("engine", op))
+		if md.EngineCPUus > 0 {
+			ratio := md.WorkerCPUus / md.EngineCPUus
+			p("| worker CPU < ¼ of the engine's (%s, pa-engine) | %.0f vs %.0f µs/job = %.2f | %s |\n", op, md.WorkerCPUus, md.EngineCPUus, ratio, verdict(ratio, 0.25, true))
 		} else {
-			p("| worker CPU < ¼ of the broker's (%s) | broker pid unknown | — |\n", op)
+			p("| worker CPU < ¼ of the engine's (%s) | engine pid unknown | — |\n", op)
 		}
 	}
 	for _, r := range rep.Fake {
@@ -227,9 +227,9 @@ func (rep *report) markdown() string {
 			r.Jobs, r.InFlightRSSMB, r.InFlightMax, r.PeakRSSMB, verdict(max(r.InFlightRSSMB, r.PeakRSSMB), 100, true))
 	}
 	p("| ready ≤ 200 ms after start, gateway up | %.0f ms (median of %d starts, fake gateway) | %s |\n", median(ready), len(ready), verdict(median(ready), 200, true))
-	if len(rep.Broker) > 0 {
-		br := median(pick(rep.Broker, func(r result) float64 { return r.ReadyMs }))
-		p("| ready ≤ 200 ms after start, real broker | %.0f ms (median of %d starts) | %s |\n", br, len(rep.Broker), verdict(br, 200, true))
+	if len(rep.Engine) > 0 {
+		br := median(pick(rep.Engine, func(r result) float64 { return r.ReadyMs }))
+		p("| ready ≤ 200 ms after start, pa-engine | %.0f ms (median of %d starts) | %s |\n", br, len(rep.Engine), verdict(br, 200, true))
 	}
 
 	// Fake gateway.
@@ -253,23 +253,23 @@ func (rep *report) markdown() string {
 	}
 	p("\n")
 
-	// Real broker.
-	p("\n### Real Zeebe %s broker\n\n", "8.5.8")
-	if len(rep.Broker) == 0 {
-		p("Not run (pa-bench -broker not given).\n")
+	// pa-engine.
+	p("\n### pa-engine\n\n")
+	if len(rep.Engine) == 0 {
+		p("Not run (pa-bench -engine not given).\n")
 	} else {
-		p("%d jobs per operation, %d process instances in flight (created with `CreateProcessInstanceWithResult`); latency is from creating an instance to its result (the process completed), the worker's own p50/p99 from its `pa_connector_job_duration_seconds` histogram (activation → answer, interpolated in buckets). Broker CPU is the whole broker JVM's during the run, including instance creation and its exporter.\n\n",
-			rep.BrokerJobs, rep.BrokerConcurrency)
-		p("| operation | jobs/s | worker CPU µs/job | broker CPU µs/job | worker ÷ broker | p50 ms | p99 ms | worker p50 / p99 ms | ready ms | idle RSS MB | peak RSS MB | token requests/job | Dataverse calls/job | pa-bench CPU µs/job | creations refused by backpressure / resent |\n")
+		p("%d jobs per operation, %d process instances in flight (created with `CreateProcessInstanceWithResult`); latency is from creating an instance to its result (the process completed), the worker's own p50/p99 from its `pa_connector_job_duration_seconds` histogram (activation → answer, interpolated in buckets). Engine CPU is the whole pa-engine process's during the run, including instance creation and its records exporter.\n\n",
+			rep.EngineJobs, rep.EngineConcurrency)
+		p("| operation | jobs/s | worker CPU µs/job | engine CPU µs/job | worker ÷ engine | p50 ms | p99 ms | worker p50 / p99 ms | ready ms | idle RSS MB | peak RSS MB | token requests/job | Dataverse calls/job | pa-bench CPU µs/job | creations refused by backpressure / resent |\n")
 		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, op := range rep.ops(rep.Broker) {
-			r := medianResult(rep.runs("broker", op))
+		for _, op := range rep.ops(rep.Engine) {
+			r := medianResult(rep.runs("engine", op))
 			ratio := "—"
-			if r.BrokerCPUus > 0 {
-				ratio = fmt.Sprintf("%.2f", r.WorkerCPUus/r.BrokerCPUus)
+			if r.EngineCPUus > 0 {
+				ratio = fmt.Sprintf("%.2f", r.WorkerCPUus/r.EngineCPUus)
 			}
 			p("| %s | %.0f | %.0f | %.0f | %s | %.1f | %.1f | %.1f / %.1f | %.0f | %.1f | %.1f | %.4f | %.2f | %.0f | %d / %d |\n",
-				op, r.JobsPerSec, r.WorkerCPUus, r.BrokerCPUus, ratio, r.P50ms, r.P99ms, r.WorkerP50ms, r.WorkerP99ms,
+				op, r.JobsPerSec, r.WorkerCPUus, r.EngineCPUus, ratio, r.P50ms, r.P99ms, r.WorkerP50ms, r.WorkerP99ms,
 				r.ReadyMs, r.IdleRSSMB, r.PeakRSSMB, r.TokensPerJob, r.CallsPerJob, r.DriverCPUus, r.Rejected, r.Retried)
 		}
 	}
@@ -282,8 +282,8 @@ func (rep *report) markdown() string {
 	if rep.Profile != nil {
 		p("\n%s", rep.Profile.markdown("a fake-gateway run", "status jobs"))
 	}
-	if rep.BrokerProfile != nil {
-		p("\n%s", rep.BrokerProfile.markdown("a real-broker run", "status jobs"))
+	if rep.EngineProfile != nil {
+		p("\n%s", rep.EngineProfile.markdown("a pa-engine run", "status jobs"))
 	}
 	return b.String()
 }

@@ -17,8 +17,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// brokerRun configures one run against a real Zeebe broker.
-type brokerRun struct {
+// engineRun configures one run against pa-engine, the project's own Zeebe gateway (or any
+// Zeebe gateway given with -engine).
+type engineRun struct {
 	op            operation
 	jobs          int
 	maxJobsActive int
@@ -31,7 +32,7 @@ type brokerRun struct {
 }
 
 // processXML is a one-task process: start → the worker's job → end. The job type is unique per
-// run, so other tests using the same broker neither take these jobs nor hand theirs to us.
+// run, so other tests using the same engine neither take these jobs nor hand theirs to us.
 func processXML(id, jobType string, headers map[string]string) []byte {
 	esc := func(s string) string {
 		var b strings.Builder
@@ -61,9 +62,9 @@ func processXML(id, jobType string, headers map[string]string) []byte {
 `)
 }
 
-func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err error) {
-	res = result{Gateway: "broker", Op: r.op.Name, Streaming: r.streaming, Secrets: r.secrets, Jobs: r.jobs, MaxJobsActive: r.maxJobsActive}
-	zc, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: b.broker, UsePlaintextConnection: true})
+func (b *bench) runEngine(ctx context.Context, r engineRun) (res result, err error) {
+	res = result{Gateway: "engine", Op: r.op.Name, Streaming: r.streaming, Secrets: r.secrets, Jobs: r.jobs, MaxJobsActive: r.maxJobsActive}
+	zc, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: b.engine, UsePlaintextConnection: true})
 	if err != nil {
 		return res, err
 	}
@@ -91,7 +92,7 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 		return res, err
 	}
 	w, err := startWorker(workerConfig{
-		Bin: b.workerBin, Gateway: b.broker, JobType: jobType, MaxJobsActive: r.maxJobsActive,
+		Bin: b.workerBin, Gateway: b.engine, JobType: jobType, MaxJobsActive: r.maxJobsActive,
 		Streaming: r.streaming, Pprof: r.profileSeconds > 0, LogPath: filepath.Join(b.out, r.name+".worker.log"), Env: b.workerEnv,
 		SecretsDir: b.secretsDir(r.secrets),
 	})
@@ -137,7 +138,7 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 				filepath.Join(b.out, r.name+".cpu.pprof"))
 		}()
 	}
-	cpuW0, cpuE0, cpuD0, cpuB0 := w.cpu(), cpuOf(b.em.pid()), cpuOf(os.Getpid()), cpuOf(b.brokerPID)
+	cpuW0, cpuE0, cpuD0, cpuB0 := w.cpu(), cpuOf(b.em.pid()), cpuOf(os.Getpid()), cpuOf(b.enginePID)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < r.concurrency; g++ {
@@ -158,10 +159,10 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 				t0 := time.Now()
 				ictx, done := context.WithTimeout(rctx, 2*time.Minute)
 				out, err := cmd.WithResult().FetchVariables("statusCode", "flowSessionId").Send(ictx)
-				// The broker's backpressure refuses commands when too many are in flight: wait
+				// The engine's backpressure refuses commands when too many are in flight: wait
 				// and send again, counting the refusals (the Zeebe client does not retry them).
-				// A gateway shared with other tests may also drop its broker connection under load
-				// (INTERNAL, UNAVAILABLE): send again, a few times. Such a retry may create a second
+				// A gateway shared with other tests may also fail a request under load (INTERNAL,
+				// UNAVAILABLE): send again, a few times. Such a retry may create a second
 				// instance, so the worker can complete more jobs than instances were asked for.
 				transient := 0
 				for pause := 5 * time.Millisecond; ictx.Err() == nil; pause = min(2*pause, 500*time.Millisecond) {
@@ -190,7 +191,7 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpuW1, cpuE1, cpuD1, cpuB1 := w.cpu(), cpuOf(b.em.pid()), cpuOf(os.Getpid()), cpuOf(b.brokerPID)
+	cpuW1, cpuE1, cpuD1, cpuB1 := w.cpu(), cpuOf(b.em.pid()), cpuOf(os.Getpid()), cpuOf(b.enginePID)
 	mem := w.mem()
 	// An instance's result can arrive before the worker has counted the job it completed.
 	m1, merr := w.metrics(ctx)
@@ -207,7 +208,7 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 	stopped = true
 	serr := w.stop()
 	if f := failures.Load(); f > 0 || rctx.Err() != nil {
-		return res, fmt.Errorf("%s on the broker: %d of %d instances did not complete (first error: %v; worker log %s)",
+		return res, fmt.Errorf("%s on the engine: %d of %d instances did not complete (first error: %v; worker log %s)",
 			r.op.Name, f+int64(r.jobs)-min(next.Load(), int64(r.jobs)), r.jobs, firstErr.Load(), w.logf.Name())
 	}
 	s, _ := sample.Load().(string)
@@ -215,7 +216,7 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 		return res, err
 	}
 	if completed := m1.sum("pa_connector_jobs_handled_total", `outcome="completed"`); int(completed) < r.jobs {
-		return res, fmt.Errorf("%s on the broker: the worker completed %v jobs, want %d", r.op.Name, completed, r.jobs)
+		return res, fmt.Errorf("%s on the engine: the worker completed %v jobs, want %d", r.op.Name, completed, r.jobs)
 	}
 	if err := errors.Join(serr, merr, cerr, profErr); err != nil {
 		return res, err
@@ -226,8 +227,8 @@ func (b *bench) runBroker(ctx context.Context, r brokerRun) (res result, err err
 	res.WorkerCPUus = us(cpuW1-cpuW0) / n
 	res.EmulatorCPUus = us(cpuE1-cpuE0) / n
 	res.DriverCPUus = us(cpuD1-cpuD0) / n
-	if b.brokerPID > 0 {
-		res.BrokerCPUus = us(cpuB1-cpuB0) / n
+	if b.enginePID > 0 {
+		res.EngineCPUus = us(cpuB1-cpuB0) / n
 	}
 	res.P50ms = ms(percentile(latencies, 50))
 	res.P99ms = ms(percentile(latencies, 99))
