@@ -1,16 +1,16 @@
-// Command deploycheck deploys every examples/*.bpmn to a Zeebe broker and, with -eval, walks
-// each example process on that broker with scripted job results: it checks the variables Zeebe
-// hands to the worker after evaluating the templates' input mappings (for Camunda's own
-// template: url, method, headers, body, authentication) and the routing (gateway conditions,
-// timer loop, error boundary event, incident).
+// Command deploycheck deploys every examples/*.bpmn to a Zeebe gateway (pa-engine, or a Zeebe
+// cluster) and, with -eval, walks each example process there with scripted job results: it
+// checks the variables the engine hands to the worker after evaluating the templates' input
+// mappings (for Camunda's own template: url, method, headers, body, authentication) and the
+// routing (gateway conditions, timer loop, error boundary event, incident).
 //
 // -eval activates jobs of the types power-automate:1 and io.camunda:http-json:1: run it only
-// against a broker of its own (no pa-connector worker connected), for example:
+// against an engine of its own (no pa-connector worker connected), for example:
 //
-//	ZEEBE_WORK_DIR=/tmp/pa-deploycheck ZEEBE_GATEWAY_PORT=26600 ZEEBE_COMMAND_PORT=26601 \
-//	ZEEBE_INTERNAL_PORT=26602 ZEEBE_MONITORING_PORT=9700 ZEEBE_REST_PORT=8188 scripts/zeebe.sh start
+//	export ENGINE_DATA_DIR=/tmp/pa-deploycheck ENGINE_PORT=26600
+//	ENGINE_CLEAN=1 scripts/engine.sh start
 //	go run ./tools/templates/deploycheck -address 127.0.0.1:26600 -eval
-//	(same environment) scripts/zeebe.sh stop
+//	scripts/engine.sh stop
 //
 // Without -address it uses ZEEBE_ADDRESS, else 127.0.0.1:26500.
 package main
@@ -47,7 +47,7 @@ type checker struct {
 func main() {
 	address := flag.String("address", "", "gateway gRPC address (default $ZEEBE_ADDRESS, else 127.0.0.1:26500)")
 	dir := flag.String("dir", "examples", "folder with the *.bpmn files")
-	eval := flag.Bool("eval", false, "also run every example with scripted job results (activates jobs: use a broker of its own)")
+	eval := flag.Bool("eval", false, "also run every example with scripted job results (activates jobs: use an engine of its own)")
 	flag.Parse()
 	if *address == "" {
 		*address = os.Getenv("ZEEBE_ADDRESS")
