@@ -22,8 +22,10 @@ func (e *engine) failToIncident(t testing.TB, typ, message string) (*pb.Activate
 }
 
 // §C: ResolveIncident of an unknown key, and of a job incident whose job has no retries: the
-// client gets NOT_FOUND, the log an INVALID_STATE rejection ([src]: the response writer is
-// called with NOT_FOUND; the message text is assumed to carry the same reason).
+// client gets NOT_FOUND, the log an INVALID_STATE rejection. [src] IncidentResolveProcessor
+// rejectResolveCommand: rejectionWriter.appendRejection(command, rejectionType, msg) but
+// responseWriter.writeRejectionOnCommand(command, RejectionType.NOT_FOUND, msg); the gateway
+// builds the message from the response's type (§0), so it reads "rejected with code 'NOT_FOUND'".
 func TestK21ResolveIncidentNotFound(t *testing.T) {
 	t.Parallel()
 	e := eng

@@ -45,6 +45,7 @@ func TestK75FreshEngineKeysAndPositions(t *testing.T) {
 	}
 	seen := map[int64]bool{}
 	var maxKey int64 = -1
+	var maxRec rec
 	for i, r := range recs {
 		if i > 0 && r.Position != recs[i-1].Position+1 {
 			report("record %d: position %d follows %d (want +1)", i, r.Position, recs[i-1].Position)
@@ -63,9 +64,12 @@ func TestK75FreshEngineKeysAndPositions(t *testing.T) {
 		}
 		seen[r.Key] = true
 		if r.Key <= maxKey {
-			report("new key %d first appears at position %d after key %d: keys must increase", r.Key, r.Position, maxKey)
+			report("new key %d first appears after key %d: keys must increase\n  %s %s %s at %d\n  after %s %s %s key %d at %d",
+				r.Key, maxKey, r.RecordType, r.ValueType, r.Intent, r.Position, maxRec.RecordType, maxRec.ValueType, maxRec.Intent, maxRec.Key, maxRec.Position)
 		}
-		maxKey = max(maxKey, r.Key)
+		if r.Key > maxKey {
+			maxKey, maxRec = r.Key, r
+		}
 	}
 	var minKey int64 = -1
 	for k := range seen {
