@@ -225,10 +225,11 @@ func (e *Engine) Done() <-chan struct{} { return e.done }
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }
 
-// exempt commands are never refused for load (Zeebe: complete, fail, cancel, deploy).
+// exempt commands are never refused for load (Zeebe: complete, fail, cancel, deploy; and the
+// gateway giving back a job it could not deliver).
 func exempt(op string) bool {
 	switch op {
-	case OpComplete, OpFail, OpCancel, OpDeploy:
+	case OpComplete, OpFail, OpCancel, OpDeploy, OpYield:
 		return true
 	}
 	return false
