@@ -78,7 +78,12 @@ func TestK78BackpressureRefusal(t *testing.T) {
 			<-start
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_, setErrs[i] = e.gw.SetVariables(ctx, &pb.SetVariablesRequest{ElementInstanceKey: target, Variables: fmt.Sprintf(`{"bp%d":%d}`, i, i)})
+			c, err := e.zc.NewSetVariablesCommand().ElementInstanceKey(target).VariablesFromString(fmt.Sprintf(`{"bp%d":%d}`, i, i))
+			if err != nil {
+				setErrs[i] = err
+				return
+			}
+			_, setErrs[i] = c.Send(ctx)
 		}()
 	}
 	answerErrs := make([]error, len(answers))
@@ -90,9 +95,9 @@ func TestK78BackpressureRefusal(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if i%2 == 0 {
-				_, answerErrs[i] = e.gw.CompleteJob(ctx, &pb.CompleteJobRequest{JobKey: j.GetKey(), Variables: "{}"})
+				_, answerErrs[i] = e.zc.NewCompleteJobCommand().JobKey(j.GetKey()).Send(ctx)
 			} else {
-				_, answerErrs[i] = e.gw.FailJob(ctx, &pb.FailJobRequest{JobKey: j.GetKey(), Retries: 2, ErrorMessage: "k78"})
+				_, answerErrs[i] = e.zc.NewFailJobCommand().JobKey(j.GetKey()).Retries(2).ErrorMessage("k78").Send(ctx)
 			}
 		}()
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camunda/zeebe/clients/go/v8/pkg/commands"
 	"github.com/camunda/zeebe/clients/go/v8/pkg/pb"
 	"github.com/camunda/zeebe/clients/go/v8/pkg/zbc"
 	"google.golang.org/grpc"
@@ -214,8 +215,13 @@ func (e *engine) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("pa-engine exited before it was ready:\n%s", e.logTail(30))
 		default:
 		}
+		// both connections must be up: a client that dialled before the engine listened sits
+		// in reconnect backoff and fails calls with UNAVAILABLE meanwhile
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := e.gw.Topology(ctx, &pb.TopologyRequest{})
+		if err == nil {
+			_, err = e.zc.NewTopologyCommand().Send(ctx)
+		}
 		cancel()
 		if err == nil {
 			return nil
@@ -888,9 +894,21 @@ func (e *engine) completeErr(t testing.TB, jobKey int64) error {
 	return err
 }
 
+// fail sends FailJob through the client's command (the request struct only carries the
+// arguments).
 func (e *engine) fail(t testing.TB, req *pb.FailJobRequest) error {
 	t.Helper()
-	_, err := e.gw.FailJob(ctxT(t, 15*time.Second), req)
+	c := e.zc.NewFailJobCommand().JobKey(req.GetJobKey()).Retries(req.GetRetries()).ErrorMessage(req.GetErrorMessage())
+	if req.GetRetryBackOff() != 0 {
+		c = c.RetryBackoff(time.Duration(req.GetRetryBackOff()) * time.Millisecond)
+	}
+	var d commands.DispatchFailJobCommand = c
+	if req.GetVariables() != "" {
+		var err error
+		d, err = c.VariablesFromString(req.GetVariables())
+		must(t, err, "variables")
+	}
+	_, err := d.Send(ctxT(t, 15*time.Second))
 	return err
 }
 
