@@ -583,10 +583,16 @@ func (e *engine) find(m matcher) []rec {
 	return out
 }
 
+// waitScale stretches every wait for a record: the timeouts in the tests are what a quiet
+// machine needs; a busy 2-core CI machine gets twice that. Timing assertions never rest on these
+// waits (they compare record timestamps or measured durations).
+const waitScale = 2
+
 // waitRecord polls the records file (every 50 ms) until a record matches, and returns the
 // first match; it fails the test after timeout.
 func (e *engine) waitRecord(t testing.TB, m matcher, timeout time.Duration) rec {
 	t.Helper()
+	timeout *= waitScale
 	deadline := time.Now().Add(timeout)
 	seen := 0
 	for {
@@ -607,6 +613,7 @@ func (e *engine) waitRecord(t testing.TB, m matcher, timeout time.Duration) rec 
 // waitRecords waits until n records match and returns them (in log order).
 func (e *engine) waitRecords(t testing.TB, m matcher, n int, timeout time.Duration) []rec {
 	t.Helper()
+	timeout *= waitScale
 	deadline := time.Now().Add(timeout)
 	for {
 		got := e.find(m)
