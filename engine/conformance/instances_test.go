@@ -159,8 +159,12 @@ func TestK16CancelRunningInstance(t *testing.T) {
 	job := e.jobOf(t, pik)
 	_, err := e.zc.NewCancelInstanceCommand().ProcessInstanceKey(pik).Send(ctxT(t, 15*time.Second))
 	must(t, err, "cancel")
-	e.waitRecord(t, ev("PROCESS_INSTANCE", "ELEMENT_TERMINATED").k(pik).f("bpmnElementType", "PROCESS"), 15*time.Second)
-	e.waitRecord(t, ev("JOB", "CANCELED").k(job.Key), 15*time.Second)
+	terminating := e.waitRecord(t, ev("PROCESS_INSTANCE", "ELEMENT_TERMINATING").k(pik).f("bpmnElementType", "PROCESS"), 15*time.Second)
+	terminated := e.waitRecord(t, ev("PROCESS_INSTANCE", "ELEMENT_TERMINATED").k(pik).f("bpmnElementType", "PROCESS"), 15*time.Second)
+	canceled := e.waitRecord(t, ev("JOB", "CANCELED").k(job.Key), 15*time.Second)
+	if !(terminating.Position < canceled.Position && canceled.Position < terminated.Position) {
+		t.Errorf("positions: process ELEMENT_TERMINATING %d, JOB CANCELED %d, process ELEMENT_TERMINATED %d; want the job cancelled while the process terminates", terminating.Position, canceled.Position, terminated.Position)
+	}
 	err = e.completeErr(t, job.Key)
 	e.wantRejection(t, err, codes.NotFound, "JOB", "COMPLETE", "NOT_FOUND",
 		fmt.Sprintf("Expected to complete job with key '%d', but no such job was found", job.Key))

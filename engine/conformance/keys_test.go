@@ -17,6 +17,13 @@ import (
 // §J: on a fresh engine the first key is 2^51+1 (a process definition key: definition keys are
 // drawn before the deployment key, §B); every new key is higher than all earlier ones; positions
 // grow by exactly 1 per record.
+//
+// "Keys increase" is checked in order of first appearance in the log: Zeebe draws keys in
+// processing order and writes the records that carry them in the same order. For example
+// CreateProcessInstance draws the instance key, appends the PROCESS_INSTANCE ACTIVATE_ELEMENT
+// command (key = instance key) and then the PROCESS_INSTANCE_CREATION CREATED event (a newer key)
+// ([src] ProcessInstanceCreationCreateProcessor + CommandProcessorImpl.accept). Instance
+// variables would draw keys before the instance's first record, so the instance here has none.
 func TestK75FreshEngineKeysAndPositions(t *testing.T) {
 	t.Parallel()
 	e := startEngine(t)
