@@ -125,8 +125,41 @@ func freePort() (int, error) {
 }
 
 // launch starts an engine with a fresh data directory under dir and waits until Topology
-// succeeds.
+// succeeds. The port is picked free and released before the engine binds it, so another engine
+// started at the same moment may take it: an engine that exits at once is started again on
+// another port.
 func launch(dir string, flags []string) (*engine, error) {
+	var lastErr error
+	for attempt := range 3 {
+		sub := dir
+		if attempt > 0 {
+			sub = filepath.Join(dir, fmt.Sprintf("attempt%d", attempt+1))
+		}
+		e, err := launchOnce(sub, flags)
+		if err == nil {
+			return e, nil
+		}
+		lastErr = err
+		if e == nil || !e.hasExited() {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func (e *engine) hasExited() bool {
+	e.mu.Lock()
+	exited := e.exited
+	e.mu.Unlock()
+	select {
+	case <-exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func launchOnce(dir string, flags []string) (*engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -150,9 +183,14 @@ func launch(dir string, flags []string) (*engine, error) {
 		e.kill()
 		return nil, err
 	}
-	if err := e.waitReady(60 * time.Second); err != nil {
+	err = e.waitReady(60 * time.Second)
+	if err == nil && e.hasExited() {
+		err = fmt.Errorf("pa-engine exited right after Topology answered on %s (another process on the port?):\n%s", e.addr, e.logTail(10))
+	}
+	if err != nil {
 		e.kill()
-		return nil, err
+		e.disconnect()
+		return e, err
 	}
 	return e, nil
 }
