@@ -24,6 +24,8 @@ const CHECK_TYPE = 'node-check'
 const AUDIT_TYPE = 'node-audit'
 const ERROR_CODE = 'ORDER_REJECTED'
 const INSTANCES = 20
+// The audit worker's fetchVariables: "doubled" exists only in the check task's scope.
+const AUDIT_FETCH = ['total', 'checkedBy', 'currency', 'orderNo', 'amount', 'doubled']
 const WAIT_MS = 60_000
 // A key of partition 1 (Zeebe keys carry the partition from bit 51 up) that no run reaches.
 const UNKNOWN_KEY = (2n ** 51n + 987654321n).toString()
@@ -83,20 +85,20 @@ async function check(name, body) {
 
 function describe(e) {
   if (e && typeof e.code === 'number') {
-    return `${CODE_NAME[e.code] ?? e.code} ${e.details ?? e.message}`
+    return `${CODE_NAME[e.code] ?? e.code} ${String(e.details ?? e.message).trim().replace(/\s*\n\s*/g, ' / ')}`
   }
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e)
 }
 
 /** Awaits a call that must fail with one of the codes; returns what it answered. */
-async function expectCode(what, call, codes) {
+async function expectCode(what, call, codes, verbose = false) {
   let result
   try {
     result = await call()
   } catch (e) {
     expect(codes.includes(e.code), () =>
       `${what}: ${describe(e)}, want ${codes.map((c) => CODE_NAME[c]).join(' or ')}`)
-    return `${what} -> ${CODE_NAME[e.code]}`
+    return `${what} -> ${verbose ? describe(e) : CODE_NAME[e.code]}`
   }
   throw new CheckFailed(`${what} succeeded (${JSON.stringify(result)}), want ${codes.map((c) => CODE_NAME[c]).join(' or ')}`)
 }
@@ -234,6 +236,24 @@ async function main() {
       await expectCode('CancelProcessInstance', () => zbc.cancelProcessInstance(k), nf),
       await expectCode('ResolveIncident', () => zbc.resolveIncident({ incidentKey: k }), nf),
       await expectCode('SetVariables', () => zbc.setVariables({ elementInstanceKey: k, variables: { x: 1 }, local: false }), nf),
+      await expectCode('CreateProcessInstance of an undeployed process id',
+        () => zbc.createProcessInstance({ bpmnProcessId: 'node-client-never-deployed', variables: {} }), nf),
+    ].join('; ')
+  })
+
+  await check('invalid BPMN is refused with INVALID_ARGUMENT', async () => {
+    const ns = 'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+    const broken = `<?xml version="1.0"?><bpmn:definitions ${ns}><bpmn:process id="node-client-broken" isExecutable="true"><bpmn:startEvent id="s">`
+    // Well-formed, but a service task without a job type: refused by validation.
+    const invalid = `<?xml version="1.0"?><bpmn:definitions ${ns} id="d" targetNamespace="t">` +
+      '<bpmn:process id="node-client-invalid" isExecutable="true"><bpmn:startEvent id="s"/>' +
+      '<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="t1"/><bpmn:serviceTask id="t1"/></bpmn:process></bpmn:definitions>'
+    const ia = [3] // INVALID_ARGUMENT
+    return [
+      await expectCode('DeployResource of truncated XML',
+        () => zbc.deployResource({ process: Buffer.from(broken), name: 'broken.bpmn' }), ia, true),
+      await expectCode('DeployResource of a service task without a job type',
+        () => zbc.deployResource({ process: Buffer.from(invalid), name: 'invalid.bpmn' }), ia, true),
     ].join('; ')
   })
 
@@ -339,6 +359,9 @@ async function scenario(mode) {
       if ('doubled' in v || 'orderRef' in v) {
         problems.push(`audit job ${job.key}: the check task's local variables leaked: ${JSON.stringify(plain(v))}`)
       }
+      if (!Object.keys(v).every((k) => AUDIT_FETCH.includes(k))) {
+        problems.push(`audit job ${job.key}: variables beyond fetchVariables ${AUDIT_FETCH}: ${JSON.stringify(plain(v))}`)
+      }
       const ack = await job.complete({ audited: true })
       audited.set(job.processInstanceKey, (audited.get(job.processInstanceKey) ?? 0) + 1)
       return ack
@@ -394,11 +417,13 @@ async function scenario(mode) {
 
   // ---- workers
   const closers = []
-  for (const [type, handler] of [[CHECK_TYPE, handleCheck], [AUDIT_TYPE, handleAudit]]) {
+  for (const [type, handler, fetch] of [[CHECK_TYPE, handleCheck, undefined], [AUDIT_TYPE, handleAudit, AUDIT_FETCH]]) {
     if (stream) {
       // StreamActivatedJobs; pollInterval 0 turns the SDK's sidecar poll off, so after one
       // backfill ActivateJobs (before any instance exists) every job must come through the stream.
-      const s = await zbc.streamJobs({ type, worker: workerName, timeout: JOB_TIMEOUT, taskHandler: handler, pollInterval: 0 })
+      const s = await zbc.streamJobs({
+        type, worker: workerName, timeout: JOB_TIMEOUT, taskHandler: handler, pollInterval: 0, fetchVariables: fetch,
+      })
       closers.push(() => s.close())
     } else {
       const w = zbc.createWorker({
@@ -409,6 +434,7 @@ async function scenario(mode) {
         maxJobsToActivate: 32,
         pollInterval: 100,
         longPoll: 5000,
+        fetchVariable: fetch,
       })
       closers.push(() => w.close())
     }
@@ -465,6 +491,10 @@ async function scenario(mode) {
     const small = withResult(orderVariables(101, 3))
     const big = withResult(orderVariables(102, 60))
     const rejected = withResult({ ...orderVariables(103, 40), reject: true })
+    const fetched = zbc.createProcessInstanceWithResult({
+      bpmnProcessId: PROCESS_ID, variables: orderVariables(105, 70), requestTimeout: WAIT_MS, fetchVariables: ['total', 'orderNo'],
+    })
+    fetched.catch(() => {})
     let failInstance = null
     try {
       failInstance = (await createInstance({ ...orderVariables(104, 40), failMe: true })).processInstanceKey
@@ -478,12 +508,6 @@ async function scenario(mode) {
       expect(all, `${missing} of ${plainKeys.length} instances got no completed check job within ${WAIT_MS / 1000}s` +
         (stream ? ' (no job was pushed through StreamActivatedJobs?)' : ''))
       return `${plainKeys.length} jobs`
-    })
-
-    await check(name('activated jobs carry variables, input mappings, headers and metadata'), async () => {
-      expect(problems.length === 0, () => `${problems.length} problems, first: ${problems.slice(0, 5).join(' | ')}`)
-      expect(duplicateJobs.size === 0, () => `jobs handed out twice: ${[...duplicateJobs]}`)
-      return `${seenJobs.size} jobs checked`
     })
 
     await check(name('exclusive gateway routes total >= 100 to the audit task'), async () => {
@@ -517,7 +541,11 @@ async function scenario(mode) {
       expect(!('audited' in s.variables), () => `small order was audited: ${JSON.stringify(plain(s.variables))}`)
       expect(num(b.variables.total) === 115, `big order total ${JSON.stringify(b.variables.total)}, want 115`)
       expect(b.variables.audited === true, () => `big order not audited: ${JSON.stringify(plain(b.variables))}`)
-      return `small ${JSON.stringify(plain(s.variables))}, big ${JSON.stringify(plain(b.variables))}`
+      const f = await withTimeout(fetched, 'with-result (fetchVariables)')
+      expect(JSON.stringify(Object.keys(f.variables).sort()) === '["orderNo","total"]' && num(f.variables.total) === 135,
+        () => `with fetchVariables [total, orderNo]: ${JSON.stringify(plain(f.variables))}`)
+      return `small ${JSON.stringify(plain(s.variables))}, big ${JSON.stringify(plain(b.variables))}, ` +
+        `fetchVariables [total, orderNo] ${JSON.stringify(plain(f.variables))}`
     })
 
     await check(name('ThrowError is caught by the error boundary event'), async () => {
@@ -543,6 +571,12 @@ async function scenario(mode) {
       got.push('CancelProcessInstance OK')
       got.push(await expectCode('CancelProcessInstance again', () => zbc.cancelProcessInstance(failInstance), [CODE.NOT_FOUND]))
       return got.join('; ')
+    })
+
+    await check(name('activated jobs carry variables, input mappings, headers and metadata'), async () => {
+      expect(problems.length === 0, () => `${problems.length} problems, first: ${problems.slice(0, 5).join(' | ')}`)
+      expect(duplicateJobs.size === 0, () => `jobs handed out twice: ${[...duplicateJobs]}`)
+      return `${seenJobs.size} jobs checked (fetchVariables of the audit worker too)`
     })
   }
 }

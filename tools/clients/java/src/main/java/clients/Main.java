@@ -50,6 +50,9 @@ public final class Main {
   static final String AUDIT_TYPE = "java-audit";
   static final String ERROR_CODE = "ORDER_REJECTED";
   static final int INSTANCES = 20;
+  /** The audit worker's fetchVariables: "doubled" exists only in the check task's scope. */
+  static final List<String> AUDIT_FETCH =
+      List.of("total", "checkedBy", "currency", "orderNo", "amount", "doubled");
   static final int DISCOUNT = 5; // the "discount" task header of order.bpmn
   static final Duration WAIT = Duration.ofSeconds(60);
   /** A key of partition 1 (Zeebe keys carry the partition in bit 51 up) that no run reaches. */
@@ -122,6 +125,7 @@ public final class Main {
       }
     }
     check("unknown keys answer NOT_FOUND", this::checkUnknownKeys);
+    check("invalid BPMN is refused with INVALID_ARGUMENT", this::checkInvalidDeploy);
     check("publish message", this::checkPublishMessage);
 
     System.out.println();
@@ -271,7 +275,53 @@ public final class Main {
             "SetVariables",
             () -> client.newSetVariablesCommand(k).variables(Map.of("x", 1)).send().join(),
             Set.of(Code.NOT_FOUND)));
+    got.add(
+        expectCode(
+            "CreateProcessInstance of an undeployed process id",
+            () ->
+                client
+                    .newCreateInstanceCommand()
+                    .bpmnProcessId("java-client-never-deployed")
+                    .latestVersion()
+                    .send()
+                    .join(),
+            Set.of(Code.NOT_FOUND)));
     return String.join("; ", got);
+  }
+
+  private String checkInvalidDeploy() {
+    final String broken =
+        "<?xml version=\"1.0\"?><bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">"
+            + "<bpmn:process id=\"java-client-broken\" isExecutable=\"true\"><bpmn:startEvent id=\"s\">";
+    final String a =
+        expectCode(
+            "DeployResource of truncated XML",
+            () ->
+                client
+                    .newDeployResourceCommand()
+                    .addResourceStringUtf8(broken, "broken.bpmn")
+                    .send()
+                    .join(),
+            Set.of(Code.INVALID_ARGUMENT),
+            true);
+    // Well-formed, but a service task without a job type: refused by validation.
+    final String invalid =
+        "<?xml version=\"1.0\"?><bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\""
+            + " id=\"d\" targetNamespace=\"t\"><bpmn:process id=\"java-client-invalid\" isExecutable=\"true\">"
+            + "<bpmn:startEvent id=\"s\"/><bpmn:sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"t1\"/>"
+            + "<bpmn:serviceTask id=\"t1\"/></bpmn:process></bpmn:definitions>";
+    final String b =
+        expectCode(
+            "DeployResource of a service task without a job type",
+            () ->
+                client
+                    .newDeployResourceCommand()
+                    .addResourceStringUtf8(invalid, "invalid.bpmn")
+                    .send()
+                    .join(),
+            Set.of(Code.INVALID_ARGUMENT),
+            true);
+    return a + "; " + b;
   }
 
   private String checkPublishMessage() {
@@ -332,7 +382,7 @@ public final class Main {
 
     void run() {
       final JobWorker checkWorker = openWorker(CHECK_TYPE, this::handleCheck);
-      final JobWorker auditWorker = openWorker(AUDIT_TYPE, this::handleAudit);
+      final JobWorker auditWorker = openWorker(AUDIT_TYPE, this::handleAudit, AUDIT_FETCH);
       try {
         if (stream) {
           // Registering a job stream is asynchronous (in Zeebe too): jobs created before it is
@@ -347,11 +397,23 @@ public final class Main {
     }
 
     JobWorker openWorker(final String type, final io.camunda.client.api.worker.JobHandler h) {
-      return client
+      return openWorker(type, h, List.of());
+    }
+
+    JobWorker openWorker(
+        final String type,
+        final io.camunda.client.api.worker.JobHandler h,
+        final List<String> fetch) {
+      final var builder =
+          client
           .newWorker()
           .jobType(type)
           .handler(h)
-          .name(workerName)
+          .name(workerName);
+      if (!fetch.isEmpty()) {
+        builder.fetchVariables(fetch);
+      }
+      return builder
           .timeout(Duration.ofSeconds(30))
           .maxJobsActive(32)
           .streamEnabled(stream)
@@ -402,6 +464,17 @@ public final class Main {
       final Map<String, Object> rejectVars = orderVariables(103, 40);
       rejectVars.put("reject", true);
       final CompletableFuture<ProcessInstanceResult> rejected = withResult(rejectVars);
+      final CompletableFuture<ProcessInstanceResult> fetched =
+          client
+              .newCreateInstanceCommand()
+              .bpmnProcessId(PROCESS_ID)
+              .latestVersion()
+              .variables(orderVariables(105, 70))
+              .withResult()
+              .fetchVariables("total", "orderNo")
+              .requestTimeout(WAIT)
+              .send()
+              .toCompletableFuture();
       final Map<String, Object> failVars = orderVariables(104, 40);
       failVars.put("failMe", true);
       long failInstance = -1;
@@ -432,18 +505,6 @@ public final class Main {
                 WAIT.toSeconds(),
                 stream ? " (no job was pushed through StreamActivatedJobs?)" : "");
             return plain.size() + " jobs";
-          });
-
-      check(
-          name("activated jobs carry variables, input mappings, headers and metadata"),
-          () -> {
-            expect(
-                problems.isEmpty(),
-                "%d problems, first: %s",
-                problems.size(),
-                String.join(" | ", problems.stream().limit(5).toList()));
-            expect(duplicateJobs.isEmpty(), "jobs handed out twice: %s", duplicateJobs);
-            return seenJobs.size() + " jobs checked";
           });
 
       check(
@@ -502,7 +563,15 @@ public final class Main {
             expect(!sv.containsKey("audited"), "small order was audited: %s", sv);
             expectIntegral(bv.get("total"), 115, "big order total");
             expect(Boolean.TRUE.equals(bv.get("audited")), "big order not audited: %s", bv);
-            return "small " + new TreeMap<>(sv) + ", big " + new TreeMap<>(bv);
+            final Map<String, Object> fv =
+                fetched.get(WAIT.toSeconds(), TimeUnit.SECONDS).getVariablesAsMap();
+            expect(
+                fv.keySet().equals(Set.of("total", "orderNo")),
+                "with fetchVariables [total, orderNo]: %s",
+                new TreeMap<>(fv));
+            expectIntegral(fv.get("total"), 135, "fetched total");
+            return "small " + new TreeMap<>(sv) + ", big " + new TreeMap<>(bv)
+                + ", fetchVariables [total, orderNo] " + new TreeMap<>(fv);
           });
 
       check(
@@ -547,6 +616,18 @@ public final class Main {
                     () -> client.newCancelInstanceCommand(failKey).send().join(),
                     Set.of(Code.NOT_FOUND)));
             return String.join("; ", got);
+          });
+
+      check(
+          name("activated jobs carry variables, input mappings, headers and metadata"),
+          () -> {
+            expect(
+                problems.isEmpty(),
+                "%d problems, first: %s",
+                problems.size(),
+                String.join(" | ", problems.stream().limit(5).toList()));
+            expect(duplicateJobs.isEmpty(), "jobs handed out twice: %s", duplicateJobs);
+            return seenJobs.size() + " jobs checked (fetchVariables of the audit worker too)";
           });
     }
 
@@ -646,6 +727,11 @@ public final class Main {
         if (v.containsKey("doubled") || v.containsKey("orderRef")) {
           problems.add(
               "audit job " + job.getKey() + ": the check task's local variables leaked: " + v);
+        }
+        if (!AUDIT_FETCH.containsAll(v.keySet())) {
+          problems.add(
+              "audit job " + job.getKey() + ": variables beyond fetchVariables " + AUDIT_FETCH
+                  + ": " + new TreeMap<>(v));
         }
         jc.newCompleteCommand(job).variables(Map.of("audited", true)).send().join();
         audited.merge(job.getProcessInstanceKey(), 1, Integer::sum);
@@ -756,12 +842,17 @@ public final class Main {
 
   /** Runs a call that must fail with one of the codes; returns what it answered. */
   static String expectCode(final String what, final Runnable call, final Set<Code> codes) {
+    return expectCode(what, call, codes, false);
+  }
+
+  static String expectCode(
+      final String what, final Runnable call, final Set<Code> codes, final boolean verbose) {
     try {
       call.run();
     } catch (final Throwable t) {
       final Code c = codeOf(t);
       expect(codes.contains(c), "%s: %s, want %s", what, describe(t), codes);
-      return what + " -> " + c;
+      return what + " -> " + (verbose ? describe(t) : c);
     }
     throw new CheckFailed(what + " succeeded, want " + codes);
   }
@@ -793,7 +884,8 @@ public final class Main {
     while (t.getCause() != null && t.getMessage() == null) {
       t = t.getCause();
     }
-    return (c != null ? c + " " : "") + t.getClass().getSimpleName() + ": " + t.getMessage();
+    final String message = String.valueOf(t.getMessage()).strip().replaceAll("\\s*\\n\\s*", " / ");
+    return (c != null ? c + " " : "") + t.getClass().getSimpleName() + ": " + message;
   }
 
   static boolean isIntegral(final Object o, final long want) {
