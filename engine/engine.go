@@ -72,22 +72,23 @@ type Engine struct {
 	closed   atomic.Bool
 
 	// Owned by the loop goroutine.
-	st        *State
-	replaying bool
-	lastExp   int64 // last position the exporter holds (replay re-exports after it)
-	recs      []Record
-	source    int64 // position of the command being processed
-	now       int64
-	lastTime  int64
-	ready     []int64 // jobs that became activatable while processing the current command
-	awaiting  map[int64]*awaiter
-	pushes    []push
-	woken     map[string]bool
-	internal  []*request
-	work      []func()
-	afterSync []func()
-	await     chan *Result // the awaiting channel of the command being processed
-	steps     int
+	st           *State
+	replaying    bool
+	lastExp      int64 // last position the exporter holds (replay re-exports after it)
+	exportFailed bool
+	recs         []Record
+	source       int64 // position of the command being processed
+	now          int64
+	lastTime     int64
+	ready        []int64 // jobs that became activatable while processing the current command
+	awaiting     map[int64]*awaiter
+	pushes       []push
+	woken        map[string]bool
+	internal     []*request
+	work         []func()
+	afterSync    []func()
+	await        chan *Result // the awaiting channel of the command being processed
+	steps        int
 
 	rr        int
 	streamsMu sync.Mutex
@@ -378,9 +379,12 @@ func (e *Engine) process(batch []*request, due bool) {
 	}
 	e.stats.Commands.Add(int64(len(logged)))
 	e.stats.Batches.Add(1)
-	if e.opts.Exporter != nil && len(e.recs) > 0 {
+	if e.opts.Exporter != nil && len(e.recs) > 0 && !e.exportFailed {
 		if err := e.opts.Exporter.Export(e.recs); err != nil {
-			e.log.Error().Err(err).Msg("exporting records")
+			// Exporting on after a lost batch would leave a gap; the next start exports again
+			// everything after the last record the file holds.
+			e.exportFailed = true
+			e.log.Error().Err(err).Msg("exporting records failed; no more records are exported until the engine restarts, which exports the missing ones")
 		}
 	}
 	e.stats.Records.Add(int64(len(e.recs)))

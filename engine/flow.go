@@ -33,14 +33,6 @@ func (e *Engine) scopeOf(inst *ElementInstance) *ElementInstance {
 	return e.st.Elements[inst.FlowScopeKey]
 }
 
-// activateProcess runs the process element's activation and then its start event.
-func (e *Engine) activateProcess(pi *ElementInstance, start *bpmn.Element) {
-	root := e.model(pi.DefinitionKey).Root
-	e.transition(pi, root, Activating)
-	e.transition(pi, root, Activated)
-	e.activate(pi, start, nil)
-}
-
 // activate creates an instance of el in scope and runs its activation; vars (a JSON object or
 // nil) are set local on it first (message start, boundary events).
 func (e *Engine) activate(scope *ElementInstance, el *bpmn.Element, vars json.RawMessage) *ElementInstance {

@@ -55,10 +55,14 @@ func (e *Engine) create(c *Cmd) *Result {
 	if e.await != nil {
 		e.awaiting[pi.Key] = &awaiter{ch: e.await, fetch: c.Fetch}
 	}
+	// Keys first appear in the order they were drawn: the process instance's (ACTIVATING), its
+	// variables', then the creation's; the start event runs after the variables exist.
+	e.transition(pi, m.Root, Activating)
 	e.setDocument(pi, vars, true)
 	value.ProcessDefinitionKey, value.BpmnProcessID, value.Version, value.ProcessInstanceKey = def.Key, def.ProcessID, def.Version, pi.Key
 	e.event("PROCESS_INSTANCE_CREATION", "CREATED", e.st.key(), value)
-	e.activateProcess(pi, m.Root.NoneStart)
+	e.transition(pi, m.Root, Activated)
+	e.activate(pi, m.Root.NoneStart, nil)
 	return &Result{Instance: &InstanceCreated{DefinitionKey: def.Key, ProcessID: def.ProcessID, Version: def.Version, Key: pi.Key}}
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// memExporter keeps records in memory; drop makes it lose the next batch, as a crash between
-// the log's fsync and the export would.
+// memExporter keeps records in memory; drop makes it lose every batch from then on, as a
+// crash between the log's fsync and the export would.
 type memExporter struct {
 	mu   sync.Mutex
 	recs []Record
@@ -24,7 +24,6 @@ func (m *memExporter) Export(rs []Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.drop {
-		m.drop = false
 		return nil
 	}
 	for _, r := range rs {
@@ -135,12 +134,26 @@ func TestReplayRebuildsTheSameState(t *testing.T) {
 	do(t, e, &Cmd{Op: OpSetVariables, Key: instances[3], Variables: json.RawMessage(`{"late":true}`)})
 	do(t, e, &Cmd{Op: OpSetVariables, Key: instances[4], Variables: json.RawMessage(`{"i":100}`)})
 	do(t, e, &Cmd{Op: OpCancel, Key: instances[2]}) // its job failed without retries: an incident
-	// Let timers and backoffs fire.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(do(t, e, &Cmd{Op: OpActivate, Type: "b", Worker: "w", Timeout: 60000, MaxJobs: 5}).Jobs) > 0 {
-			break
+	// Let timers and backoffs fire (the engine's clock), then take jobs of type b.
+	count := func(kind string) int {
+		exp.mu.Lock()
+		defer exp.mu.Unlock()
+		n := 0
+		for _, r := range exp.recs {
+			if r.ValueType+" "+r.Intent == kind {
+				n++
+			}
 		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); count("JOB RECURRED_AFTER_BACKOFF") < 7 || count("TIMER TRIGGERED") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("backoffs and timers did not fire within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(do(t, e, &Cmd{Op: OpActivate, Type: "b", Worker: "w", Timeout: 60000, MaxJobs: 5}).Jobs) == 0 {
+		t.Fatal("no job of type b after the messages")
 	}
 	seen := map[string]int{}
 	exp.mu.Lock()
@@ -159,6 +172,7 @@ func TestReplayRebuildsTheSameState(t *testing.T) {
 	live := crash(t, e)
 	exported := exp.positions()
 
+	exp.drop = false
 	e2 := open(t, dir, exp)
 	replayed := crash(t, e2)
 	if string(live) != string(replayed) {

@@ -239,7 +239,7 @@ func (e *Engine) applyOutputs(inst *ElementInstance, el *bpmn.Element) bool {
 
 func (e *Engine) setMap(scope *ElementInstance, m map[string]any, local bool) bool {
 	for _, name := range sortedNames(m) {
-		data, err := json.Marshal(m[name])
+		data, err := marshal(m[name])
 		if err != nil {
 			e.incident(scope, "IO_MAPPING_ERROR", fmt.Sprintf("the value of '%s' cannot be stored as JSON: %v", name, err), -1, "activate")
 			return false
@@ -323,4 +323,16 @@ func numberString(v any) string {
 		return strconv.FormatInt(int64(n), 10)
 	}
 	return fmt.Sprint(v)
+}
+
+// marshal encodes a FEEL result as plain JSON: no HTML escaping, as Zeebe's MessagePack
+// round trip gives.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

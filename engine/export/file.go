@@ -145,4 +145,6 @@ func (x *File) Close() error {
 }
 
 // String names the file.
-func (x *File) String() string { return x.path + " (last position " + strconv.FormatInt(x.lastPos, 10) + ")" }
+func (x *File) String() string {
+	return x.path + " (last position " + strconv.FormatInt(x.lastPos, 10) + ")"
+}

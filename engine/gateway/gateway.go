@@ -65,10 +65,10 @@ func toStatus(res *engine.Result, err error, exhausted string) error {
 	if r == nil {
 		return nil
 	}
-	msg := fmt.Sprintf("Command '%s' rejected with code '%s': %s", r.Intent, r.Type, r.Reason)
-	if res.NotFoundFor {
-		return status.Error(codes.NotFound, msg)
+	if res.NotFoundFor { // the log says INVALID_STATE; Zeebe's client is told NOT_FOUND
+		return status.Error(codes.NotFound, fmt.Sprintf("Command '%s' rejected with code '%s': %s", r.Intent, engine.RejectNotFound, r.Reason))
 	}
+	msg := fmt.Sprintf("Command '%s' rejected with code '%s': %s", r.Intent, r.Type, r.Reason)
 	switch r.Type {
 	case engine.RejectInvalidArgument:
 		return status.Error(codes.InvalidArgument, msg)
@@ -108,14 +108,28 @@ func document(s string) (json.RawMessage, error) {
 	if t == "" || t == "null" {
 		return nil, nil
 	}
+	dec := json.NewDecoder(strings.NewReader(t))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal([]byte(t), &v); err != nil {
+	err := dec.Decode(&v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON value")
+	}
+	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("Invalid JSON value: %s (%v)", short(t), err))
 	}
 	if _, ok := v.(map[string]any); !ok {
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("Expected document to be a root level object, but was '%s'", jsonType(v)))
 	}
-	return json.RawMessage(t), nil
+	// Zeebe keeps documents as MessagePack, so what comes back out is plain JSON whatever the
+	// client's encoder escaped (Go's escapes <, > and & as \u003c...): re-encode without.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("Invalid JSON value: %s (%v)", short(t), err))
+	}
+	return json.RawMessage(strings.TrimSuffix(b.String(), "\n")), nil
 }
 
 func short(s string) string {
@@ -131,7 +145,7 @@ func jsonType(v any) string {
 		return "ARRAY"
 	case string:
 		return "STRING"
-	case float64:
+	case float64, json.Number:
 		return "NUMBER"
 	case bool:
 		return "BOOLEAN"
