@@ -87,6 +87,8 @@ type Engine struct {
 	internal     []*request
 	work         []func()
 	afterSync    []func()
+	durable      chan *applied // applied batches on their way to the disk
+	syncDone     chan struct{}
 	await        chan *Result // the awaiting channel of the command being processed
 	steps        int
 
@@ -141,6 +143,8 @@ func Open(opts Options) (*Engine, error) {
 		awaiting: map[int64]*awaiter{},
 		woken:    map[string]bool{},
 		streams:  map[int64]*Stream{},
+		durable:  make(chan *applied, 64),
+		syncDone: make(chan struct{}),
 	}
 	if n := w.TruncatedBytes(); n > 0 {
 		e.log.Warn().Int64("bytes", n).Msg("cut a torn tail from the log (a crash during a write)")
@@ -287,12 +291,17 @@ const (
 )
 
 func (e *Engine) run() {
-	defer close(e.done)
+	go e.syncer()
+	defer func() {
+		close(e.durable)
+		<-e.syncDone
+		close(e.done)
+	}()
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	batch := make([]*request, 0, maxBatch)
 	for {
-		batch = batch[:0]
+		// A new slice each time: the syncer still holds the previous batch.
+		batch := make([]*request, 0, 64)
 		due := false
 		if len(e.internal) == 0 {
 			select {
@@ -339,8 +348,9 @@ func (e *Engine) clock() int64 {
 	return now
 }
 
-// process applies a batch of commands, makes them durable with one fsync, exports their
-// records, then answers them and pushes activated jobs to streams.
+// process applies a batch of commands and hands it to the syncer, which makes it durable and
+// only then lets anything of it out (answers, records, pushed jobs). The next batch is applied
+// while the syncer waits for the disk.
 func (e *Engine) process(batch []*request, due bool) {
 	e.now = e.clock()
 	batch = append(batch, e.internal...)
@@ -369,41 +379,103 @@ func (e *Engine) process(batch []*request, due bool) {
 		}
 		batch = append(batch, e.streamPushes()...)
 	}
-	if _, err := e.wal.Append(logged...); err == nil {
-		err = e.wal.Sync()
-		if err != nil {
-			e.fatal(err)
-		}
-	} else {
-		e.fatal(err)
+	a := &applied{logged: logged, batch: batch, recs: e.recs, after: e.afterSync, pushes: e.pushes}
+	for t := range e.woken {
+		a.woken = append(a.woken, t)
+		delete(e.woken, t)
 	}
-	e.stats.Commands.Add(int64(len(logged)))
-	e.stats.Batches.Add(1)
-	if e.opts.Exporter != nil && len(e.recs) > 0 && !e.exportFailed {
-		if err := e.opts.Exporter.Export(e.recs); err != nil {
+	e.recs, e.afterSync, e.pushes = nil, nil, nil
+	e.durable <- a
+	if e.wal.Size() > e.opts.SnapshotBytes {
+		e.barrier()
+		if err := e.snapshot(); err != nil {
+			e.log.Error().Err(err).Msg("writing a snapshot")
+		}
+	}
+}
+
+// applied is a batch whose effects are in the state but not yet durable.
+type applied struct {
+	logged  [][]byte
+	batch   []*request
+	recs    []Record
+	after   []func()
+	pushes  []push
+	woken   []string
+	barrier chan struct{} // a barrier: closed once everything handed over before it is durable
+}
+
+// barrier waits until every batch handed to the syncer is durable and out.
+func (e *Engine) barrier() {
+	b := make(chan struct{})
+	e.durable <- &applied{barrier: b}
+	<-b
+}
+
+// syncer appends what the processor applied, fsyncs once for all of it (group commit), then
+// exports its records, answers, pushes jobs to streams and wakes long polls.
+func (e *Engine) syncer() {
+	defer close(e.syncDone)
+	for first := range e.durable {
+		group := []*applied{first}
+	more:
+		for {
+			select {
+			case a, ok := <-e.durable:
+				if !ok {
+					break more
+				}
+				group = append(group, a)
+			default:
+				break more
+			}
+		}
+		var logged [][]byte
+		for _, a := range group {
+			logged = append(logged, a.logged...)
+		}
+		if len(logged) > 0 {
+			if _, err := e.wal.Append(logged...); err != nil {
+				e.fatal(err)
+			}
+			if err := e.wal.Sync(); err != nil {
+				e.fatal(err)
+			}
+			e.stats.Commands.Add(int64(len(logged)))
+			e.stats.Batches.Add(1)
+		}
+		for _, a := range group {
+			e.release(a)
+		}
+	}
+}
+
+// release lets a durable batch out.
+func (e *Engine) release(a *applied) {
+	if a.barrier != nil {
+		close(a.barrier)
+		return
+	}
+	if e.opts.Exporter != nil && len(a.recs) > 0 && !e.exportFailed {
+		if err := e.opts.Exporter.Export(a.recs); err != nil {
 			// Exporting on after a lost batch would leave a gap; the next start exports again
 			// everything after the last record the file holds.
 			e.exportFailed = true
 			e.log.Error().Err(err).Msg("exporting records failed; no more records are exported until the engine restarts, which exports the missing ones")
 		}
 	}
-	e.stats.Records.Add(int64(len(e.recs)))
-	e.recs = e.recs[:0]
-	for _, r := range batch {
+	e.stats.Records.Add(int64(len(a.recs)))
+	for _, r := range a.batch {
 		if r.reply != nil {
 			r.reply <- r.res
 		}
 	}
-	for _, f := range e.afterSync {
+	for _, f := range a.after {
 		f()
 	}
-	e.afterSync = e.afterSync[:0]
-	e.deliverPushes()
-	e.wakePolls()
-	if e.wal.Size() > e.opts.SnapshotBytes {
-		if err := e.snapshot(); err != nil {
-			e.log.Error().Err(err).Msg("writing a snapshot")
-		}
+	e.deliverPushes(a.pushes)
+	if len(a.woken) > 0 && e.notify != nil {
+		e.notify(a.woken)
 	}
 }
 

@@ -86,15 +86,15 @@ func (e *Engine) queuePush(streamID int64, j *ActivatedJob) {
 	e.pushes = append(e.pushes, push{stream: s, job: j})
 }
 
-// deliverPushes hands pushed jobs to their streams after the batch is durable; a stream that
-// is gone or full yields the job back.
-func (e *Engine) deliverPushes() {
-	if len(e.pushes) == 0 {
+// deliverPushes hands pushed jobs to their streams once durable; a stream that is gone or
+// full yields the job back.
+func (e *Engine) deliverPushes(pushes []push) {
+	if len(pushes) == 0 {
 		return
 	}
 	e.streamsMu.Lock()
 	defer e.streamsMu.Unlock()
-	for _, p := range e.pushes {
+	for _, p := range pushes {
 		delivered := false
 		if p.stream != nil && e.streams[p.stream.ID] == p.stream {
 			select {
@@ -104,27 +104,12 @@ func (e *Engine) deliverPushes() {
 			}
 		}
 		if !delivered {
-			e.internal = append(e.internal, &request{cmd: &Cmd{Op: OpYield, Key: p.job.Key}})
+			e.Yield(p.job.Key)
 		}
 	}
-	e.pushes = e.pushes[:0]
 }
 
 // Yield gives back a pushed job the gateway could not send.
 func (e *Engine) Yield(key int64) {
 	go func() { _, _ = e.Do(contextBackground(), &Cmd{Op: OpYield, Key: key}, nil) }()
-}
-
-func (e *Engine) wakePolls() {
-	if len(e.woken) == 0 {
-		return
-	}
-	types := make([]string, 0, len(e.woken))
-	for t := range e.woken {
-		types = append(types, t)
-		delete(e.woken, t)
-	}
-	if e.notify != nil {
-		e.notify(types)
-	}
 }
