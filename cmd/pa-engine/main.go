@@ -87,7 +87,8 @@ func run(ctx context.Context, cfg *config) error {
 		srvOpts = append(srvOpts, grpc.Creds(creds))
 	}
 	srv := grpc.NewServer(srvOpts...)
-	pb.RegisterGatewayServer(srv, gateway.New(eng, ln.Addr()))
+	gw := gateway.New(eng, ln.Addr())
+	pb.RegisterGatewayServer(srv, gw)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -111,6 +112,7 @@ func run(ctx context.Context, cfg *config) error {
 	case err := <-served:
 		return fmt.Errorf("serving gRPC: %w", err)
 	}
+	gw.Shutdown()
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {

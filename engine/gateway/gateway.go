@@ -38,11 +38,18 @@ type Server struct {
 
 	mu    sync.Mutex
 	polls map[string]map[chan struct{}]struct{}
+
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Shutdown ends held long polls (answered with no jobs, as on a timeout) and open job streams,
+// so that a graceful stop of the gRPC server does not wait for them.
+func (s *Server) Shutdown() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New returns a gateway over e; addr is what Topology reports as the broker's address.
 func New(e *engine.Engine, addr net.Addr) *Server {
-	s := &Server{e: e, addr: addr, polls: map[string]map[chan struct{}]struct{}{}}
+	s := &Server{e: e, addr: addr, polls: map[string]map[chan struct{}]struct{}{}, closing: make(chan struct{})}
 	e.SetNotify(s.wake)
 	return s
 }

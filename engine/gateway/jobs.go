@@ -61,6 +61,10 @@ func (s *Server) ActivateJobs(req *pb.ActivateJobsRequest, stream pb.Gateway_Act
 			t.Stop()
 			s.unregister(req.Type, w)
 			return nil
+		case <-s.closing:
+			t.Stop()
+			s.unregister(req.Type, w)
+			return nil
 		}
 		t.Stop()
 		s.unregister(req.Type, w)
@@ -156,7 +160,7 @@ func (s *Server) StreamActivatedJobs(req *pb.StreamActivatedJobsRequest, stream 
 			}
 		case <-ctx.Done():
 			return nil
-		case <-s.e.Done():
+		case <-s.closing:
 			return status.Error(codes.Unavailable, "the engine is shutting down")
 		}
 	}
