@@ -526,8 +526,12 @@ type namedCond struct {
 	fn   func(rec) bool
 }
 
-func ev(valueType, intent string) query  { return query{recordType: "EVENT", valueType: valueType, intent: intent} }
-func cmd(valueType, intent string) query { return query{recordType: "COMMAND", valueType: valueType, intent: intent} }
+func ev(valueType, intent string) query {
+	return query{recordType: "EVENT", valueType: valueType, intent: intent}
+}
+func cmd(valueType, intent string) query {
+	return query{recordType: "COMMAND", valueType: valueType, intent: intent}
+}
 func rej(valueType, intent string) query {
 	return query{recordType: "COMMAND_REJECTION", valueType: valueType, intent: intent}
 }
@@ -968,5 +972,3 @@ func (e *engine) elementCompleted(t testing.TB, pik int64, elementID string, tim
 	t.Helper()
 	return e.waitRecord(t, ev("PROCESS_INSTANCE", "ELEMENT_COMPLETED").pi(pik).f("elementId", elementID), timeout)
 }
-
-
