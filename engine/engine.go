@@ -126,7 +126,7 @@ type Stats struct {
 // Open loads the state from dir (snapshot, then the log after it) and starts processing.
 func Open(opts Options) (*Engine, error) {
 	if opts.SnapshotBytes <= 0 {
-		opts.SnapshotBytes = 128 << 20
+		opts.SnapshotBytes = 8 << 20
 	}
 	w, err := wal.Open(opts.DataDir)
 	if err != nil {

@@ -76,7 +76,7 @@ var settings = []setting{
 			c.BackpressureLimit = int(n)
 			return nil
 		}},
-	{"snapshot-bytes", "134217728", "write a snapshot and drop the log before it once the log grows past this size",
+	{"snapshot-bytes", "8388608", "write a snapshot and drop the log before it once the log grows past this size (bounds the replay after a crash: about 1 s per 8 MiB here)",
 		integer("snapshot-bytes", func(c *config) *int64 { return &c.SnapshotBytes })},
 	{"log-level", "info", "debug, info, warn or error (JSON lines on stderr)",
 		str(func(c *config) *string { return &c.LogLevel })},
