@@ -28,7 +28,7 @@ fi
 
 if [[ "$what" == all ]]; then
   step "go vet"
-  go vet ./... && go vet -tags integration ./integration/
+  go vet ./... && go vet -tags integration ./integration/ ./engine/...
   step "unit tests (race detector)"
   go test -race -count=1 ./...
   step "fuzz targets, briefly"
@@ -46,6 +46,12 @@ if [[ "$what" == all ]]; then
   step "benchmark smoke (fake gateway, 500 jobs; fails only on jobs not completed) and container smoke"
   bash scripts/bench.sh -short && bash scripts/container-smoke.sh
 fi
+
+step "engine: conformance (one test per item of the Zeebe 8.5 reference's checklist) and the SIGKILL crash test"
+go test -tags integration -count=1 -timeout 10m ./engine/conformance/ ./engine/crashtest/
+
+step "engine: the official Java client and the Node SDK run their workers against pa-engine"
+bash scripts/clients.sh
 
 step "integration tests (they start pa-engine themselves)"
 go test -tags integration -count=1 -timeout 15m ./integration/ "${@:2}"
