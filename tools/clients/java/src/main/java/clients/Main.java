@@ -366,7 +366,8 @@ public final class Main {
     final Map<Long, Integer> orderOf = new ConcurrentHashMap<>();
     final CompletableFuture<String> failCase = new CompletableFuture<>();
     final CompletableFuture<String> rejectCase = new CompletableFuture<>();
-    volatile long failedJobKey = -1;
+    /** The instance of the job failed with no retries (from the job: its creation may time out). */
+    volatile long failedInstance = -1;
     final Set<Long> seenJobs = ConcurrentHashMap.newKeySet();
     final Set<Long> duplicateJobs = ConcurrentHashMap.newKeySet();
 
@@ -430,15 +431,20 @@ public final class Main {
           name("create " + INSTANCES + " instances"),
           () -> {
             final Set<Long> keys = new HashSet<>();
+            // All requests at once, then their answers in order.
+            final List<CompletableFuture<ProcessInstanceEvent>> sent = new ArrayList<>();
             for (int i = 1; i <= INSTANCES; i++) {
-              final ProcessInstanceEvent e =
+              sent.add(
                   client
                       .newCreateInstanceCommand()
                       .bpmnProcessId(PROCESS_ID)
                       .latestVersion()
                       .variables(orderVariables(i, i * 5))
                       .send()
-                      .join();
+                      .toCompletableFuture());
+            }
+            for (int i = 1; i <= INSTANCES; i++) {
+              final ProcessInstanceEvent e = sent.get(i - 1).join();
               expect(e.getProcessInstanceKey() > 0, "instance key %d", e.getProcessInstanceKey());
               expect(
                   PROCESS_ID.equals(e.getBpmnProcessId())
@@ -540,10 +546,14 @@ public final class Main {
           () -> {
             sleep(1000); // the last job's completion is followed by the gateway and end events
             int gone = 0;
+            final Map<Long, CompletableFuture<?>> sent = new LinkedHashMap<>();
             for (final long k : plain) {
+              sent.put(k, client.newCancelInstanceCommand(k).send().toCompletableFuture());
+            }
+            for (final var e : sent.entrySet()) {
               expectCode(
-                  "CancelProcessInstance " + k,
-                  () -> client.newCancelInstanceCommand(k).send().join(),
+                  "CancelProcessInstance " + e.getKey(),
+                  () -> e.getValue().join(),
                   Set.of(Code.NOT_FOUND));
               gone++;
             }
@@ -589,12 +599,18 @@ public final class Main {
             return job + "; result " + new TreeMap<>(v);
           });
 
-      final long failKey = failInstance;
+      final long created = failInstance;
       check(
           name("FailJob with retries 0, then CompleteJob is refused"),
           () -> {
             final String outcome = failCase.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             expect(outcome.startsWith("ok:"), "%s", outcome);
+            final long failKey = failedInstance;
+            expect(
+                created < 0 || created == failKey,
+                "the failed job belongs to instance %d, created %d",
+                failKey,
+                created);
             // The instance waits on an incident: it is active, so variables can be set and it
             // can be cancelled (once).
             final List<String> got = new ArrayList<>();
@@ -780,7 +796,7 @@ public final class Main {
     /** FailJob with no retries left (an incident), then CompleteJob on the same job. */
     String failThenComplete(final JobClient jc, final ActivatedJob job) {
       try {
-        failedJobKey = job.getKey();
+        failedInstance = job.getProcessInstanceKey();
         jc.newFailCommand(job)
             .retries(0)
             .errorMessage("java client: failed on purpose")
