@@ -176,7 +176,20 @@ public final class Main {
   }
 
   private String checkTopology() {
-    final Topology t = client.newTopologyRequest().send().join();
+    // The engine may still be starting: UNAVAILABLE is retried for up to 30 s (the project's own
+    // tools wait the same way); any other answer counts.
+    Topology t = null;
+    final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (t == null) {
+      try {
+        t = client.newTopologyRequest().send().join();
+      } catch (final RuntimeException e) {
+        if (codeOf(e) != Code.UNAVAILABLE || System.nanoTime() > deadline) {
+          throw e;
+        }
+        sleep(200);
+      }
+    }
     final String gv = t.getGatewayVersion();
     expect(gv != null && !gv.isEmpty(), "gatewayVersion is empty");
     expect(!t.getBrokers().isEmpty(), "no broker in the topology");
