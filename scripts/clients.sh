@@ -31,7 +31,7 @@ for a in "$@"; do
   case "$a" in
     java) want_java=1 ;;
     node) want_node=1 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$a' (java | node)" ;;
   esac
 done
