@@ -50,8 +50,5 @@ fi
 step "engine: conformance (one test per item of the Zeebe 8.5 reference's checklist) and the SIGKILL crash test"
 go test -tags integration -count=1 -timeout 10m ./engine/conformance/ ./engine/crashtest/
 
-step "engine: the official Java client and the Node SDK run their workers against pa-engine"
-bash scripts/clients.sh
-
 step "integration tests (they start pa-engine themselves)"
 go test -tags integration -count=1 -timeout 15m ./integration/ "${@:2}"

@@ -20,6 +20,8 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	// Zeebe's gateway accepts gzip-compressed requests, and the Node SDK always sends them.
+	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/pa-connector/pa-connector/engine"
