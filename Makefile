@@ -40,6 +40,11 @@ demo:
 bench:
 	bash scripts/bench.sh
 
+# pa-engine on its own (docs/benchmarks.md, "Engine (pa-engine)"): ENGINE_BENCH_FLAGS=-short for the smoke.
+.PHONY: bench-engine
+bench-engine:
+	$(GO) run ./bench/cmd/engine-bench $(ENGINE_BENCH_FLAGS)
+
 # Reliability tests of docs/reliability.md at full size (1,000 instances under load; CI runs
 # them with 150 as part of `make integration`), on an engine of their own (scripts/engine.sh with
 # its own data directory and port, started clean and stopped afterwards) so that other test runs'

@@ -75,3 +75,4 @@ doc="${BENCH_DOC-docs/benchmarks.md}"
 "$out/bin/pa-bench" "${common[@]}" ${engine[@]+"${engine[@]}"} -doc "$doc" -command "make bench" \
   ${args[@]+"${args[@]}"}
 log "logs, profiles and results.json in $out"
+go run ./bench/cmd/engine-bench -short
