@@ -36,6 +36,8 @@ type userLimit struct {
 	sem         chan struct{}
 	window      *slidingWindow // requests
 	exec        *slidingWindow // milliseconds of request time
+	running     int64          // requests sent and not yet answered
+	startsMs    int64          // the sum of their start times (Unix ms): running time = running×now − startsMs
 }
 
 // slidingWindow admits at most max events in any period of length per, counted in one-second
@@ -81,6 +83,13 @@ func (w *slidingWindow) wait(ctx context.Context) error { return w.waitBelow(ctx
 
 // waitBelow blocks while the period's sum is at its maximum, then adds units (0: only waits).
 func (w *slidingWindow) waitBelow(ctx context.Context, units int64) error {
+	_, err := w.reserve(ctx, units)
+	return err
+}
+
+// reserve waits while the period's sum is at its maximum, then adds units now and returns the
+// second they were added in, for unreserve.
+func (w *slidingWindow) reserve(ctx context.Context, units int64) (int64, error) {
 	for {
 		w.mu.Lock()
 		now := time.Now()
@@ -89,8 +98,9 @@ func (w *slidingWindow) waitBelow(ctx context.Context, units int64) error {
 		if w.sum < w.max {
 			w.counts[int(w.head%int64(len(w.counts)))] += units
 			w.sum += units
+			at := w.head
 			w.mu.Unlock()
-			return nil
+			return at, nil
 		}
 		w.mu.Unlock()
 		// Wait for the next second's bucket to expire.
@@ -98,7 +108,7 @@ func (w *slidingWindow) waitBelow(ctx context.Context, units int64) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-t.C:
 		}
 	}
@@ -182,21 +192,67 @@ func (l *Limits) Acquire(ctx context.Context, identity, connection string) (func
 		return nil, ctx.Err()
 	}
 	err := u.waitPause(ctx)
+	var started int64
 	if err == nil {
-		err = u.exec.waitBelow(ctx, 0)
+		started, err = u.admitExec(ctx)
 	}
 	if err == nil {
-		err = u.window.wait(ctx)
+		if err = u.window.wait(ctx); err != nil {
+			u.finishExec(started, 0)
+		}
 	}
 	if err != nil {
 		<-u.sem
 		return nil, err
 	}
-	start := time.Now()
 	return func() {
 		<-u.sem
-		u.exec.add(time.Since(start).Milliseconds())
+		u.finishExec(started, time.Now().UnixMilli()-started)
 	}, nil
+}
+
+// admitExec waits until the execution time of this caller's requests, finished ones in the
+// window plus the time running ones have taken so far, is under the limit, then counts one more
+// running request and returns its start (Unix ms). Counting running requests keeps the total
+// at or above what Dataverse has seen finish: when the first of many slow requests ends, the
+// others have run as long and are about to be counted there too.
+func (u *userLimit) admitExec(ctx context.Context) (int64, error) {
+	for {
+		now := time.Now()
+		ms := now.UnixMilli()
+		u.mu.Lock()
+		running := u.running*ms - u.startsMs
+		u.exec.mu.Lock()
+		u.exec.lastUse = now
+		u.exec.advance(now.Unix())
+		done := u.exec.sum
+		u.exec.mu.Unlock()
+		if done+running < u.exec.max {
+			u.running++
+			u.startsMs += ms
+			u.mu.Unlock()
+			return ms, nil
+		}
+		u.mu.Unlock()
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// finishExec ends a running request that started at started (Unix ms) and took ms.
+func (u *userLimit) finishExec(started, ms int64) {
+	u.mu.Lock()
+	u.running--
+	u.startsMs -= started
+	u.mu.Unlock()
+	if ms > 0 {
+		u.exec.add(ms)
+	}
 }
 
 // identityOf names the Dataverse caller of a bound call without keeping a secret: the
