@@ -6,7 +6,8 @@
 #                              default, polling only, secrets from files, GOGC=400), 1,000 jobs
 #                              in flight, profiled runs, and pa-engine, the project's own Zeebe
 #                              gateway (10,000 jobs per operation); about 5 minutes
-#   scripts/bench.sh -short    smoke (CI): fake gateway only, 500 jobs, well under a minute;
+#   scripts/bench.sh -short    smoke (CI): fake gateway, 500 jobs, then engine-bench -short (2,000
+#                              instances on pa-engine alone), about a minute;
 #                              fails only when jobs are not completed, never on timings
 #
 # Environment (optional):
@@ -53,6 +54,8 @@ common=(-worker "$out/bin/pa-connector" -emulator "$out/bin/dataverse-emulator" 
 
 if [[ -n "$short" ]]; then
   "$out/bin/pa-bench" -short "${common[@]}" -command "scripts/bench.sh -short" ${args[@]+"${args[@]}"}
+  # pa-engine alone, 2,000 instances: fails only when an instance or a job is lost.
+  go run ./bench/cmd/engine-bench -short
   # Passed: drop the temp dir (binaries, logs) unless the caller chose it; a failure keeps it.
   if [[ -z "${BENCH_OUT:-}" ]]; then rm -rf "$out"; log "smoke passed (output removed; set BENCH_OUT to keep it)"; fi
   exit 0
