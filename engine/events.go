@@ -103,7 +103,7 @@ func parseDate(s string) (time.Time, bool) {
 
 // openTimer evaluates a timer event definition of ev (owner: the catch event, or the activity
 // of a boundary timer) and schedules it.
-func (e *Engine) openTimer(owner *ElementInstance, ev *bpmn.Element, incidentOn *bpmn.Element) bool {
+func (e *Engine) openTimer(owner *ElementInstance, ev *bpmn.Element) bool {
 	now := time.UnixMilli(e.now).UTC()
 	raw, kind := ev.TimeDuration, "duration"
 	switch {
@@ -217,11 +217,11 @@ func (e *Engine) openBoundaryEvents(inst *ElementInstance, el *bpmn.Element) boo
 	for _, b := range el.Boundaries {
 		switch b.EventType {
 		case bpmn.TimerEvent:
-			if !e.openTimer(inst, b, el) {
+			if !e.openTimer(inst, b) {
 				return false
 			}
 		case bpmn.MessageEvt:
-			if !e.openSubscription(inst, b, el) {
+			if !e.openSubscription(inst, b) {
 				return false
 			}
 		}
@@ -280,7 +280,7 @@ func (e *Engine) subValue(s *Subscription, msgKey int64, vars []byte) messageSub
 
 // openSubscription evaluates ev's message name and correlation key in owner's scope and
 // subscribes owner (the catch element, or the activity of a boundary event).
-func (e *Engine) openSubscription(owner *ElementInstance, ev *bpmn.Element, _ *bpmn.Element) bool {
+func (e *Engine) openSubscription(owner *ElementInstance, ev *bpmn.Element) bool {
 	env := e.env(owner)
 	name, err := e.value(ev.MessageName, env)
 	if err != nil {

@@ -85,7 +85,7 @@ func (e *Engine) onActivating(inst *ElementInstance, el *bpmn.Element) {
 		if !e.openBoundaryEvents(inst, el) {
 			return
 		}
-		if el.Type == bpmn.ReceiveTask && !e.openSubscription(inst, el, el) {
+		if el.Type == bpmn.ReceiveTask && !e.openSubscription(inst, el) {
 			return
 		}
 		e.transition(inst, el, Activated)
@@ -100,11 +100,11 @@ func (e *Engine) onActivating(inst *ElementInstance, el *bpmn.Element) {
 		e.closeEvents(inst)
 		switch el.EventType {
 		case bpmn.TimerEvent:
-			if !e.openTimer(inst, el, el) {
+			if !e.openTimer(inst, el) {
 				return
 			}
 		case bpmn.MessageEvt:
-			if !e.openSubscription(inst, el, el) {
+			if !e.openSubscription(inst, el) {
 				return
 			}
 		}
