@@ -169,8 +169,8 @@ Endpoints:
   GET  /api/data/v9.2/flowsessions({id})/outputs/$value
   POST /api/data/v9.2/flowsessions({id})/Microsoft.Dynamics.CRM.CancelDesktopFlowRun
   GET  /_emulator/calls            POST /_emulator/faults        POST /_emulator/revoke-tokens
-  POST /_emulator/reset            POST /_emulator/tick          GET  /_emulator/sessions/{id}
-  POST /_emulator/sessions/{id}/status
+  POST /_emulator/reset            POST /_emulator/tick          GET  /_emulator/sessions
+  GET  /_emulator/sessions/{id}    POST /_emulator/sessions/{id}/status
 `
 
 // parseArgs reads flags with environment fallbacks; lookup is os.LookupEnv in main.

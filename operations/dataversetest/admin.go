@@ -23,6 +23,7 @@ type adminCalls struct {
 //	POST /_emulator/revoke-tokens         invalidate issued tokens
 //	POST /_emulator/reset                 forget runs, calls, faults, callbacks and limit usage
 //	POST /_emulator/tick                  catch runs up with the clock
+//	GET  /_emulator/sessions              every run (FlowSession rows as a JSON array, by id)
 //	GET  /_emulator/sessions/{id}         a run's state (FlowSession as JSON)
 //	POST /_emulator/sessions/{id}/status  {"statuscode": 8} forces a run's status
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +74,8 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case path == "tick" && post:
 		e.Tick()
 		ok(nil)
+	case path == "sessions" && r.Method == http.MethodGet:
+		ok(e.Sessions())
 	case strings.HasPrefix(path, "sessions/"):
 		id, rest, _ := strings.Cut(strings.TrimPrefix(path, "sessions/"), "/")
 		switch {

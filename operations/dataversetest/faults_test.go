@@ -133,6 +133,27 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("the calls answer holds the bearer token")
 	}
 
+	// Every run, with the connection it was started on: the reliability tests' oracle for a
+	// second run of one task.
+	second := trigger(t, s, map[string]any{"runMode": "unattended", "connectionName": "conn2"})
+	resp, err = http.Get(s.URL() + "/_emulator/sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var rows []FlowSession
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatalf("GET /_emulator/sessions: %v: %s", err, b)
+	}
+	byConn := map[string]string{}
+	for _, r := range rows {
+		byConn[r.ConnectionName] = r.ID
+	}
+	if len(rows) != 2 || byConn["conn1"] != id || byConn["conn2"] != second {
+		t.Errorf("sessions = %s, want the runs %s (conn1) and %s (conn2)", b, id, second)
+	}
+
 	if r := post("/_emulator/revoke-tokens", ""); r.StatusCode != 204 {
 		t.Errorf("revoke: %d", r.StatusCode)
 	}
