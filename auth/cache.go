@@ -34,8 +34,8 @@ type Cache struct {
 	maxEntries   int
 	fetchTimeout time.Duration
 	onFetch      func(time.Duration, error)
-	salt         [32]byte // keys hold a salted hash of the secret, not the secret
-	fetches      atomic.Int64
+	salt         [32]byte     // keys hold a salted hash of the secret, not the secret
+	fetches      atomic.Int64 // token requests sent, counted by the client's transport
 
 	mu       sync.Mutex
 	entries  map[cacheKey]*list.Element // values are *entry
@@ -89,15 +89,10 @@ func WithOnFetch(f func(d time.Duration, err error)) Option {
 
 // NewCache returns a Cache that sends token requests with client (nil: a new
 // client on http.DefaultTransport). The cache uses a copy of client that does
-// not follow redirects, which would carry the client secret to another URL.
+// not follow redirects, which would carry the client secret to another URL,
+// and counts the requests it sends (Fetches).
 func NewCache(client *http.Client, opts ...Option) *Cache {
-	if client == nil {
-		client = &http.Client{}
-	}
-	noRedirect := *client
-	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Cache{
-		client:       &noRedirect,
 		now:          time.Now,
 		maxEntries:   DefaultMaxEntries,
 		fetchTimeout: DefaultFetchTimeout,
@@ -105,6 +100,7 @@ func NewCache(client *http.Client, opts ...Option) *Cache {
 		lru:          list.New(),
 		inflight:     make(map[cacheKey]*call),
 	}
+	c.client = tokenClient(client, &c.fetches)
 	rand.Read(c.salt[:])
 	for _, opt := range opts {
 		opt(c)
@@ -166,7 +162,6 @@ func (c *Cache) Token(ctx context.Context, cred Credentials) (string, error) {
 func (c *Cache) fetch(ctx context.Context, k cacheKey, n normalized, cl *call) {
 	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
 	defer cancel()
-	c.fetches.Add(1)
 	issued := c.now()
 	start := time.Now()
 	token, lifetime, err := requestToken(ctx, c.client, n)
@@ -220,7 +215,7 @@ func (c *Cache) Invalidate(cred Credentials, token string) {
 	}
 }
 
-// Fetches returns the number of token requests started so far.
+// Fetches returns the number of token requests sent so far.
 func (c *Cache) Fetches() int64 { return c.fetches.Load() }
 
 // Len returns the number of cached tokens, expired ones included until they
