@@ -29,7 +29,7 @@ const (
 // validation errors follow the connector's input names (authentication.*).
 //
 // A Credentials value never shows its secrets: String, GoString, every fmt
-// verb, MarshalJSON and LogValue print Token and ClientSecret as "***".
+// verb, MarshalJSON and MarshalZerologObject print Token and ClientSecret as "***".
 type Credentials struct {
 	// Type is TypeBearer or TypeClientCredentials (case-insensitive).
 	Type string

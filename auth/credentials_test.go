@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 func TestValidate(t *testing.T) {
@@ -98,8 +99,9 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 	}
 	type wrapper struct{ Auth Credentials }
 	for _, c := range []Credentials{all, {Type: TypeBearer, Token: testToken}} {
-		var slogOut strings.Builder
-		slog.New(slog.NewTextHandler(&slogOut, nil)).Info("job", "auth", c)
+		var logOut strings.Builder
+		log := zerolog.New(&logOut)
+		log.Info().Object("auth", c).Interface("any", c).Stringer("string", c).Msg("job")
 		js, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
@@ -110,13 +112,26 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 			"%s": fmt.Sprintf("%s", c), "%q": fmt.Sprintf("%q", c), "%x": fmt.Sprintf("%x", c),
 			"pointer %+v": fmt.Sprintf("%+v", &c), "nested %+v": fmt.Sprintf("%+v", wrapper{c}),
 			"nested %#v": fmt.Sprintf("%#v", wrapper{c}), "slice %v": fmt.Sprint([]Credentials{c}),
-			"json": string(js), "slog": slogOut.String(),
+			"json": string(js), "zerolog": logOut.String(),
 		}
 		for name, out := range outputs {
 			assertNoSecret(t, out)
 			if !strings.Contains(out, "***") {
 				t.Errorf("%s = %s, want secrets shown as ***", name, out)
 			}
+		}
+	}
+	// zerolog's Object writes the fields MarshalJSON writes.
+	for _, c := range []Credentials{all, {Type: TypeBearer, Token: testToken}, {}} {
+		var line struct{ Object, JSON json.RawMessage }
+		var out strings.Builder
+		log := zerolog.New(&out)
+		log.Log().Object("Object", c).Interface("JSON", c).Send()
+		if err := json.Unmarshal([]byte(out.String()), &line); err != nil {
+			t.Fatalf("zerolog line %s: %v", out.String(), err)
+		}
+		if string(line.Object) != string(line.JSON) {
+			t.Errorf("zerolog Object = %s, want the MarshalJSON fields %s", line.Object, line.JSON)
 		}
 	}
 	if got := fmt.Sprintf("%+v", all); !strings.Contains(got, "ClientID:"+testClient) || !strings.Contains(got, "ClientAuthentication:credentialsBody") {

@@ -21,6 +21,6 @@
 // network failures and timeouts are plain wrapped errors (retryable).
 // [IsPermanent] folds these rules into one test.
 //
-// Secrets: no error, String, GoString, fmt verb, JSON or slog output of this
+// Secrets: no error, String, GoString, fmt verb, JSON or zerolog output of this
 // package contains a client secret or an access token. The package does not log.
 package auth

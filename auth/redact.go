@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rs/zerolog"
 )
 
 const redacted = "***"
@@ -63,8 +64,24 @@ func (c Credentials) MarshalJSON() ([]byte, error) {
 	}{c.Type, redact(c.Token), redactURL(c.TokenURL), c.ClientID, redact(c.ClientSecret), c.Scopes, c.ClientAuthentication})
 }
 
-// LogValue makes log/slog print the redacted form.
-func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+// MarshalZerologObject makes zerolog's Object write the redacted form, with
+// the keys of MarshalJSON.
+func (c Credentials) MarshalZerologObject(e *zerolog.Event) {
+	str := func(key, value string) {
+		if value != "" {
+			e.Str(key, value)
+		}
+	}
+	e.Str("type", c.Type)
+	str("token", redact(c.Token))
+	str("oauthTokenEndpoint", redactURL(c.TokenURL))
+	str("clientId", c.ClientID)
+	str("clientSecret", redact(c.ClientSecret))
+	if len(c.Scopes) > 0 {
+		e.Strs("scopes", c.Scopes)
+	}
+	str("clientAuthentication", c.ClientAuthentication)
+}
 
 func redact(s string) string {
 	if s == "" {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,12 +15,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	zerolog.TimeFieldFormat = time.RFC3339Nano // as pa-engine's logs
 	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
@@ -35,39 +37,39 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		fmt.Fprintln(stderr, "dataverse-emulator:", err)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := zerolog.New(zerolog.SyncWriter(stderr)).With().Timestamp().Logger()
 	opts, err := s.options()
 	if err != nil {
-		log.Error("configuration", "error", err.Error())
+		log.Error().Err(err).Msg("configuration")
 		return 2
 	}
 	opts.Logger = log
 	ln, err := net.Listen("tcp", s.listen)
 	if err != nil {
-		log.Error("listening", "error", err.Error())
+		log.Error().Err(err).Msg("listening")
 		return 1
 	}
 	emu := dataversetest.NewHandler(opts)
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(stdout, url)
-	log.Info("listening", "url", url, "flows", len(opts.Flows), "tenant", opts.Tenant)
+	log.Info().Str("url", url).Int("flows", len(opts.Flows)).Str("tenant", opts.Tenant).Msg("listening")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		emu.Close()
-		log.Error("serving", "error", err.Error())
+		log.Error().Err(err).Msg("serving")
 		return 1
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info().Msg("shutting down")
 	emu.Close() // ends fault delays and callback retries first, so Shutdown does not wait on them
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Error("shutting down", "error", err.Error())
+		log.Error().Err(err).Msg("shutting down")
 		return 1
 	}
 	return 0

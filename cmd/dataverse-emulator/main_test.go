@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -237,18 +238,31 @@ func TestBinary(t *testing.T) {
 	if strings.Contains(logs, clientSecret) || strings.Contains(logs, tok.AccessToken) {
 		t.Error("the log holds a secret or a token")
 	}
-	var sawRequest bool
+	// JSON lines in zerolog's format, as the worker's and the engine's.
+	var sawRequest, sawListening, sawShutdown bool
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var entry map[string]any
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Errorf("log line is not JSON: %q", line)
 			continue
 		}
-		if entry["msg"] == "request" && entry["operation"] == "RunDesktopFlow" && entry["status"] == 200.0 {
-			sawRequest = true
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(entry["time"])); err != nil || entry["level"] != "info" {
+			t.Errorf("log line %s: want zerolog's time and level fields", line)
+		}
+		switch entry["message"] {
+		case "request":
+			if entry["operation"] == "RunDesktopFlow" && entry["status"] == 200.0 && entry["method"] == "POST" &&
+				strings.HasSuffix(fmt.Sprint(entry["path"]), "/Microsoft.Dynamics.CRM.RunDesktopFlow") &&
+				entry["duration_ms"] != nil && entry["caller"] != nil {
+				sawRequest = true
+			}
+		case "listening":
+			sawListening = entry["url"] == base && entry["flows"] != nil && entry["tenant"] != nil
+		case "shutting down":
+			sawShutdown = true
 		}
 	}
-	if !sawRequest {
-		t.Errorf("no request line for RunDesktopFlow in:\n%s", logs)
+	if !sawRequest || !sawListening || !sawShutdown {
+		t.Errorf("request line for RunDesktopFlow %v, listening line %v, shutting down line %v in:\n%s", sawRequest, sawListening, sawShutdown, logs)
 	}
 }

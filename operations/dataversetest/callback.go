@@ -113,7 +113,8 @@ func (e *Emulator) sendCallback(job *callbackJob, attempt int) (retry bool) {
 	e.callbacks = append(e.callbacks, a)
 	e.addCallLocked(Call{Op: OpCallback, Method: http.MethodPost, Path: path, Status: a.Status, Time: start, Duration: time.Since(start)})
 	e.mu.Unlock()
-	e.opts.Logger.Info("callback", "operation", OpCallback, "attempt", attempt, "path", path, "status", a.Status, "duration_ms", time.Since(start).Milliseconds())
+	e.opts.Logger.Info().Str("operation", OpCallback).Int("attempt", attempt).Str("path", path).Int("status", a.Status).
+		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("callback")
 	if e.ctx.Err() != nil {
 		return false
 	}

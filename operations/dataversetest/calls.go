@@ -73,9 +73,8 @@ func (e *Emulator) record(r *http.Request, op, caller string, rec *recorder, sta
 	e.mu.Lock()
 	e.addCallLocked(c)
 	e.mu.Unlock()
-	e.opts.Logger.Info("request",
-		"operation", c.Op, "method", c.Method, "path", c.Path, "status", c.Status,
-		"duration_ms", c.Duration.Milliseconds(), "caller", c.Caller)
+	e.opts.Logger.Info().Str("operation", c.Op).Str("method", c.Method).Str("path", c.Path).Int("status", c.Status).
+		Int64("duration_ms", c.Duration.Milliseconds()).Str("caller", c.Caller).Msg("request")
 }
 
 // recorder remembers the status an answer got.

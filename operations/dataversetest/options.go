@@ -1,9 +1,10 @@
 package dataversetest
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Defaults of Options and Limits; a zero field takes these.
@@ -95,8 +96,9 @@ type Options struct {
 	CallbackClient *http.Client
 	// Clock is the emulator's time; default time.Now.
 	Clock func() time.Time
-	// Logger gets one line per request (no secrets, no bodies); default none.
-	Logger *slog.Logger
+	// Logger gets one line per request and callback (no secrets, no
+	// bodies); the zero value logs nothing.
+	Logger zerolog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -115,9 +117,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

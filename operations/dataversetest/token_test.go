@@ -5,12 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // tokenRequest posts a form to the token endpoint of tenant.
@@ -43,7 +44,7 @@ func tokenRequest(t *testing.T, s *Server, method, tenant string, form url.Value
 func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	s := start(t, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), TokenTTL: time.Hour})
+	s := start(t, Options{Logger: zerolog.New(zerolog.SyncWriter(&logs)), TokenTTL: time.Hour})
 	good := func() url.Values {
 		return url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {s.Scope()}}
 	}
