@@ -50,8 +50,11 @@ type Handler struct {
 // DefaultMaxOutputBytes is Camunda's limit for a connector's output variables.
 const DefaultMaxOutputBytes = 1536 * 1024
 
-// Handle runs the job. ctx carries the job's deadline.
-func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
+// Handle runs the job. ctx carries the job's deadline. The result names the operation, also
+// with an error.
+func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) {
+	op := ""
+	defer func() { result.Operation = op }()
 	hd, err := parseHeaders(job.Headers)
 	if err != nil {
 		return Result{}, Permanent(err)
@@ -88,11 +91,11 @@ func (h *Handler) Handle(ctx context.Context, job Job) (Result, error) {
 	}
 	b.rawAuth = rawAuth
 	if b.wait {
-		SetOperation(ctx, string(OpRunFlowAndWait))
+		op = string(OpRunFlowAndWait)
 	} else if b.call.Op != "" {
-		SetOperation(ctx, string(b.call.Op))
+		op = string(b.call.Op)
 	} else {
-		SetOperation(ctx, "rest")
+		op = "rest"
 	}
 	var res *operations.Response
 	if b.wait {
@@ -156,12 +159,19 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 			return nil, err
 		}
 	}
+	// The critical section: from here until the run is recorded, the job is answered with the
+	// run or an incident, never handed back (Lease.Hold). Unrecorded, it stays held to the end.
+	if err := job.hold(ctx, b.timeout); err != nil {
+		return nil, err
+	}
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err == nil && job.SetLocal != nil {
 		rec := map[string]any{RecordedRunVariable: map[string]any{"status": int64(res.Status), "body": res.Body}}
 		if rerr := job.SetLocal(context.WithoutCancel(ctx), rec); rerr != nil {
 			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
 				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
+		} else {
+			job.release()
 		}
 		failpoint("after-record")
 	}
@@ -217,6 +227,9 @@ func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call 
 		}
 		cctx, cancel := context.WithTimeout(ctx, b.timeout)
 		start := h.now()
+		if call.Op == operations.OpTrigger {
+			job.sending() // from here the trigger may reach Dataverse: no blind retry (Lease.Hold)
+		}
 		res, err := client.Do(cctx, call)
 		cancel()
 		release()

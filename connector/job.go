@@ -22,6 +22,40 @@ type Job struct {
 	// SetLocal, when set, records variables on the job's element instance (local scope), where
 	// a redelivered job finds them.
 	SetLocal func(ctx context.Context, vars map[string]any) error
+	// Waiting, when set, is called once when the job stops working and starts waiting for a
+	// run (runFlowAndWait after its trigger): the adapter moves it from a
+	// PA_CONNECTOR_MAX_JOBS_ACTIVE slot to a PA_CONNECTOR_MAX_JOBS_WAITING one.
+	Waiting func()
+}
+
+// hold starts the critical section of a trigger whose call lasts at most bound (see
+// Lease.Hold); without a lease there is nothing to hold.
+func (j Job) hold(ctx context.Context, bound time.Duration) error {
+	if j.Lease == nil {
+		return nil
+	}
+	return j.Lease.Hold(ctx, bound)
+}
+
+// sending marks the held trigger's request as on its way to Dataverse.
+func (j Job) sending() {
+	if j.Lease != nil {
+		j.Lease.Sending()
+	}
+}
+
+// release ends the trigger's critical section: its run is recorded.
+func (j Job) release() {
+	if j.Lease != nil {
+		j.Lease.Release()
+	}
+}
+
+// waiting tells the adapter the job now waits for its run.
+func (j Job) waiting() {
+	if j.Waiting != nil {
+		j.Waiting()
+	}
 }
 
 // deadline is the job's current deadline.
@@ -32,7 +66,9 @@ func (j Job) deadline() time.Time {
 	return j.Deadline
 }
 
-// Result is a successful job's output variables.
+// Result is what a handler did: the operation it ran (for the job's log line and metrics, also
+// on failure) and a successful job's output variables.
 type Result struct {
+	Operation string
 	Variables map[string]any
 }

@@ -28,11 +28,14 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 	if !operations.ValidID(id) {
 		return nil, Permanentf("RunDesktopFlow answered without a flowsessionId")
 	}
+	job.waiting() // from here the job waits for its run: it gives its active slot back
 	if b.waitMode == WaitCallback {
 		replayed := trig.Header.Get("X-Pa-Connector-Replayed") != ""
 		return h.waitForCallback(ctx, job, hd, b, id, replayed)
 	}
-	pause := time.Second
+	// Status reads with growing pauses (full jitter between 1 s and a ceiling growing by half
+	// each round, up to pollInterval), so that runs started together are not read together.
+	backoff := &Backoff{Min: time.Second, Base: 2 * time.Second, Factor: 1.5, Cap: max(b.pollInterval, time.Second)}
 	var row map[string]any
 	for {
 		res, err := h.send(ctx, job, hd, b, operations.Status(b.org, id))
@@ -44,7 +47,7 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 		if operations.Terminal(int(code)) {
 			break
 		}
-		pause = min(pause*3/2+500*time.Millisecond, b.pollInterval)
+		pause := backoff.Next()
 		if err := h.keepLease(ctx, job, pause); err != nil {
 			return nil, err
 		}

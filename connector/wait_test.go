@@ -156,8 +156,8 @@ func TestRunFlowAndWaitExtendsTheLease(t *testing.T) {
 		o.Flows[workflowID] = dataversetest.Flow{Duration: 1500 * time.Millisecond}
 	})
 	var extended []time.Duration
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	job := f.job(f.waitVars(workflowID), nil)
 	job.Lease = NewLease(time.Now().Add(10*time.Second), cancel, func(_ context.Context, d time.Duration) error {
 		extended = append(extended, d)
@@ -232,8 +232,8 @@ func TestSlidingWindowAdmitsAtMostMaxPerPeriod(t *testing.T) {
 func TestJobTimeoutHeaderSetsTheDeadline(t *testing.T) {
 	f := newFixture(t)
 	var got []time.Duration
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	job := f.job(f.trigger(nil), map[string]string{"jobTimeout": "PT10M"})
 	job.Lease = NewLease(time.Now().Add(time.Minute), cancel, func(_ context.Context, d time.Duration) error {
 		got = append(got, d)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/camunda/zeebe/clients/go/v8/pkg/commands"
 	"github.com/camunda/zeebe/clients/go/v8/pkg/entities"
@@ -37,8 +38,13 @@ type JobHandler interface {
 }
 
 // Worker is the one adapter that talks to Zeebe: it activates jobs (long polling, plus job
-// streaming where the gateway offers it), runs each with a context bound to the job's deadline,
+// streaming where the gateway offers it), runs each with a context bound to the job's lease,
 // recovers panics, and answers with Complete, Fail or ThrowError.
+//
+// Capacity: MaxJobsActive bounds the jobs the worker holds while they work, and with them the
+// jobs it reserves: a poll asks for free slots only, the job stream is closed while none is free
+// (a job pushed anyway is handed back at once), and no activated job waits in a queue.
+// A runFlowAndWait job that waits for its run moves to one of MaxJobsWaiting slots.
 type Worker struct {
 	Gateway        Gateway
 	Handler        JobHandler
@@ -46,6 +52,7 @@ type Worker struct {
 	Name           string
 	FetchVariables []string
 	MaxJobsActive  int
+	MaxJobsWaiting int
 	JobTimeout     time.Duration
 	RequestTimeout time.Duration // long-polling request timeout
 	PollInterval   time.Duration // pause after an empty poll while a stream is open
@@ -54,43 +61,70 @@ type Worker struct {
 	Log            zerolog.Logger
 	Metrics        *Metrics
 
-	slots    chan struct{}
+	initOnce sync.Once
+	active   *slots // jobs at work
+	waiting  *slots // runFlowAndWait jobs waiting for their run
 	inflight sync.WaitGroup
 	ready    atomic.Bool
 	draining atomic.Bool
+	mu       sync.Mutex
+	leases   map[int64]*Lease // running jobs, interrupted at the end of the grace period
+}
+
+// Defaults of the capacity settings.
+const (
+	DefaultMaxJobsActive  = 32
+	DefaultMaxJobsWaiting = 500
+)
+
+func (w *Worker) init() {
+	w.initOnce.Do(func() {
+		if w.MaxJobsActive <= 0 {
+			w.MaxJobsActive = DefaultMaxJobsActive
+		}
+		if w.MaxJobsWaiting <= 0 {
+			w.MaxJobsWaiting = DefaultMaxJobsWaiting
+		}
+		w.active = newSlots(w.MaxJobsActive)
+		w.waiting = newSlots(w.MaxJobsWaiting)
+		w.leases = map[int64]*Lease{}
+	})
 }
 
 // Ready reports whether the gateway answers and the worker is taking jobs.
 func (w *Worker) Ready() bool { return w.ready.Load() && !w.draining.Load() }
 
 // Run activates and handles jobs until ctx ends, then drains: in-flight jobs get Grace to
-// finish, the rest are handed back with their retries unchanged. It returns nil after a clean drain.
+// finish; then jobs whose trigger may have reached Dataverse raise an incident saying a run
+// may have started, the others are handed back with their retries unchanged. It returns nil
+// after a clean drain.
 func (w *Worker) Run(ctx context.Context) error {
-	if w.MaxJobsActive <= 0 {
-		w.MaxJobsActive = 32
-	}
-	w.slots = make(chan struct{}, w.MaxJobsActive)
+	w.init()
 	stream := w.waitForGateway(ctx)
 	if ctx.Err() != nil {
 		return nil
 	}
-
-	// Jobs run under jobsCtx, which outlives ctx by the grace period.
-	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelJobs()
 	var loops sync.WaitGroup
 	for _, t := range w.Types {
 		loops.Add(1)
-		go func() { defer loops.Done(); w.poll(ctx, jobsCtx, t, stream) }()
+		go func() { defer loops.Done(); w.poll(ctx, t, stream) }()
 		if stream {
 			loops.Add(1)
-			go func() { defer loops.Done(); w.stream(ctx, jobsCtx, t) }()
+			go func() { defer loops.Done(); w.stream(ctx, t) }()
 		}
 	}
 	<-ctx.Done()
 	w.draining.Store(true)
 	w.Log.Info().Dur("grace", w.Grace).Msg("stopping: no new jobs; waiting for in-flight jobs")
 	loops.Wait()
+	w.drain()
+	w.Log.Info().Msg("stopped")
+	return nil
+}
+
+// drain waits up to Grace for the running jobs, then interrupts the rest (ErrShutdown) and
+// waits for their answers.
+func (w *Worker) drain() {
 	done := make(chan struct{})
 	go func() { w.inflight.Wait(); close(done) }()
 	t := time.NewTimer(w.Grace)
@@ -98,232 +132,62 @@ func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-t.C:
-		w.Log.Warn().Msg("grace period over: handing unfinished jobs back with their retries unchanged")
-		cancelJobs()
+		w.Log.Warn().Msg("grace period over: handing unfinished jobs back with their retries unchanged (a trigger in flight raises an incident instead)")
+		w.mu.Lock()
+		for _, l := range w.leases {
+			l.Interrupt(ErrShutdown)
+		}
+		w.mu.Unlock()
 		<-done
 	}
-	w.Log.Info().Msg("stopped")
-	return nil
 }
 
-// waitForGateway asks for the topology until the gateway answers, backing off, with one log
-// line per failure streak; it decides whether to stream.
-func (w *Worker) waitForGateway(ctx context.Context) bool {
-	backoff := newBackoff()
-	for failures := 0; ; failures++ {
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		topo, err := w.Gateway.NewTopologyCommand().Send(rctx)
-		cancel()
-		if err == nil {
-			w.ready.Store(true)
-			version := topo.GetGatewayVersion()
-			stream := streamingFor(w.Streaming, version)
-			w.Log.Info().Str("gateway_version", version).Bool("streaming", stream).Msg("connected to the Zeebe gateway")
-			return stream
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		d := backoff.next()
-		if failures == 0 || failures%10 == 0 {
-			ev := w.Log.Error().Err(gatewayError(err)).Dur("retry_in", d).Int("attempt", failures+1)
-			if strings.Contains(err.Error(), "access token") {
-				ev = ev.Str("hint", "the authorization server refused the gateway credentials: check ZEEBE_CLIENT_ID, ZEEBE_CLIENT_SECRET, ZEEBE_AUTHORIZATION_SERVER_URL and ZEEBE_TOKEN_AUDIENCE")
-			}
-			ev.Msg("Zeebe gateway not reachable")
-		}
-		sleep(ctx, d)
+// startMargin is the least time left on a job's lease for the worker to start it.
+func (w *Worker) startMargin() time.Duration {
+	return max(min(holdMargin, w.JobTimeout/2), 0)
+}
+
+// start runs an activated job that holds an active slot, unless its lease is over or about to
+// be: a job that passed its deadline is the broker's again (nothing is sent), one about to
+// pass it is handed back unstarted.
+func (w *Worker) start(j entities.Job) {
+	switch left := time.Until(time.UnixMilli(j.Deadline)); {
+	case left <= 0:
+		w.active.release(1)
+		w.Log.Warn().Int64("job_key", j.Key).Str("job_type", j.Type).Msg("job not started: its timeout passed before it could start")
+	case left < w.startMargin():
+		w.active.release(1)
+		w.handBack(j, "pa-connector did not start the job: its timeout was about to pass")
+	default:
+		w.dispatch(j)
 	}
 }
 
-// streamingFor decides on job streaming: the gateway offers it from 8.4 on.
-func streamingFor(setting, version string) bool {
-	switch strings.ToLower(setting) {
-	case "true", "on", "yes", "1":
-		return true
-	case "false", "off", "no", "0":
-		return false
-	}
-	var major, minor int
-	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major > 8 || (major == 8 && minor >= 4)
-}
-
-// poll long-polls for jobs of one type while there are free slots.
-func (w *Worker) poll(ctx, jobsCtx context.Context, jobType string, streaming bool) {
-	backoff := newBackoff()
-	failures := 0
-	for ctx.Err() == nil {
-		// Without a stream, slots are reserved before polling, so a poll never activates more
-		// than the worker can run. With a stream, reserving them would make pushed jobs wait
-		// behind the open poll: the poll asks for what is free now and each job it returns
-		// takes a slot as it arrives, as streamed jobs do.
-		var n int
-		if streaming {
-			if n = cap(w.slots) - len(w.slots); n <= 0 {
-				sleep(ctx, w.PollInterval)
-				continue
-			}
-		} else if n = w.acquire(ctx); n == 0 {
-			return
-		}
-		rctx, cancel := context.WithTimeout(ctx, w.pollTimeout(streaming))
-		jobs, err := w.Gateway.NewActivateJobsCommand().JobType(jobType).MaxJobsToActivate(int32(n)).
-			Timeout(w.JobTimeout).WorkerName(w.Name).FetchVariables(w.FetchVariables...).
-			Send(rctx)
-		cancel()
-		if streaming {
-			for _, j := range jobs {
-				if w.acquire1(ctx) {
-					w.dispatch(jobsCtx, j)
-				} else {
-					w.handBack(j, "worker is shutting down")
-				}
-			}
-		} else {
-			w.release(n - len(jobs))
-			for _, j := range jobs {
-				w.dispatch(jobsCtx, j)
-			}
-		}
-		if err != nil && ctx.Err() == nil && !isDeadline(err) {
-			w.ready.Store(false)
-			d := backoff.next()
-			if failures == 0 || failures%10 == 0 {
-				w.Log.Error().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Msg("activating jobs failed")
-			}
-			failures++
-			sleep(ctx, d)
-			continue
-		}
-		if failures > 0 {
-			w.Log.Info().Str("job_type", jobType).Msg("gateway reachable again")
-		}
-		failures = 0
-		backoff.reset()
-		w.ready.Store(true)
-		if len(jobs) == 0 && streaming {
-			sleep(ctx, w.PollInterval)
-		}
-	}
-}
-
-// pollTimeout is the long-polling timeout. While a stream is open, polling only picks up jobs
-// the stream missed (a job yielded back by a stream that was still registering does not wake a
-// long poll), so it polls in short rounds instead of waiting out a long poll.
-func (w *Worker) pollTimeout(streaming bool) time.Duration {
-	if streaming {
-		return min(w.RequestTimeout, 2*time.Second)
-	}
-	return w.RequestTimeout
-}
-
-// stream receives pushed jobs; a gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.
-func (w *Worker) stream(ctx, jobsCtx context.Context, jobType string) {
-	backoff := newBackoff()
-	failures := 0
-	for ctx.Err() == nil {
-		ch := make(chan entities.Job)
-		done := make(chan error, 1)
-		opened := time.Now()
-		go func() {
-			done <- w.Gateway.NewStreamJobsCommand().JobType(jobType).Consumer(ch).Timeout(w.JobTimeout).
-				WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(ctx)
-		}()
-		var err error
-		delivered := false
-	recv:
-		for {
-			select {
-			case j := <-ch:
-				delivered = true
-				if w.acquire1(ctx) {
-					w.dispatch(jobsCtx, j)
-				} else {
-					w.handBack(j, "worker is shutting down")
-				}
-			case err = <-done:
-				break recv
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if status.Code(err) == codes.Unimplemented {
-			w.Log.Warn().Str("job_type", jobType).Msg("the gateway does not offer job streaming; polling only")
-			return
-		}
-		// A stream that worked (delivered a job, or stayed open for 30 s)
-		// starts a new failure streak; within a streak, one line at first and every tenth.
-		if delivered || time.Since(opened) > 30*time.Second {
-			backoff.reset()
-			failures = 0
-		}
-		d := backoff.next()
-		if failures == 0 || failures%10 == 0 {
-			w.Log.Warn().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Int("attempt", failures+1).
-				Msg("job stream closed; reopening")
-		}
-		failures++
-		sleep(ctx, d)
-	}
-}
-
-// acquire waits for one free slot, then takes what else is free. It returns 0 when ctx ends.
-func (w *Worker) acquire(ctx context.Context) int {
-	if !w.acquire1(ctx) {
-		return 0
-	}
-	n := 1
-	for n < w.MaxJobsActive {
-		select {
-		case w.slots <- struct{}{}:
-			n++
-		default:
-			return n
-		}
-	}
-	return n
-}
-
-func (w *Worker) acquire1(ctx context.Context) bool {
-	select {
-	case w.slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (w *Worker) release(n int) {
-	for i := 0; i < n; i++ {
-		<-w.slots
-	}
-}
-
-// dispatch runs a job that holds a slot.
-func (w *Worker) dispatch(jobsCtx context.Context, j entities.Job) {
+// dispatch runs a job that holds an active slot.
+func (w *Worker) dispatch(j entities.Job) {
 	w.inflight.Add(1)
 	w.Metrics.activated(j.Type)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	lease := NewLease(time.UnixMilli(j.Deadline), cancel, func(ctx context.Context, d time.Duration) error {
+		_, err := w.Gateway.NewUpdateJobTimeoutCommand().JobKey(j.Key).Timeout(d.Milliseconds()).Send(ctx)
+		return err
+	})
+	w.mu.Lock()
+	w.leases[j.Key] = lease
+	w.mu.Unlock()
 	go func() {
 		defer w.inflight.Done()
-		defer w.release(1)
-		w.run(jobsCtx, j)
+		defer cancel(nil)
+		defer func() {
+			w.mu.Lock()
+			delete(w.leases, j.Key)
+			w.mu.Unlock()
+		}()
+		w.run(ctx, lease, j)
 	}()
 }
 
-type opKey struct{}
-
-// SetOperation records the job's operation for its log line and metrics.
-func SetOperation(ctx context.Context, op string) {
-	if p, ok := ctx.Value(opKey{}).(*string); ok {
-		*p = op
-	}
-}
-
-func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
+func (w *Worker) run(ctx context.Context, lease *Lease, j entities.Job) {
 	start := time.Now()
 	job := Job{
 		Key:                j.Key,
@@ -335,20 +199,13 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 		ElementID:          j.ElementId,
 		ElementInstanceKey: j.ElementInstanceKey,
 		Variables:          j.Variables,
+		Lease:              lease,
 	}
 	if j.CustomHeaders != "" {
 		if err := json.Unmarshal([]byte(j.CustomHeaders), &job.Headers); err != nil {
 			job.Headers = nil
 		}
 	}
-	op := ""
-	ctx, cancel := context.WithCancel(context.WithValue(jobsCtx, opKey{}, &op))
-	defer cancel()
-	job.Lease = NewLease(job.Deadline, cancel, func(ctx context.Context, d time.Duration) error {
-		_, err := w.Gateway.NewUpdateJobTimeoutCommand().JobKey(job.Key).Timeout(d.Milliseconds()).Send(ctx)
-		return err
-	})
-	defer job.Lease.Stop()
 	job.SetLocal = func(ctx context.Context, vars map[string]any) error {
 		cmd, err := w.Gateway.NewSetVariablesCommand().ElementInstanceKey(job.ElementInstanceKey).VariablesFromMap(vars)
 		if err != nil {
@@ -359,16 +216,38 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 		local := cmd.Local(true)
 		return resend(ctx, func(ctx context.Context) error { _, err := local.Send(ctx); return err })
 	}
+	// The job holds an active slot until it starts waiting for a run, then a waiting slot if
+	// one is free (else it keeps the active one).
+	var slot struct {
+		sync.Mutex
+		waiting bool
+	}
+	job.Waiting = func() {
+		slot.Lock()
+		defer slot.Unlock()
+		if !slot.waiting && w.waiting.tryTake(1) == 1 {
+			slot.waiting = true
+			w.active.release(1)
+		}
+	}
+	defer func() {
+		slot.Lock()
+		defer slot.Unlock()
+		if slot.waiting {
+			w.waiting.release(1)
+		} else {
+			w.active.release(1)
+		}
+	}()
+
 	w.Metrics.inFlight(1)
 	res, err := w.safeHandle(ctx, job)
 	w.Metrics.inFlight(-1)
+	lease.Stop() // the cause is settled: nothing interrupts the job from here on
 
-	outcome, cmdErr := w.answer(jobsCtx, job, res, err)
-	if cmdErr != nil {
-		outcome = "command-failed" // the broker did not take the answer; the job comes back after its timeout
-	}
+	outcome, cmdErr := w.answer(ctx, job, res, err)
 	dur := time.Since(start)
-	w.Metrics.handled(job.Type, op, outcome, dur)
+	w.Metrics.handled(job.Type, res.Operation, outcome, dur)
 	// One line per outcome, its fields on the event itself (no per-job sub-logger).
 	ev := w.Log.Info()
 	switch {
@@ -382,7 +261,7 @@ func (w *Worker) run(jobsCtx context.Context, j entities.Job) {
 	}
 	ev.Int64("job_key", job.Key).Int64("process_instance_key", job.ProcessInstanceKey).
 		Str("bpmn_process_id", job.BpmnProcessID).Str("element_id", job.ElementID).
-		Str("job_type", job.Type).Str("operation", op).
+		Str("job_type", job.Type).Str("operation", res.Operation).
 		Str("outcome", outcome).Int64("duration_ms", dur.Milliseconds()).Msg("job " + outcome)
 }
 
@@ -396,42 +275,44 @@ func (w *Worker) safeHandle(ctx context.Context, job Job) (res Result, err error
 	return w.Handler.Handle(ctx, job)
 }
 
-// answer sends the command for the handler's result and names the outcome.
-func (w *Worker) answer(jobsCtx context.Context, job Job, res Result, err error) (string, error) {
+// answer sends the command for the handler's result and names the outcome. A job whose context
+// was cancelled before the handler returned an error is answered by the cancellation's cause.
+func (w *Worker) answer(ctx context.Context, job Job, res Result, err error) (string, error) {
 	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var mayHave *RunMayHaveStarted
+	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
 		cmd, cerr := w.Gateway.NewCompleteJobCommand().JobKey(job.Key).VariablesFromMap(orEmpty(res.Variables))
 		if cerr != nil {
 			return w.failPermanently(cctx, job, fmt.Errorf("output variables: %w", cerr))
 		}
-		cerr = resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
-		return "completed", cerr
-	case jobsCtx.Err() != nil:
-		// Shutdown: hand the job back at once, retries unchanged.
+		return w.deliver(cctx, job, "completed", "complete the job", func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
+	case errors.As(cause, &mayHave):
+		// The trigger may have reached Dataverse: an incident, never a blind retry.
+		return w.failPermanently(cctx, job, mayHave)
+	case errors.Is(cause, ErrShutdown):
+		// Hand the job back at once, retries unchanged.
 		cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(job.Retries).
 			ErrorMessage("pa-connector shut down before the job finished; it will run again")
-		cerr := resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
-		return "handed-back", cerr
-	case time.Now().After(job.deadline()) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		return w.deliver(cctx, job, "handed-back", "hand the job back", func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
+	case errors.Is(cause, ErrLeaseExpired):
 		// The job timed out; the broker makes it activatable again on its own.
 		return "timed-out", nil
 	}
 	d := Decide(err, job.Retries)
 	if d.Kind == "bpmn-error" {
-		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(d.Message)
-		var cerr error
+		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(w.message(job, d.Message))
+		send := func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }
 		if len(d.Variables) > 0 {
-			var c commands.DispatchThrowErrorCommand
-			c, cerr = cmd.VariablesFromMap(d.Variables)
-			if cerr == nil {
-				cerr = resend(cctx, func(ctx context.Context) error { _, err := c.Send(ctx); return err })
+			c, cerr := cmd.VariablesFromMap(d.Variables)
+			if cerr != nil {
+				return w.failPermanently(cctx, job, fmt.Errorf("BPMN error %s: variables: %w", d.Code, cerr))
 			}
-		} else {
-			cerr = resend(cctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
+			send = func(ctx context.Context) error { _, err := c.Send(ctx); return err }
 		}
-		return "bpmn-error", cerr
+		return w.deliver(cctx, job, "bpmn-error", "throw the BPMN error "+d.Code, send)
 	}
 	return w.fail(cctx, job, d)
 }
@@ -440,55 +321,131 @@ func (w *Worker) failPermanently(ctx context.Context, job Job, err error) (strin
 	return w.fail(ctx, job, Decide(Permanent(err), job.Retries))
 }
 
-// MaxMessageLength is the longest fail message sent, as Camunda's runtime truncates.
+// MaxMessageLength is the longest message (in bytes) sent with FailJob or ThrowError, as
+// Camunda's runtime truncates.
 const MaxMessageLength = 6000
 
-func (w *Worker) fail(ctx context.Context, job Job, d Decision) (string, error) {
-	msg := d.Message
-	if len(msg) > MaxMessageLength {
-		msg = msg[:MaxMessageLength]
+// message builds the text of a FailJob or ThrowError: valid UTF-8, at most MaxMessageLength
+// bytes, cut on a character boundary. Every message leaves the worker through here.
+func (w *Worker) message(_ Job, s string) string {
+	return truncateUTF8(strings.ToValidUTF8(s, "\uFFFD"), MaxMessageLength)
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(d.Retries).ErrorMessage(msg)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func (w *Worker) fail(ctx context.Context, job Job, d Decision) (string, error) {
+	outcome := "failed"
+	if d.Retries == 0 {
+		outcome = "incident"
+	}
+	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(d.Retries).ErrorMessage(w.message(job, d.Message))
 	if d.Backoff > 0 {
 		cmd = cmd.RetryBackoff(d.Backoff)
 	}
-	var err error
+	send := func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }
 	if len(d.Variables) > 0 {
-		var c commands.DispatchFailJobCommand
-		if c, err = cmd.VariablesFromMap(d.Variables); err == nil {
-			err = resend(ctx, func(ctx context.Context) error { _, err := c.Send(ctx); return err })
+		c, err := cmd.VariablesFromMap(d.Variables)
+		if err != nil {
+			return w.failPermanently(ctx, job, fmt.Errorf("job error variables: %w", err))
 		}
-	} else {
-		err = resend(ctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
+		send = func(ctx context.Context) error { _, err := c.Send(ctx); return err }
 	}
-	if d.Retries == 0 {
-		return "incident", err
+	return w.deliver(ctx, job, outcome, "fail the job", send)
+}
+
+// deliver sends an answer, resending it while the gateway pushes back. A job the gateway no
+// longer knows is logged, not retried. An answer the gateway refuses for a reason that is not
+// transient (a message or variables over its limit, invalid content) is replaced by a small
+// FailJob with retries 0 that says why, so that the job ends as a clear incident instead of
+// coming back after every timeout.
+func (w *Worker) deliver(ctx context.Context, job Job, outcome, what string, send func(context.Context) error) (string, error) {
+	err := resend(ctx, send)
+	switch {
+	case err == nil:
+		return outcome, nil
+	case jobGone(err):
+		return "job-gone", err
+	case !refused(err):
+		return "command-failed", err // the job comes back after its timeout
 	}
-	return "failed", err
+	msg := w.message(job, fmt.Sprintf("pa-connector could not %s: the gateway refused it (%s)", what, truncateUTF8(gatewayError(err).Error(), 1000)))
+	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(0).ErrorMessage(msg)
+	if rerr := resend(ctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }); rerr != nil {
+		return "command-failed", fmt.Errorf("%w; the replacing incident was refused too: %v", err, gatewayError(rerr))
+	}
+	w.Log.Warn().Int64("job_key", job.Key).Str("command_error", gatewayError(err).Error()).
+		Msg("the gateway refused the job's answer; raised an incident instead")
+	return "incident", nil
 }
 
 // resend sends a command again while the broker pushes back (RESOURCE_EXHAUSTED) or is briefly
-// unavailable, backing off from 50 ms to 1 s, until ctx ends: a refused complete would leave
-// the job waiting out its timeout, a refused record of a started run would let a redelivered
-// job start it again.
+// unavailable, backing off (full jitter, 50 ms to 1 s) until ctx ends: a refused complete would
+// leave the job waiting out its timeout, a refused record of a started run would let a
+// redelivered job start it again. Other errors are returned at once.
 func resend(ctx context.Context, send func(context.Context) error) error {
-	pause := 50 * time.Millisecond
+	backoff := &Backoff{Base: 50 * time.Millisecond, Cap: time.Second}
 	for {
 		err := send(ctx)
-		switch status.Code(err) {
-		case codes.ResourceExhausted, codes.Unavailable:
-		default:
+		if !transient(err) {
 			return err
 		}
-		t := time.NewTimer(pause)
+		t := time.NewTimer(backoff.Next())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return err
 		case <-t.C:
 		}
-		pause = min(pause*2, time.Second)
 	}
+}
+
+// transient reports whether the gateway may take the same command a moment later: it pushes
+// back or is unavailable. A message over the gateway's size limit is RESOURCE_EXHAUSTED too,
+// but sending it again cannot help.
+func transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable:
+		return true
+	case codes.ResourceExhausted:
+		return !tooLarge(err)
+	}
+	return false
+}
+
+// tooLarge reports a message over gRPC's size limit (grpc-go: "message larger than max";
+// grpc-java, Zeebe's gateway: "message exceeds maximum size").
+func tooLarge(err error) bool {
+	msg := strings.ToLower(status.Convert(err).Message())
+	return strings.Contains(msg, "larger than max") || strings.Contains(msg, "exceeds maximum size")
+}
+
+// jobGone reports that the job is not this worker's to answer any more: it does not exist
+// (completed, cancelled, timed out and taken) or is not in a state that takes the command.
+func jobGone(err error) bool {
+	c := status.Code(err)
+	return c == codes.NotFound || c == codes.FailedPrecondition
+}
+
+// refused reports a command the gateway (or the client, before sending) will never take as it
+// is: anything but success, backpressure, a lost connection, a job gone or an ended context.
+func refused(err error) bool {
+	if err == nil || transient(err) || jobGone(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch status.Code(err) {
+	case codes.Canceled, codes.DeadlineExceeded:
+		return false
+	}
+	return true
 }
 
 // handBack fails a job the worker will not run, retries unchanged.
@@ -496,7 +453,7 @@ func (w *Worker) handBack(j entities.Job, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := w.Gateway.NewFailJobCommand().JobKey(j.Key).Retries(j.Retries).ErrorMessage(why).Send(ctx); err != nil {
-		w.Log.Warn().Int64("job_key", j.Key).Err(err).Msg("handing a job back failed; it returns after its timeout")
+		w.Log.Warn().Int64("job_key", j.Key).Err(gatewayError(err)).Msg("handing a job back failed; it returns after its timeout")
 	}
 }
 
@@ -507,40 +464,12 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-func isDeadline(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
-}
-
 // gatewayError shortens a gRPC error for a log line.
 func gatewayError(err error) error {
 	if s, ok := status.FromError(err); ok {
 		return fmt.Errorf("%s: %s", s.Code(), s.Message())
 	}
 	return err
-}
-
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) next() time.Duration {
-	if b.d == 0 {
-		b.d = 250 * time.Millisecond
-	} else {
-		b.d = min(b.d*2, 10*time.Second)
-	}
-	return b.d
-}
-
-func (b *backoff) reset() { b.d = 0 }
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // PublishMessage publishes a message (for the callback receiver): the one adapter stays the

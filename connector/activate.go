@@ -1,0 +1,217 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/camunda/zeebe/clients/go/v8/pkg/entities"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The gateway loops (topology, polling, the job stream) back off with gatewayBackoff and log
+// once per failure streak: one line when it starts, a reminder every reminderEvery attempts,
+// and one line when the gateway answers again.
+const reminderEvery = 10
+
+// waitForGateway asks for the topology until the gateway answers; it decides whether to stream.
+func (w *Worker) waitForGateway(ctx context.Context) bool {
+	backoff := gatewayBackoff()
+	for failures := 0; ; failures++ {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		topo, err := w.Gateway.NewTopologyCommand().Send(rctx)
+		cancel()
+		if err == nil {
+			w.ready.Store(true)
+			version := topo.GetGatewayVersion()
+			stream := streamingFor(w.Streaming, version)
+			w.Log.Info().Str("gateway_version", version).Bool("streaming", stream).Msg("connected to the Zeebe gateway")
+			return stream
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		d := backoff.Next()
+		if failures%reminderEvery == 0 {
+			ev := w.Log.Error().Err(gatewayError(err)).Dur("retry_in", d).Int("attempt", failures+1)
+			if strings.Contains(err.Error(), "access token") {
+				ev = ev.Str("hint", "the authorization server refused the gateway credentials: check ZEEBE_CLIENT_ID, ZEEBE_CLIENT_SECRET, ZEEBE_AUTHORIZATION_SERVER_URL and ZEEBE_TOKEN_AUDIENCE")
+			}
+			ev.Msg("Zeebe gateway not reachable")
+		}
+		sleep(ctx, d)
+	}
+}
+
+// streamingFor decides on job streaming: the gateway offers it from 8.4 on.
+func streamingFor(setting, version string) bool {
+	switch strings.ToLower(setting) {
+	case "true", "on", "yes", "1":
+		return true
+	case "false", "off", "no", "0":
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 8 || (major == 8 && minor >= 4)
+}
+
+// poll activates jobs of one type for free slots, taking the slots before asking, so that it
+// never activates more than the worker can start. Without a stream it long-polls. With one it
+// only picks up what the stream cannot (jobs that were activatable before the stream opened,
+// jobs handed back): it asks without long polling, so its slots are taken for a round trip
+// only, and pauses PollInterval after an empty answer.
+func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
+	backoff := gatewayBackoff()
+	failures := 0
+	for ctx.Err() == nil {
+		n := w.active.tryTake(w.MaxJobsActive)
+		if n == 0 {
+			if !w.active.take(ctx) {
+				return
+			}
+			n = 1 + w.active.tryTake(w.MaxJobsActive-1)
+		}
+		jobs, err := w.activate(ctx, jobType, n, streaming)
+		w.active.release(n - len(jobs))
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				w.active.release(1)
+				w.handBack(j, "pa-connector is shutting down; the job was not started")
+				continue
+			}
+			w.start(j)
+		}
+		if err != nil && ctx.Err() == nil && !isDeadline(err) {
+			w.ready.Store(false)
+			d := backoff.Next()
+			if failures%reminderEvery == 0 {
+				w.Log.Error().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Int("attempt", failures+1).
+					Msg("activating jobs failed")
+			}
+			failures++
+			sleep(ctx, d)
+			continue
+		}
+		if failures > 0 {
+			w.Log.Info().Str("job_type", jobType).Int("attempts", failures).Msg("gateway reachable again")
+		}
+		failures = 0
+		backoff.Reset()
+		w.ready.Store(true)
+		if len(jobs) == 0 && streaming {
+			sleep(ctx, w.PollInterval)
+		}
+	}
+}
+
+// activate asks for up to n jobs. With streaming it asks for no long polling: the client does
+// that for a context without a deadline (requestTimeout -1), so a timer bounds the call instead.
+func (w *Worker) activate(ctx context.Context, jobType string, n int, streaming bool) ([]entities.Job, error) {
+	var rctx context.Context
+	var cancel context.CancelFunc
+	if streaming {
+		rctx, cancel = context.WithCancel(ctx)
+		t := time.AfterFunc(w.RequestTimeout+10*time.Second, cancel)
+		defer t.Stop()
+	} else {
+		rctx, cancel = context.WithTimeout(ctx, w.RequestTimeout)
+	}
+	defer cancel()
+	return w.Gateway.NewActivateJobsCommand().JobType(jobType).MaxJobsToActivate(int32(n)).
+		Timeout(w.JobTimeout).WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(rctx)
+}
+
+// stream receives pushed jobs while a slot is free. Go's gRPC client offers no flow control, so
+// the stream is closed when the last slot is taken (or a job arrives with none free: it is
+// handed back at once, unstarted) and opened again when a slot frees; the gateway then pushes
+// to other workers or leaves jobs to polls, instead of queueing them here while their leases
+// run out. A gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.
+func (w *Worker) stream(ctx context.Context, jobType string) {
+	backoff := gatewayBackoff()
+	failures := 0
+	for ctx.Err() == nil {
+		if !w.active.waitFree(ctx) {
+			return
+		}
+		sctx, closeStream := context.WithCancel(ctx)
+		ch := make(chan entities.Job)
+		done := make(chan error, 1)
+		opened := time.Now()
+		go func() {
+			done <- w.Gateway.NewStreamJobsCommand().JobType(jobType).Consumer(ch).Timeout(w.JobTimeout).
+				WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(sctx)
+		}()
+		var err error
+		delivered, full := false, false
+	recv:
+		for {
+			select {
+			case j := <-ch:
+				if j.ActivatedJob == nil { // the client passes one on after reopening a stream
+					continue
+				}
+				delivered = true
+				switch {
+				case ctx.Err() != nil:
+					w.handBackAsync(j, "pa-connector is shutting down; the job was not started")
+				case w.active.tryTake(1) == 0:
+					w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+					full = true
+					closeStream()
+				default:
+					w.start(j)
+					if w.active.free() == 0 {
+						full = true
+						closeStream()
+					}
+				}
+			case err = <-done:
+				break recv
+			}
+		}
+		closeStream()
+		if ctx.Err() != nil {
+			return
+		}
+		if full {
+			backoff.Reset()
+			failures = 0
+			continue // closed on purpose: open again when a slot frees
+		}
+		if status.Code(err) == codes.Unimplemented {
+			w.Log.Warn().Str("job_type", jobType).Msg("the gateway does not offer job streaming; polling only")
+			return
+		}
+		// A stream that worked (delivered a job, or stayed open for 30 s) starts a new streak.
+		if delivered || time.Since(opened) > 30*time.Second {
+			backoff.Reset()
+			failures = 0
+		}
+		d := backoff.Next()
+		if failures%reminderEvery == 0 {
+			w.Log.Warn().Err(gatewayError(err)).Str("job_type", jobType).Dur("retry_in", d).Int("attempt", failures+1).
+				Msg("job stream closed; reopening")
+		}
+		failures++
+		sleep(ctx, d)
+	}
+}
+
+// handBackAsync hands a job back without holding up the stream.
+func (w *Worker) handBackAsync(j entities.Job, why string) {
+	w.inflight.Add(1)
+	go func() {
+		defer w.inflight.Done()
+		w.handBack(j, why)
+	}()
+}
+
+func isDeadline(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
+}
