@@ -107,7 +107,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
-	out, err := h.outcome(job, hd, b, res, err)
+	out, err := h.outcome(ctx, job, hd, b, res, err)
 	if err != nil {
 		return Result{}, scrubError(err, append(scrub, b.tokens()...))
 	}
@@ -283,7 +283,7 @@ func (t *throttled) Error() string {
 func (t *throttled) Unwrap() error { return t.err }
 
 // outcome evaluates the expressions and classifies a failure.
-func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Response, callErr error) (map[string]any, error) {
+func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, res *operations.Response, callErr error) (map[string]any, error) {
 	var exprCtx map[string]any
 	var response map[string]any
 	if callErr == nil {
@@ -299,7 +299,7 @@ func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Respons
 	exprCtx["job"] = map[string]any{"retries": int64(job.Retries)}
 
 	if hd.errorExpression != "" {
-		decided, vars, err := h.errorExpression(hd, exprCtx)
+		decided, vars, err := h.errorExpression(ctx, hd, exprCtx)
 		if err != nil {
 			return nil, err
 		}
@@ -332,9 +332,9 @@ func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Respons
 		if err != nil {
 			return nil, Permanentf("result expression: %w", err)
 		}
-		v, err := p.Eval(exprCtx)
+		v, err := p.EvalContext(ctx, exprCtx)
 		if err != nil {
-			return nil, Permanentf("result expression: %w", err)
+			return nil, exprFailed(ctx, "result expression", err)
 		}
 		switch m := v.(type) {
 		case nil:
@@ -351,14 +351,14 @@ func (h *Handler) outcome(job Job, hd headers, b *bound, res *operations.Respons
 
 // errorExpression returns an outcome error, or variables to complete with (ignoreError), or
 // neither (no error).
-func (h *Handler) errorExpression(hd headers, ctx map[string]any) (error, map[string]any, error) {
+func (h *Handler) errorExpression(ctx context.Context, hd headers, exprCtx map[string]any) (error, map[string]any, error) {
 	p, err := h.Exprs.Compile(hd.errorExpression)
 	if err != nil {
 		return nil, nil, Permanentf("error expression: %w", err)
 	}
-	v, err := p.Eval(ctx)
+	v, err := p.EvalContext(ctx, exprCtx)
 	if err != nil {
-		return nil, nil, Permanentf("error expression: %w", err)
+		return nil, nil, exprFailed(ctx, "error expression", err)
 	}
 	m, ok := v.(map[string]any)
 	if v == nil || (ok && len(m) == 0) {
@@ -390,6 +390,17 @@ func (h *Handler) errorExpression(hd headers, ctx map[string]any) (error, map[st
 		return &BPMNError{Code: code, Message: msg, Variables: vars}, nil, nil
 	}
 	return nil, nil, Permanentf("error expression: unknown errorType %v", m[expr.ErrorType])
+}
+
+// exprFailed is the outcome of an expression that failed. Stopped because the job's context
+// ended (lease expired, shutdown), it is returned as is: the adapter decides, as for a call.
+// Anything else, an *expr.BudgetError included, is an incident naming the expression (what)
+// and, for a budget, the limit.
+func exprFailed(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return err
+	}
+	return Permanentf("%s: %w", what, err)
 }
 
 // classify turns a call failure with no error-expression decision into an outcome.

@@ -11,12 +11,15 @@
 package expr
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	exprlexer "github.com/expr-lang/expr/parser/lexer"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -25,7 +28,8 @@ type Program struct {
 	src   string
 	prog  *vm.Program
 	feel  bool
-	plain bool // FEEL results may hold temporal values to turn into ISO strings
+	plain bool  // FEEL results may hold temporal values to turn into ISO strings
+	size  int64 // approximate bytes the program holds, for the cache
 }
 
 // IsFEEL reports whether the program was compiled from FEEL.
@@ -34,12 +38,35 @@ func (p *Program) IsFEEL() bool { return p.feel }
 // Source returns the text the program was compiled from.
 func (p *Program) Source() string { return p.src }
 
-// Eval runs the program over env. Missing names evaluate to nil.
+// Eval runs the program over env with no context: EvalContext(context.Background(), env).
 func (p *Program) Eval(env map[string]any) (any, error) {
-	if env == nil {
-		env = map[string]any{}
+	return p.EvalContext(context.Background(), env)
+}
+
+// EvalContext runs the program over env under its budget (budget.go) and ctx: it stops with a
+// *BudgetError when it goes over a limit, and with an error matching ctx.Err() (and its
+// cause) when ctx ends. Missing names evaluate to nil. env is not modified.
+func (p *Program) EvalContext(ctx context.Context, env map[string]any) (any, error) {
+	return p.eval(ctx, env, defaultLimits)
+}
+
+// meterVar is the variable through which a program reaches its evaluation's meter.
+const meterVar = "$meter"
+
+func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any, error) {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
 	}
-	out, err := vm.Run(p.prog, env)
+	m := newMeter(ctx, lim)
+	e := make(map[string]any, len(env)+1)
+	for k, v := range env {
+		e[k] = v
+	}
+	e[meterVar] = m
+	out, err := vm.Run(p.prog, e)
+	if m.err != nil {
+		err = m.err // what the program failed on is the budget, whatever it made of that
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), err)
 	}
@@ -50,13 +77,32 @@ func (p *Program) Eval(env map[string]any) (any, error) {
 }
 
 // Cache compiles each distinct source once. The zero value is ready to use. It holds at most
-// maxEntries programs, so a stream of generated sources cannot grow it without bound.
+// maxEntries programs and maxCacheBytes of them (by Program.size), so a stream of generated
+// or large sources cannot grow it without bound; when full, it evicts programs at random.
 type Cache struct {
 	mu       sync.RWMutex
 	programs map[string]*Program
+	bytes    int64
 }
 
-const maxEntries = 10000
+const (
+	maxEntries    = 10000
+	maxCacheBytes = 32 << 20
+)
+
+// Bytes is the approximate size of the programs the cache holds.
+func (c *Cache) Bytes() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.bytes
+}
+
+// Len is the number of programs the cache holds.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.programs)
+}
 
 // Compile returns the program for src, compiling it on first use.
 func (c *Cache) Compile(src string) (*Program, error) {
@@ -71,11 +117,22 @@ func (c *Cache) Compile(src string) (*Program, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	if c.programs == nil || len(c.programs) >= maxEntries {
+	defer c.mu.Unlock()
+	if c.programs == nil {
 		c.programs = make(map[string]*Program)
 	}
+	if _, ok := c.programs[src]; ok || p.size > maxCacheBytes {
+		return p, nil
+	}
+	for k, q := range c.programs { // map order is random: random eviction
+		if len(c.programs) < maxEntries && c.bytes+p.size <= maxCacheBytes {
+			break
+		}
+		delete(c.programs, k)
+		c.bytes -= q.size
+	}
 	c.programs[src] = p
-	c.mu.Unlock()
+	c.bytes += p.size
 	return p, nil
 }
 
@@ -91,6 +148,9 @@ func Compile(src string) (p *Program, err error) {
 			p, err = nil, fmt.Errorf("compiling %q: internal error: %v", short(src), r)
 		}
 	}()
+	if len(src) > MaxSourceBytes {
+		return nil, fmt.Errorf("compiling %q: %w", short(src), &BudgetError{Limit: LimitSource, Max: MaxSourceBytes, Got: int64(len(src))})
+	}
 	body := strings.TrimSpace(src)
 	if strings.HasPrefix(body, "=") {
 		if strings.TrimSpace(body[1:]) == "" {
@@ -100,17 +160,71 @@ func Compile(src string) (p *Program, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("compiling FEEL %q: %w%s", short(src), err, exprHint(body))
 		}
-		return &Program{src: src, prog: prog, feel: true, plain: plain}, nil
+		return &Program{src: src, prog: prog, feel: true, plain: plain, size: programSize(src, prog)}, nil
 	}
 	body = strings.TrimPrefix(body, ExprPrefix)
 	if strings.TrimSpace(body) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	prog, err := expr.Compile(body, options...)
+	if err := checkNesting(body); err != nil {
+		return nil, fmt.Errorf("compiling %q: %w", short(src), err)
+	}
+	opts := append(append(make([]expr.Option, 0, len(options)+len(exprlangFuncs)+1), options...), exprlangFuncs...)
+	prog, err := expr.Compile(body, append(opts, expr.Patch(&budgetPatch{}))...)
 	if err != nil {
 		return nil, fmt.Errorf("compiling %q: %w", short(src), err)
 	}
-	return &Program{src: src, prog: prog}, nil
+	return &Program{src: src, prog: prog, size: programSize(src, prog)}, nil
+}
+
+// checkNesting bounds the bracket nesting of an expr-lang source before expr-lang parses it:
+// its parser recurses once per bracket and creates no node for one (so its node limit does
+// not apply), and a million nested parentheses overflow the stack, a fatal error.
+func checkNesting(body string) error {
+	toks, err := exprlexer.Lex(file.NewSource(body))
+	if err != nil {
+		return nil // expr-lang's parser reports it
+	}
+	depth := 0
+	for _, t := range toks {
+		if t.Kind != exprlexer.Bracket {
+			continue
+		}
+		switch t.Value {
+		case "(", "[", "{":
+			if depth++; depth > MaxDepth {
+				return &BudgetError{Limit: LimitDepth, Max: MaxDepth}
+			}
+		default:
+			depth--
+		}
+	}
+	return nil
+}
+
+// programSize estimates the bytes a compiled program holds: its source (kept twice), per
+// instruction an opcode, an argument and a source location, its constants, and the programs
+// of FEEL function literals.
+func programSize(src string, prog *vm.Program) int64 {
+	n := int64(1024 + 2*len(src))
+	var walk func(p *vm.Program)
+	walk = func(p *vm.Program) {
+		n += int64(len(p.Bytecode)) * (1 + 8 + 16)
+		for _, c := range p.Constants {
+			n += 16
+			switch v := c.(type) {
+			case string:
+				n += int64(len(v))
+			case *funcTemplate:
+				n += 256
+				walk(v.prog)
+			default:
+				n += 32
+			}
+		}
+	}
+	walk(prog)
+	return n
 }
 
 // exprHint points at the expr: prefix when a FEEL source that failed looks like expr-lang.

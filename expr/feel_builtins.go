@@ -22,6 +22,7 @@ type builtin struct {
 	params   []string
 	boolean  bool
 	temporal bool
+	budget   // what a call costs (feel_builtins_budget.go)
 }
 
 func (b *builtin) arity() string {
@@ -46,11 +47,22 @@ func p(names ...string) []string { return names }
 // builtins are the FEEL functions the connector supports, by FEEL name.
 var builtins = map[string]*builtin{
 	// conversion
-	"string": pure(1, 1, p("from"), func(a []any) any {
-		if a[0] == nil {
-			return nil
+	"string": withBudget(pure(1, 1, p("from"), nil), func(m *meter, a []any) (any, error) {
+		switch a[0].(type) {
+		case nil:
+			return nil, nil
+		case []any, map[string]any: // the same long string a million times: sized first
+			n, err := textSize(m, a[0])
+			if err != nil {
+				return nil, err
+			}
+			if err := m.alloc(n); err != nil {
+				return nil, err
+			}
+			return feelString(a[0]), nil
 		}
-		return feelString(a[0])
+		out := feelString(a[0])
+		return out, m.alloc(int64(len(out)))
 	}),
 	"number": pure(1, 3, p("from", "grouping separator", "decimal separator"), func(a []any) any {
 		switch v := a[0].(type) {
@@ -200,8 +212,11 @@ var builtins = map[string]*builtin{
 		if !ok || !ok2 {
 			return nil
 		}
-		r := []rune(s)
-		n := int64(len(r))
+		if !utf8.ValidString(s) {
+			return substringRunes([]rune(s), start, a)
+		}
+		// by byte offsets of runes: no copy of the whole string as runes
+		n := int64(utf8.RuneCountInString(s))
 		if start < 0 {
 			start = n + start + 1
 		}
@@ -219,7 +234,7 @@ var builtins = map[string]*builtin{
 			}
 			end = min(n, start-1+l)
 		}
-		return string(r[start-1 : end])
+		return s[runeOffset(s, start-1):runeOffset(s, end)]
 	}),
 	"string length": pure(1, 1, p("string"), func(a []any) any {
 		if s, ok := a[0].(string); ok {
@@ -268,66 +283,81 @@ var builtins = map[string]*builtin{
 		}
 		return nil
 	})),
-	"matches": boolean(pure(2, 3, p("input", "pattern", "flags"), func(a []any) any {
+	"matches": boolean(withBudget(pure(2, 3, p("input", "pattern", "flags"), nil), func(m *meter, a []any) (any, error) {
 		s, ok := a[0].(string)
-		re := regex(a[1:])
+		re, err := regex(m, a[1:])
 		if !ok || re == nil {
-			return nil
+			return nil, err
 		}
-		return re.MatchString(s)
+		return re.MatchString(s), nil
 	})),
-	"replace": pure(3, 4, p("input", "pattern", "replacement", "flags"), func(a []any) any {
+	"replace": withBudget(pure(3, 4, p("input", "pattern", "replacement", "flags"), nil), func(m *meter, a []any) (any, error) {
 		s, ok := a[0].(string)
 		repl, ok2 := a[2].(string)
 		args := []any{a[1]}
 		if len(a) == 4 {
 			args = append(args, a[3])
 		}
-		re := regex(args)
+		re, err := regex(m, args)
 		if !ok || !ok2 || re == nil {
-			return nil
+			return nil, err
 		}
-		return re.ReplaceAllString(s, javaReplacement(repl))
+		tmpl := javaReplacement(repl)
+		// The largest result: every position matches (an empty match fits between any two
+		// runes), each group reference copies at most the whole input once over all matches.
+		refs := int64(strings.Count(tmpl, "$") - 2*strings.Count(tmpl, "$$"))
+		bound := int64(len(s))*(1+max(refs, 0)) + int64(utf8.RuneCountInString(s)+1)*int64(len(tmpl))
+		if err := m.alloc(bound); err != nil {
+			return nil, err
+		}
+		out := re.ReplaceAllString(s, tmpl)
+		m.bytes += bound - int64(len(out)) // what was reserved and not built
+		return out, nil
 	}),
-	"split": pure(2, 2, p("string", "delimiter"), func(a []any) any {
+	"split": withBudget(pure(2, 2, p("string", "delimiter"), nil), func(m *meter, a []any) (any, error) {
 		s, ok := a[0].(string)
-		re := regex(a[1:2])
+		re, err := regex(m, a[1:2])
 		if !ok || re == nil {
-			return nil
+			return nil, err
 		}
-		parts := re.Split(s, -1)
+		// at most as many parts as the budget holds: one more means it would go over
+		limit := int(min((m.left()-listBytes)/(2*itemBytes), int64(len(s))+2))
+		if limit < 1 {
+			return nil, m.alloc(listBytes + 2*itemBytes)
+		}
+		parts := re.Split(s, limit)
+		if err := m.alloc(listBytes + 2*itemBytes*int64(len(parts))); err != nil {
+			return nil, err
+		}
+		if len(parts) == limit && limit <= len(s) {
+			return nil, m.alloc(m.left() + 1)
+		}
 		out := make([]any, len(parts))
 		for i, x := range parts {
 			out[i] = x
 		}
-		return out
+		return out, nil
 	}),
-	"string join": pure(1, 4, p("list", "delimiter", "prefix", "suffix"), func(a []any) any {
-		list, ok := listOf(a[0])
-		if !ok {
-			return nil
-		}
-		sep, pre, suf := "", "", ""
-		for i, dst := range []*string{&sep, &pre, &suf} {
-			if len(a) > i+1 && a[i+1] != nil {
-				s, ok := a[i+1].(string)
-				if !ok {
-					return nil
+	"string join": withBudget(pure(1, 4, p("list", "delimiter", "prefix", "suffix"), nil), func(m *meter, a []any) (any, error) {
+		n := int64(0)
+		list, _ := listOf(a[0])
+		for i, x := range a {
+			if s, ok := x.(string); ok && i > 0 {
+				n += int64(len(s))
+				if i == 1 {
+					n += int64(len(s)) * int64(len(list))
 				}
-				*dst = s
 			}
 		}
-		var parts []string
 		for _, e := range list {
-			switch v := e.(type) {
-			case nil:
-			case string:
-				parts = append(parts, v)
-			default:
-				return nil
+			if s, ok := e.(string); ok {
+				n += int64(len(s))
 			}
 		}
-		return pre + strings.Join(parts, sep) + suf
+		if err := m.alloc(n); err != nil {
+			return nil, err
+		}
+		return stringJoin(a), nil
 	}),
 
 	// numeric
@@ -558,46 +588,47 @@ var builtins = map[string]*builtin{
 		}
 		return out
 	}),
-	"union": pure(0, -1, nil, func(a []any) any {
+	"union": withBudget(pure(0, -1, nil, nil), func(m *meter, a []any) (any, error) {
 		var all []any
 		for _, x := range a {
 			list, ok := listOf(x)
 			if !ok {
-				return nil
+				return nil, nil
+			}
+			if err := m.alloc(itemBytes * int64(len(list))); err != nil {
+				return nil, err
 			}
 			all = append(all, list...)
 		}
-		return distinct(all)
+		return distinct(m, all)
 	}),
-	"distinct values": pure(1, 1, p("list"), func(a []any) any {
+	"distinct values": withBudget(pure(1, 1, p("list"), nil), func(m *meter, a []any) (any, error) {
 		if list, ok := listOf(a[0]); ok {
-			return distinct(list)
+			return distinct(m, list)
 		}
-		return nil
+		return nil, nil
 	}),
-	"flatten": pure(1, 1, p("list"), func(a []any) any {
+	"flatten": withBudget(pure(1, 1, p("list"), nil), func(m *meter, a []any) (any, error) {
 		list, ok := listOf(a[0])
 		if !ok {
-			return nil
+			return nil, nil
 		}
-		out := []any{}
-		var walk func(l []any)
-		walk = func(l []any) {
-			for _, e := range l {
-				if sub, ok := e.([]any); ok {
-					walk(sub)
-				} else {
-					out = append(out, e)
-				}
-			}
+		n, err := leaves(m, list)
+		if err != nil {
+			return nil, err
 		}
-		walk(list)
-		return out
+		if err := m.alloc(listBytes + itemBytes*n); err != nil {
+			return nil, err
+		}
+		return flatten(list), nil
 	}),
-	"sort": pure(2, 2, p("list", "precedes"), func(a []any) any {
+	"sort": withBudget(pure(2, 2, p("list", "precedes"), nil), func(m *meter, a []any) (any, error) {
 		list, ok := listOf(a[0])
 		if !ok {
-			return nil
+			return nil, nil
+		}
+		if err := m.alloc(listBytes + itemBytes*int64(len(list))); err != nil {
+			return nil, err
 		}
 		out := append([]any{}, list...)
 		if len(a) == 1 || a[1] == nil {
@@ -608,16 +639,27 @@ var builtins = map[string]*builtin{
 				return c < 0
 			})
 			if !valid && len(out) > 1 {
-				return nil
+				return nil, nil
 			}
-			return out
+			return out, nil
 		}
 		f, ok := a[1].(*feelFunc)
 		if !ok {
-			return nil
+			return nil, nil
 		}
-		sort.SliceStable(out, func(i, j int) bool { return f.call(out[i], out[j]) == true })
-		return out
+		var err error // the first budget error: the remaining comparisons are skipped
+		sort.SliceStable(out, func(i, j int) bool {
+			if err != nil {
+				return false
+			}
+			var v any
+			v, err = f.call(m, out[i], out[j])
+			return v == true
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
 	}),
 
 	// context
@@ -641,19 +683,32 @@ var builtins = map[string]*builtin{
 		}
 		return nil
 	}),
-	"get entries": pure(1, 1, p("context"), func(a []any) any {
+	"get entries": withBudget(pure(1, 1, p("context"), nil), func(mt *meter, a []any) (any, error) {
 		m, ok := a[0].(map[string]any)
 		if !ok {
-			return nil
+			return nil, nil
+		}
+		if err := mt.alloc(listBytes + int64(len(m))*(itemBytes+mapBytes+2*entryBytes)); err != nil {
+			return nil, err
 		}
 		out := make([]any, 0, len(m))
 		for _, k := range sortedKeys(m) {
 			out = append(out, map[string]any{"key": k, "value": m[k]})
 		}
-		return out
+		return out, nil
 	}),
-	"context put": pure(3, 3, p("context", "key", "value"), func(a []any) any {
-		return contextPut(a[0], a[1], a[2])
+	"context put": withBudget(pure(3, 3, p("context", "key", "value"), nil), func(m *meter, a []any) (any, error) {
+		levels := int64(1)
+		if path, ok := a[1].([]any); ok { // each level is a context copied: nesting and bytes
+			if len(path) > MaxDepth {
+				return nil, m.fail(&BudgetError{Limit: LimitDepth, Max: MaxDepth})
+			}
+			levels = int64(max(len(path), 1))
+		}
+		if err := m.alloc(levels * (mapBytes + entryBytes*(1+int64(len(asMap(a[0])))))); err != nil {
+			return nil, err
+		}
+		return contextPut(a[0], a[1], a[2]), nil
 	}),
 	"context merge": pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
 	"put all":       pure(1, -1, p("contexts"), func(a []any) any { return contextMerge(a) }),
@@ -812,9 +867,13 @@ func sum(l []any) any {
 	return out
 }
 
-func distinct(list []any) []any {
+// distinct compares each item with those kept so far: it counts that many steps.
+func distinct(m *meter, list []any) (any, error) {
 	out := []any{}
 	for _, e := range list {
+		if err := m.step(1 + int64(len(out))); err != nil {
+			return nil, err
+		}
 		dup := false
 		for _, o := range out {
 			if feelEqual(e, o) == true {
@@ -826,7 +885,7 @@ func distinct(list []any) []any {
 			out = append(out, e)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func contextPut(ctx, key, value any) any {
@@ -978,26 +1037,36 @@ func abs64(x int64) int64 {
 
 var regexCache sync.Map // pattern+flags -> *regexp.Regexp (nil when invalid)
 
-const maxRegexCache = 1000
+const (
+	maxRegexCache    = 1000
+	maxCachedPattern = 256 // bytes: the cache holds at most about 1000 × 16 KiB of compiled patterns
+)
 
 var regexCount int64
 var regexMu sync.Mutex
 
-func regex(a []any) *regexp.Regexp {
+// regex compiles a pattern and its flags (a[0], a[1]); nil when invalid. A pattern compiled
+// anew counts 64 bytes per byte of pattern on m (a nil m counts nothing): its compiled form
+// is that much larger. Patterns up to maxCachedPattern bytes are cached, at most
+// maxRegexCache of them.
+func regex(m *meter, a []any) (*regexp.Regexp, error) {
 	pat, ok := a[0].(string)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	flags := ""
 	if len(a) > 1 && a[1] != nil {
 		if flags, ok = a[1].(string); !ok {
-			return nil
+			return nil, nil
 		}
 	}
 	key := flags + "/" + pat
 	if v, ok := regexCache.Load(key); ok {
 		re, _ := v.(*regexp.Regexp)
-		return re
+		return re, nil
+	}
+	if err := m.alloc(64 * int64(len(pat))); err != nil {
+		return nil, err
 	}
 	goFlags := ""
 	for _, f := range flags {
@@ -1007,7 +1076,7 @@ func regex(a []any) *regexp.Regexp {
 		case 'x':
 			pat = stripRegexSpace(pat)
 		default:
-			return nil
+			return nil, nil
 		}
 	}
 	src := pat
@@ -1019,12 +1088,12 @@ func regex(a []any) *regexp.Regexp {
 		re = nil
 	}
 	regexMu.Lock()
-	if regexCount < maxRegexCache {
+	if regexCount < maxRegexCache && len(key) <= maxCachedPattern {
 		regexCount++
 		regexCache.Store(key, re)
 	}
 	regexMu.Unlock()
-	return re
+	return re, nil
 }
 
 func stripRegexSpace(p string) string {
@@ -1068,4 +1137,50 @@ func javaReplacement(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// stringJoin is FEEL's string join(list[, delimiter[, prefix, suffix]]).
+func stringJoin(a []any) any {
+	list, ok := listOf(a[0])
+	if !ok {
+		return nil
+	}
+	sep, pre, suf := "", "", ""
+	for i, dst := range []*string{&sep, &pre, &suf} {
+		if len(a) > i+1 && a[i+1] != nil {
+			s, ok := a[i+1].(string)
+			if !ok {
+				return nil
+			}
+			*dst = s
+		}
+	}
+	var parts []string
+	for _, e := range list {
+		switch v := e.(type) {
+		case nil:
+		case string:
+			parts = append(parts, v)
+		default:
+			return nil
+		}
+	}
+	return pre + strings.Join(parts, sep) + suf
+}
+
+// flatten lists the items of list and of the lists it holds, at any depth.
+func flatten(list []any) []any {
+	out := []any{}
+	var walk func(l []any)
+	walk = func(l []any) {
+		for _, e := range l {
+			if sub, ok := e.([]any); ok {
+				walk(sub)
+			} else {
+				out = append(out, e)
+			}
+		}
+	}
+	walk(list)
+	return out
 }

@@ -46,6 +46,7 @@ type feelCompiler struct {
 	vars     int
 	inFunc   bool // compiling a function body: globals come from $outer
 	temporal bool // the program may produce values plain() must convert
+	nodes    int  // nodes of the translated tree so far, bounded by maxTranslatedNodes
 }
 
 type compileFailure struct{ err *CompileError }
@@ -53,6 +54,18 @@ type compileFailure struct{ err *CompileError }
 func (c *feelCompiler) fail(off int, format string, args ...any) {
 	line, col := position(c.src, off)
 	panic(compileFailure{&CompileError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+// grow counts n nodes of the translated tree: a name inside nested filters, or a function
+// literal inside nested scopes, translates to a tree that grows with the nesting.
+func (c *feelCompiler) grow(off, n int) {
+	c.nodes += n
+	if c.nodes > maxTranslatedNodes {
+		err := &BudgetError{Limit: LimitSource, Max: maxTranslatedNodes, Got: int64(c.nodes)}
+		line, col := position(c.src, off)
+		panic(compileFailure{&CompileError{Line: line, Column: col, Err: err,
+			Msg: fmt.Sprintf("the expression translates to more than %d nodes", maxTranslatedNodes)}})
+	}
 }
 
 func (c *feelCompiler) newVar() string {
@@ -122,6 +135,11 @@ func call(name string, args ...ast.Node) ast.Node {
 	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: args}
 }
 
+// mcall calls a metered function: its first argument is the evaluation's meter.
+func mcall(name string, args ...ast.Node) ast.Node {
+	return call(name, append([]ast.Node{meterArg()}, args...)...)
+}
+
 func str(s string) ast.Node   { return &ast.StringNode{Value: s} }
 func ident(v string) ast.Node { return &ast.IdentifierNode{Value: v} }
 func constant(v any) ast.Node { return &ast.ConstantNode{Value: v} }
@@ -130,9 +148,11 @@ func let(v string, value, body ast.Node) ast.Node {
 	return &ast.VariableDeclaratorNode{Name: v, Value: value, Expr: body}
 }
 
-// closure is an expr-lang predicate whose element is bound to v.
+// closure is an expr-lang predicate whose element is bound to v. Each run counts a step, the
+// item's slot in the result and the literals the body builds.
 func closure(v string, body ast.Node) ast.Node {
-	return &ast.PredicateNode{Node: let(v, &ast.PointerNode{}, body)}
+	tick := mcall("$step", constant(int64(itemBytes)+literalBytes(body)))
+	return &ast.PredicateNode{Node: let(v, &ast.PointerNode{}, &ast.SequenceNode{Nodes: []ast.Node{tick, body}})}
 }
 
 var binaryFuncs = map[string]string{
@@ -140,7 +160,16 @@ var binaryFuncs = map[string]string{
 	"=": "$eq", "!=": "$ne", "<": "$lt", "<=": "$le", ">": "$gt", ">=": "$ge",
 }
 
+// binop calls the runtime function of a binary operator.
+func binop(op string, l, r ast.Node) ast.Node {
+	if name := binaryFuncs[op]; metered[name] != nil {
+		return mcall(name, l, r)
+	}
+	return call(binaryFuncs[op], l, r)
+}
+
 func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
+	c.grow(n.at(), 1)
 	switch n := n.(type) {
 	case *fNum:
 		return constant(n.val)
@@ -158,7 +187,7 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 		c.temporal = true
 		return constant(v)
 	case *fName:
-		return c.name(n.name, s)
+		return c.name(n.off, n.name, s)
 	case *fPath:
 		// a.b.c becomes one call $path(a, "b", "c")
 		var keys []string
@@ -176,9 +205,9 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 			args = append(args, str(keys[i]))
 		}
 		if len(args) == 2 {
-			return call("$get", args...)
+			return mcall("$get", args...)
 		}
-		return call("$path", args...)
+		return mcall("$path", args...)
 	case *fFilter:
 		return c.filter(n, s)
 	case *fCall:
@@ -200,7 +229,7 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 			walk(n)
 			return call("$"+n.op, args...)
 		}
-		return call(binaryFuncs[n.op], c.node(n.l, s), c.node(n.r, s))
+		return binop(n.op, c.node(n.l, s), c.node(n.r, s))
 	case *fNeg:
 		return call("$neg", c.node(n.x, s))
 	case *fBetween:
@@ -213,9 +242,9 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 		var tests []ast.Node
 		for _, t := range n.tests {
 			if u, ok := t.(*fUnaryCmp); ok {
-				tests = append(tests, call(binaryFuncs[u.op], x, c.node(u.x, s)))
+				tests = append(tests, binop(u.op, x, c.node(u.x, s)))
 			} else {
-				tests = append(tests, call("$in", x, c.node(t, s)))
+				tests = append(tests, mcall("$in", x, c.node(t, s)))
 			}
 		}
 		body := tests[0]
@@ -263,8 +292,9 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 }
 
 // name resolves a FEEL name: a local, a filter item's entry, or a variable of the context.
-func (c *feelCompiler) name(name string, s *scope) ast.Node {
+func (c *feelCompiler) name(off int, name string, s *scope) ast.Node {
 	for sc := s; sc != nil; sc = sc.parent {
+		c.grow(off, 1)
 		switch sc.kind {
 		case scopeLet:
 			if sc.name == name {
@@ -274,7 +304,7 @@ func (c *feelCompiler) name(name string, s *scope) ast.Node {
 			if name == "item" {
 				return call("$itemOr", ident(sc.v), str(name), ident(sc.v))
 			}
-			return call("$itemOr", ident(sc.v), str(name), c.name(name, sc.parent))
+			return call("$itemOr", ident(sc.v), str(name), c.name(off, name, sc.parent))
 		}
 	}
 	return c.global(name)
@@ -282,10 +312,10 @@ func (c *feelCompiler) name(name string, s *scope) ast.Node {
 
 func (c *feelCompiler) global(name string) ast.Node {
 	if c.inFunc {
-		return call("$get", ident("$outer"), str(name))
+		return mcall("$get", ident("$outer"), str(name))
 	}
 	if strings.HasPrefix(name, "$") {
-		return call("$get", ident("$env"), str(name))
+		return mcall("$get", ident("$env"), str(name))
 	}
 	return ident(name)
 }
@@ -311,9 +341,9 @@ func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope)
 	} else {
 		b = c.iterate(vars[1:], ins[1:], body, inner)
 	}
-	var m ast.Node = &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{call("$list", ident(lv)), closure(v, b)}}
+	var m ast.Node = &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{mcall("$list", ident(lv)), closure(v, b)}}
 	if len(vars) > 1 {
-		m = call("$flatten1", m)
+		m = mcall("$flatten1", m)
 	}
 	// iterating over anything but a list or a range gives null
 	return let(lv, c.node(ins[0], s), &ast.ConditionalNode{Cond: call("$iterable", ident(lv)), Exp1: m, Exp2: &ast.NilNode{}})
@@ -330,7 +360,7 @@ func (c *feelCompiler) filter(n *fFilter, s *scope) ast.Node {
 	iv := c.newVar()
 	pred := c.node(n.filter, &scope{parent: s, kind: scopeItem, v: iv})
 	filtered := call("$filterResult", ident(lv), &ast.BuiltinNode{Name: "filter", Arguments: []ast.Node{
-		call("$list", ident(lv)), closure(iv, call("$true", pred)),
+		mcall("$list", ident(lv)), closure(iv, call("$true", pred)),
 	}})
 	if isBooleanExpr(n.filter) {
 		return let(lv, list, filtered)
@@ -481,7 +511,7 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 		for _, a := range n.args {
 			args = append(args, c.node(a, s))
 		}
-		return call("$call", args...)
+		return mcall("$call", args...)
 	}
 	b, ok := builtins[n.name]
 	if !ok {
@@ -505,7 +535,7 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 		}
 		out[i] = c.node(a, s)
 	}
-	return call("$"+n.name, out...)
+	return mcall("$"+n.name, out...)
 }
 
 // namedArgs orders named arguments by the function's parameter names.
@@ -547,6 +577,7 @@ func (c *feelCompiler) function(n *fFunc, s *scope) ast.Node {
 	var capturedVals []ast.Node
 	seen := map[string]bool{}
 	for sc := s; sc != nil; sc = sc.parent {
+		c.grow(n.off, 1)
 		if !seen[sc.v] {
 			seen[sc.v] = true
 			captured = append(captured, sc.v)
@@ -559,15 +590,15 @@ func (c *feelCompiler) function(n *fFunc, s *scope) ast.Node {
 		params[i] = c.newVar()
 		inner = &scope{parent: inner, kind: scopeLet, name: p, v: params[i]}
 	}
-	sub := &feelCompiler{src: c.src, vars: c.vars, inFunc: true}
+	sub := &feelCompiler{src: c.src, vars: c.vars, inFunc: true, nodes: c.nodes}
 	body := sub.node(n.body, inner)
-	c.vars = sub.vars
+	c.vars, c.nodes = sub.vars, sub.nodes
 	c.temporal = c.temporal || sub.temporal
 	prog, err := buildProgram(body)
 	if err != nil {
 		c.fail(n.off, "%v", err)
 	}
-	tmpl := &funcTemplate{prog: prog, params: params, captured: captured, plain: sub.temporal}
+	tmpl := &funcTemplate{prog: prog, params: params, captured: captured, plain: sub.temporal, literals: literalBytes(body)}
 	globals := ident("$env")
 	if c.inFunc {
 		globals = ident("$outer")

@@ -31,9 +31,12 @@ type token struct {
 type CompileError struct {
 	Line, Column int
 	Msg          string
+	Err          error // the cause, when there is one (a *BudgetError)
 }
 
 func (e *CompileError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Msg) }
+
+func (e *CompileError) Unwrap() error { return e.Err }
 
 // position turns a byte offset of src into a 1-based line and column.
 func position(src string, off int) (line, col int) {

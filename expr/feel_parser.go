@@ -171,9 +171,6 @@ var keywords = map[string]bool{
 	"null": true, "true": true, "false": true,
 }
 
-// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
-const maxDepth = 200
-
 type parser struct {
 	src   string
 	toks  []token
@@ -263,13 +260,21 @@ func (p *parser) expectWord(v string) token {
 	return p.advance()
 }
 
+// enter counts a level of nesting: a bracket, a construct, or an operator of a chain (a + b +
+// c nests as (a + b) + c, and the translated tree is as deep as the chain is long), so that
+// hostile input cannot exhaust the stack of the parser or of the stages after it.
 func (p *parser) enter() {
 	p.depth++
-	if p.depth > maxDepth {
-		p.fail(p.peek(), "expression nested too deeply")
+	if p.depth > MaxDepth {
+		err := &BudgetError{Limit: LimitDepth, Max: MaxDepth}
+		line, col := position(p.src, p.peek().off)
+		panic(parseFailure{&CompileError{Line: line, Column: col, Msg: err.Error(), Err: err}})
 	}
 }
 func (p *parser) leave() { p.depth-- }
+
+// restore ends the levels a chain of operators entered.
+func (p *parser) restore(depth int) { p.depth = depth }
 
 // expression: if, for, some/every, function literals, or a disjunction.
 func (p *parser) expression() fnode {
@@ -357,7 +362,9 @@ func (p *parser) plainName(what string) string {
 
 func (p *parser) disjunction() fnode {
 	l := p.conjunction()
+	defer p.restore(p.depth)
 	for p.isWord("or") {
+		p.enter()
 		t := p.advance()
 		l = &fBinary{t.off, "or", l, p.conjunction()}
 	}
@@ -366,7 +373,9 @@ func (p *parser) disjunction() fnode {
 
 func (p *parser) conjunction() fnode {
 	l := p.comparison()
+	defer p.restore(p.depth)
 	for p.isWord("and") {
+		p.enter()
 		t := p.advance()
 		l = &fBinary{t.off, "and", l, p.comparison()}
 	}
@@ -375,21 +384,26 @@ func (p *parser) conjunction() fnode {
 
 func (p *parser) comparison() fnode {
 	l := p.additive()
+	defer p.restore(p.depth)
 	for {
 		t := p.peek()
 		switch {
 		case t.kind == tOp && (t.val == "=" || t.val == "!=" || t.val == "<" || t.val == "<=" || t.val == ">" || t.val == ">="):
+			p.enter()
 			p.advance()
 			l = &fBinary{t.off, t.val, l, p.additive()}
 		case t.kind == tName && t.val == "between":
+			p.enter()
 			p.advance()
 			lo := p.additive()
 			p.expectWord("and")
 			l = &fBetween{t.off, l, lo, p.additive()}
 		case t.kind == tName && t.val == "in":
+			p.enter()
 			p.advance()
 			l = &fIn{t.off, l, p.positiveUnaryTests()}
 		case t.kind == tName && t.val == "instance":
+			p.enter()
 			p.advance()
 			p.expectWord("of")
 			l = &fInstanceOf{t.off, l, p.typeName()}
@@ -446,7 +460,9 @@ func (p *parser) unaryTest() fnode {
 
 func (p *parser) additive() fnode {
 	l := p.multiplicative()
+	defer p.restore(p.depth)
 	for p.isOp("+") || p.isOp("-") {
+		p.enter()
 		t := p.advance()
 		l = &fBinary{t.off, t.val, l, p.multiplicative()}
 	}
@@ -455,7 +471,9 @@ func (p *parser) additive() fnode {
 
 func (p *parser) multiplicative() fnode {
 	l := p.exponent()
+	defer p.restore(p.depth)
 	for p.isOp("*") || p.isOp("/") {
+		p.enter()
 		t := p.advance()
 		l = &fBinary{t.off, t.val, l, p.exponent()}
 	}
@@ -464,7 +482,9 @@ func (p *parser) multiplicative() fnode {
 
 func (p *parser) exponent() fnode {
 	l := p.unary()
+	defer p.restore(p.depth)
 	for p.isOp("**") {
+		p.enter()
 		t := p.advance()
 		l = &fBinary{t.off, "**", l, p.unary()}
 	}
@@ -492,7 +512,11 @@ func (p *parser) unary() fnode {
 
 func (p *parser) postfix() fnode {
 	x := p.primary()
+	defer p.restore(p.depth)
 	for {
+		if p.isOp(".") || p.isOp("[") {
+			p.enter() // a.b.c... and xs[1][1]... nest too
+		}
 		switch {
 		case p.isOp("."):
 			t := p.advance()

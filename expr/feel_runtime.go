@@ -18,23 +18,11 @@ func fn2(f func(a, b any) any) func(...any) (any, error) {
 	return func(args ...any) (any, error) { return f(args[0], args[1]), nil }
 }
 
+// runtimeFuncs take constant time and build nothing larger than their arguments: outside a
+// loop (whose iterations are metered) their number is bounded by the source, so they need no
+// meter.
 var runtimeFuncs = map[string]func(...any) (any, error){
-	"$get": func(args ...any) (any, error) {
-		k, _ := args[1].(string)
-		return feelGet(args[0], k), nil
-	},
-	"$path": func(args ...any) (any, error) {
-		x := args[0]
-		for _, k := range args[1:] {
-			if x == nil {
-				return nil, nil
-			}
-			x = feelGet(x, k.(string))
-		}
-		return x, nil
-	},
 	"$index": fn2(feelIndex),
-	"$list":  fn1(func(x any) any { return asList(x) }),
 	"$filterResult": fn2(func(orig, filtered any) any {
 		if orig == nil {
 			return nil
@@ -53,19 +41,15 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 	"$isNumber": fn1(func(x any) any { return isNum(x) }),
 	"$and":      feelAnd,
 	"$or":       feelOr,
-	"$add":      fn2(feelAdd),
 	"$sub":      fn2(feelSub),
 	"$mul":      fn2(feelMul),
 	"$div":      fn2(feelDiv),
 	"$pow":      fn2(feelPow),
 	"$neg":      fn1(feelNeg),
-	"$eq":       fn2(feelEqual),
-	"$ne":       fn2(func(a, b any) any { return feelNot(feelEqual(a, b)) }),
 	"$lt":       fn2(feelLess),
 	"$le":       fn2(feelLessEq),
 	"$gt":       fn2(feelGreater),
 	"$ge":       fn2(feelGreaterEq),
-	"$in":       fn2(unaryTest),
 	"$range": func(args ...any) (any, error) {
 		return &feelRange{start: args[0], end: args[1], startIncl: args[2].(bool), endIncl: args[3].(bool)}, nil
 	},
@@ -88,22 +72,8 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		}
 		return false
 	}),
-	"$flatten1": fn1(func(x any) any {
-		var out []any
-		for _, e := range x.([]any) {
-			inner, ok := e.([]any)
-			if !ok {
-				return nil // an inner iteration over a non-list
-			}
-			out = append(out, inner...)
-		}
-		if out == nil {
-			out = []any{}
-		}
-		return out
-	}),
 	// some is true when any item satisfies, every when all do; anything else (false, null) is
-	// false, as feelin and feel-scala evaluate them.
+	// false, as feelin and feel-scala evaluate them. The items were counted as they were made.
 	"$some": fn1(func(x any) any {
 		if x == nil {
 			return nil
@@ -130,13 +100,116 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		globals, _ := args[1].(map[string]any)
 		return &feelFunc{tmpl: args[0].(*funcTemplate), globals: globals, captured: args[2:]}, nil
 	},
-	"$call": func(args ...any) (any, error) {
-		f, ok := args[0].(*feelFunc)
+}
+
+// mfunc is a metered runtime function: its work depends on its arguments' sizes, or it
+// builds values; it counts both on m before doing the work.
+type mfunc func(m *meter, a []any) (any, error)
+
+// metered are the runtime functions called with the meter as first argument (mcall).
+var metered = map[string]mfunc{
+	"$step": func(m *meter, a []any) (any, error) { // a loop iteration: see closure
+		if err := m.step(1); err != nil {
+			return nil, err
+		}
+		return nil, m.alloc(a[0].(int64))
+	},
+	"$get": func(m *meter, a []any) (any, error) {
+		k, _ := a[1].(string)
+		if err := chargeGet(m, a[0]); err != nil {
+			return nil, err
+		}
+		return feelGet(a[0], k), nil
+	},
+	"$path": func(m *meter, a []any) (any, error) {
+		x := a[0]
+		for _, k := range a[1:] {
+			if x == nil {
+				return nil, nil
+			}
+			if err := chargeGet(m, x); err != nil {
+				return nil, err
+			}
+			x = feelGet(x, k.(string))
+		}
+		return x, nil
+	},
+	"$list": func(m *meter, a []any) (any, error) { return asList(m, a[0]) },
+	"$flatten1": func(m *meter, a []any) (any, error) {
+		n := int64(0)
+		for _, e := range a[0].([]any) {
+			inner, ok := e.([]any)
+			if !ok {
+				return nil, nil // an inner iteration over a non-list
+			}
+			n += int64(len(inner))
+		}
+		if err := m.step(1 + n); err != nil {
+			return nil, err
+		}
+		if err := m.alloc(listBytes + itemBytes*n); err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, n)
+		for _, e := range a[0].([]any) {
+			out = append(out, e.([]any)...)
+		}
+		return out, nil
+	},
+	"$add": func(m *meter, a []any) (any, error) {
+		if x, ok := a[0].(string); ok {
+			if y, ok := a[1].(string); ok {
+				if err := m.alloc(int64(len(x)) + int64(len(y))); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return feelAdd(a[0], a[1]), nil
+	},
+	"$eq": func(m *meter, a []any) (any, error) {
+		if err := m.step(1 + min(scanSteps(a[0]), scanSteps(a[1]))); err != nil {
+			return nil, err
+		}
+		return feelEqual(a[0], a[1]), nil
+	},
+	"$ne": func(m *meter, a []any) (any, error) {
+		if err := m.step(1 + min(scanSteps(a[0]), scanSteps(a[1]))); err != nil {
+			return nil, err
+		}
+		return feelNot(feelEqual(a[0], a[1])), nil
+	},
+	"$in": func(m *meter, a []any) (any, error) {
+		if err := m.step(1 + scanSteps(a[1])); err != nil {
+			return nil, err
+		}
+		return unaryTest(a[0], a[1]), nil
+	},
+	"$call": func(m *meter, a []any) (any, error) {
+		f, ok := a[0].(*feelFunc)
 		if !ok {
 			return nil, nil
 		}
-		return f.call(args[1:]...), nil
+		return f.call(m, a[1:]...)
 	},
+}
+
+// chargeGet counts a path step: on a list it projects every item into a new list.
+func chargeGet(m *meter, x any) error {
+	if l, ok := x.([]any); ok {
+		if err := m.step(1 + int64(len(l))); err != nil {
+			return err
+		}
+		return m.alloc(listBytes + itemBytes*int64(len(l)))
+	}
+	return nil
+}
+
+// meteredFunc adapts an mfunc to expr-lang: the meter comes first.
+func meteredFunc(f mfunc) func(...any) (any, error) {
+	return func(args ...any) (any, error) {
+		m, _ := args[0].(*meter)
+		return f(m, args[1:])
+	}
 }
 
 // funcTemplate is a compiled function literal; feelFunc is its value at run time.
@@ -145,6 +218,7 @@ type funcTemplate struct {
 	params   []string // expr-lang variables of the parameters
 	captured []string // expr-lang variables of the locals the body can see
 	plain    bool
+	literals int64 // bytes of the list and context literals the body builds at each call
 }
 
 type feelFunc struct {
@@ -156,12 +230,22 @@ type feelFunc struct {
 func (f *feelFunc) String() string { return fmt.Sprintf("function(%d parameters)", len(f.tmpl.params)) }
 
 // call runs the function; a failure or a wrong number of arguments gives null, as in FEEL.
-func (f *feelFunc) call(args ...any) any {
+// The only error is the budget's (or the context's): calls nest at most MaxDepth deep, so
+// a function applied to itself cannot overflow the stack.
+func (f *feelFunc) call(m *meter, args ...any) (any, error) {
 	if len(args) != len(f.tmpl.params) {
-		return nil
+		return nil, nil
 	}
-	env := make(map[string]any, 1+len(f.captured)+len(args))
+	if err := m.enter(); err != nil {
+		return nil, err
+	}
+	defer m.leave()
+	if err := m.alloc(mapBytes + entryBytes*int64(2+len(f.captured)+len(args)) + f.tmpl.literals); err != nil {
+		return nil, err
+	}
+	env := make(map[string]any, 2+len(f.captured)+len(args))
 	env["$outer"] = f.globals
+	env[meterVar] = m
 	for i, v := range f.tmpl.captured {
 		env[v] = f.captured[i]
 	}
@@ -169,10 +253,13 @@ func (f *feelFunc) call(args ...any) any {
 		env[p] = args[i]
 	}
 	out, err := vm.Run(f.tmpl.prog, env)
-	if err != nil {
-		return nil
+	if m != nil && m.err != nil {
+		return nil, m.err
 	}
-	return out
+	if err != nil {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // feelOptions configure expr-lang for translated FEEL.
@@ -187,7 +274,10 @@ func init() {
 	for name, f := range runtimeFuncs {
 		feelOptions = append(feelOptions, expr.Function(name, f))
 	}
+	for name, f := range metered {
+		feelOptions = append(feelOptions, expr.Function(name, meteredFunc(f)))
+	}
 	for name, b := range builtins {
-		feelOptions = append(feelOptions, expr.Function("$"+name, b.fn))
+		feelOptions = append(feelOptions, expr.Function("$"+name, b.exprFunc()))
 	}
 }

@@ -391,16 +391,16 @@ func feelIndex(x, n any) any {
 
 // asList is the iteration domain of filters, for, some and every: a list as it is, a range of
 // integers expanded, null as an empty list, any other value as a list of itself.
-func asList(x any) []any {
+func asList(m *meter, x any) ([]any, error) {
 	switch v := x.(type) {
 	case []any:
-		return v
+		return v, nil
 	case nil:
-		return []any{}
+		return []any{}, nil
 	case *feelRange:
-		return v.expand()
+		return v.expand(m)
 	}
-	return []any{x}
+	return []any{x}, nil
 }
 
 // feelRange is a range value such as [1..10] or (date("2024-01-01")..date("2024-02-01")].
@@ -409,13 +409,13 @@ type feelRange struct {
 	startIncl, endIncl bool
 }
 
-const maxRangeItems = 1 << 20
-
-func (r *feelRange) expand() []any {
+// expand lists the integers of a range with integer ends (anything else: an empty list). A
+// range of more than MaxRangeItems items is an error, not an empty list.
+func (r *feelRange) expand(m *meter) ([]any, error) {
 	s, _, sInt, ok1 := toNum(r.start)
 	e, _, eInt, ok2 := toNum(r.end)
 	if !ok1 || !ok2 || !sInt || !eInt {
-		return []any{}
+		return []any{}, nil
 	}
 	step := int64(1)
 	if e < s {
@@ -427,17 +427,33 @@ func (r *feelRange) expand() []any {
 	if !r.endIncl {
 		e -= step
 	}
-	if (e-s)*step < 0 || (e-s)*step >= maxRangeItems {
-		return []any{}
+	if (e-s)*step < 0 {
+		return []any{}, nil
 	}
-	out := make([]any, 0, (e-s)*step+1)
+	// the number of items, in floating point: e-s can overflow int64
+	if n := (float64(e) - float64(s)) * float64(step); n >= MaxRangeItems {
+		got := int64(math.MaxInt64)
+		if n < math.MaxInt64 {
+			got = int64(n) + 1
+		}
+		err := &BudgetError{Limit: LimitRange, Max: MaxRangeItems, Got: got}
+		if m != nil {
+			return nil, m.fail(err)
+		}
+		return nil, err
+	}
+	n := (e-s)*step + 1
+	if err := m.alloc(listBytes + itemBytes*n); err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, n)
 	for i := s; ; i += step {
 		out = append(out, i)
 		if i == e {
 			break
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (r *feelRange) String() string {
