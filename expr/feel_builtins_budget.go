@@ -1,7 +1,5 @@
 package expr
 
-
-
 // What a FEEL built-in costs. Every call counts one step, plus (unless it takes constant
 // time) an item for each item of its list and context arguments and a step for each 64 bytes
 // of its string arguments. What it builds counts on the bytes budget in one of three ways:
@@ -133,4 +131,3 @@ func asMap(x any) map[string]any {
 	m, _ := x.(map[string]any)
 	return m
 }
-
