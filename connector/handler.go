@@ -108,6 +108,9 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
 	out, err := h.outcome(ctx, job, hd, b, res, err)
+	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return Result{}, err // an expression stopped by the job's context: the adapter decides
+	}
 	if err != nil {
 		return Result{}, scrubError(err, append(scrub, b.tokens()...))
 	}

@@ -57,7 +57,10 @@ func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
 	}
-	m := newMeter(ctx, lim)
+	return p.evalWith(newMeter(ctx, lim), env)
+}
+
+func (p *Program) evalWith(m *meter, env map[string]any) (any, error) {
 	e := make(map[string]any, len(env)+1)
 	for k, v := range env {
 		e[k] = v
@@ -203,13 +206,14 @@ func checkNesting(body string) error {
 }
 
 // programSize estimates the bytes a compiled program holds: its source (kept twice), per
-// instruction an opcode, an argument and a source location, its constants, and the programs
-// of FEEL function literals.
+// instruction about 160 bytes (an opcode, an argument, a source location, and the syntax tree
+// the program keeps, measured by TestCacheIsBoundedByBytes), its string constants, and the
+// programs of FEEL function literals.
 func programSize(src string, prog *vm.Program) int64 {
 	n := int64(1024 + 2*len(src))
 	var walk func(p *vm.Program)
 	walk = func(p *vm.Program) {
-		n += int64(len(p.Bytecode)) * (1 + 8 + 16)
+		n += int64(len(p.Bytecode)) * 160
 		for _, c := range p.Constants {
 			n += 16
 			switch v := c.(type) {
