@@ -10,10 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
@@ -40,9 +41,8 @@ type bound struct {
 	creds   *auth.Credentials // nil: no token needed
 	timeout time.Duration
 	scrub   []string // literal credentials to keep out of messages
-	// sent are the access tokens sent for this job, also kept out of messages.
-	sentMu sync.Mutex
-	sent   []string
+	// secrets holds the job's secret values; the access tokens sent for the job join it.
+	secrets *secrets.Set
 	// connection is the trigger's connectionName, for the per-connection trigger limit.
 	connection string
 	// wait: runFlowAndWait — trigger, then poll until the run ends, then read its outputs.
@@ -112,7 +112,7 @@ func bindNative(v map[string]any) (*bound, error) {
 			return nil, err
 		}
 		if b.waitMode = strings.ToLower(strings.TrimSpace(b.waitMode)); b.waitMode != "" && b.waitMode != WaitPoll && b.waitMode != WaitCallback {
-			return nil, inputErr("waitMode", "must be poll or callback, got %q", truncate(b.waitMode, 40))
+			return nil, inputErr("waitMode", "must be poll or callback, got %s", excerpt(b.waitMode, 40))
 		}
 	case operations.OpStatus, operations.OpOutputs, operations.OpCancel:
 		sid, err := id(v, "flowSessionId")
@@ -192,7 +192,7 @@ func bindREST(v map[string]any) (*bound, error) {
 			if op == operations.OpTrigger {
 				field = "workflowId"
 			}
-			return nil, inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %q", truncate(rowID, 60))
+			return nil, inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %s", excerpt(rowID, 60))
 		}
 	}
 	switch body := v["body"].(type) {
@@ -248,8 +248,10 @@ func restAuth(a any, b *bound, org string) error {
 		if user == "" {
 			return inputErr("authentication.username", "is required for basic authentication")
 		}
-		b.call.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
-		b.scrub = append(b.scrub, pass)
+		basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+		b.call.Header.Set("Authorization", "Basic "+basic)
+		b.scrub = append(b.scrub, pass, basic) // the header as a server may echo it
+
 		return nil
 	case "apikey":
 		name, _ := m["name"].(string)
@@ -342,7 +344,7 @@ func triggerBody(v map[string]any, names map[string]string) (operations.RunDeskt
 	}
 	b.RunMode = strings.ToLower(strings.TrimSpace(mode))
 	if b.RunMode != "attended" && b.RunMode != "unattended" {
-		return b, inputErr("runMode", "must be attended or unattended, got %q", truncate(mode, 40))
+		return b, inputErr("runMode", "must be attended or unattended, got %s", excerpt(mode, 40))
 	}
 	if b.RunPriority, err = str(v, "runPriority", false); err != nil {
 		return b, err
@@ -417,7 +419,7 @@ func id(v map[string]any, field string) (string, error) {
 	}
 	s = strings.Trim(strings.TrimSpace(s), "{}")
 	if !operations.ValidID(s) {
-		return "", inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %q", truncate(s, 60))
+		return "", inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %s", excerpt(s, 60))
 	}
 	return strings.ToLower(s), nil
 }
@@ -462,7 +464,7 @@ func integer(v map[string]any, field string, def int64) (int64, error) {
 		}
 		i, err := strconv.ParseInt(s, 10, 32)
 		if err != nil {
-			return 0, inputErr(field, "must be a whole number, got %q", truncate(n, 40))
+			return 0, inputErr(field, "must be a whole number, got %s", excerpt(n, 40))
 		}
 		return i, nil
 	default:
@@ -538,6 +540,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// excerpt quotes an input value for a validation message when it has at most n characters,
+// else only says how long it is. It never cuts the value: a cut could leave the prefix of a
+// secret the value holds, which scrubbing (done where the message leaves the worker, and
+// looking for whole secrets) would then miss.
+func excerpt(s string, n int) string {
+	if c := utf8.RuneCountInString(s); c > n {
+		return fmt.Sprintf("a value of %d characters", c)
+	}
+	return strconv.Quote(s)
+}
+
 // OpRunFlowAndWait triggers a run and completes the job only when the run has ended.
 const OpRunFlowAndWait operations.Op = "runFlowAndWait"
 
@@ -559,19 +572,5 @@ func pollInterval(v map[string]any) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bound) sentToken(token string) {
-	b.sentMu.Lock()
-	defer b.sentMu.Unlock()
-	for _, t := range b.sent {
-		if t == token {
-			return
-		}
-	}
-	b.sent = append(b.sent, token)
-}
-
-func (b *bound) tokens() []string {
-	b.sentMu.Lock()
-	defer b.sentMu.Unlock()
-	return append([]string(nil), b.sent...)
-}
+// sentToken holds an access token sent for the job with the job's secrets.
+func (b *bound) sentToken(token string) { b.secrets.Add(token) }

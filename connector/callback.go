@@ -233,7 +233,7 @@ func (h *Handler) addCallbackURL(b *bound) error {
 	if err != nil {
 		return err
 	}
-	b.scrub = append(b.scrub, tok)
+	b.secrets.Add(tok)
 	body := b.body
 	body.CallbackURL = u
 	call, err := operations.Trigger(b.org, b.workflow, body)

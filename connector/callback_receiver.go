@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
@@ -37,7 +38,7 @@ func (h *Handler) CallbackReceiver() http.Handler {
 type callbackError struct {
 	status int
 	reason string // for the log and the metric; never a token or a secret
-	err    error  // detail for the log only, scrubbed
+	err    error  // detail for the log only (the log scrubs it)
 }
 
 func (e *callbackError) Error() string { return e.reason }
@@ -46,7 +47,10 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cb := h.Callbacks
 	runID := strings.ToLower(strings.Trim(r.Header.Get("x-ms-run-id"), "{} "))
-	result, err := h.receiveCallback(r, runID)
+	// The secrets resolved for this callback stay held until its log line is written.
+	held := h.Live.NewSet()
+	defer held.Release()
+	result, err := h.receiveCallback(r, runID, held)
 	status := http.StatusOK
 	ev := cb.Log.Info()
 	if err != nil {
@@ -57,7 +61,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 		status, result = ce.status, ce.reason
 		ev = cb.Log.Warn()
 		if ce.err != nil {
-			ev = ev.Str("error", Scrub(ce.err.Error())) // Bearer values and JWTs, whatever the path
+			ev = ev.Str("error", ce.err.Error())
 		}
 	}
 	cb.count(result)
@@ -73,7 +77,7 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 
 // receiveCallback verifies a callback, reads the run and delivers its completion. It returns
 // the outcome (published, already-published, delivered).
-func (h *Handler) receiveCallback(r *http.Request, runID string) (string, error) {
+func (h *Handler) receiveCallback(r *http.Request, runID string, held *secrets.Set) (string, error) {
 	cb := h.Callbacks
 	reject := func(status int, reason string) (string, error) {
 		return "", &callbackError{status: status, reason: reason}
@@ -108,16 +112,17 @@ func (h *Handler) receiveCallback(r *http.Request, runID string) (string, error)
 	if err != nil {
 		return "", &callbackError{status: http.StatusInternalServerError, reason: "credentials unavailable", err: err}
 	}
-	b := &bound{org: claims.Org, timeout: DefaultConnectionTimeout}
+	held.Add(used...)
+	b := &bound{org: claims.Org, timeout: DefaultConnectionTimeout, secrets: held}
 	if b.creds, b.scrub, err = credentials(auth, claims.Org); err == nil {
+		held.Add(b.scrub...)
 		err = h.Hosts.Check(claims.Org)
 		if err == nil && b.creds.TokenURL != "" {
 			err = h.Hosts.Check(b.creds.TokenURL)
 		}
 	}
-	scrub := append(used, b.scrub...)
 	if err != nil {
-		return "", &callbackError{status: http.StatusInternalServerError, reason: "credentials unusable", err: errors.New(Scrub(err.Error(), scrub...))}
+		return "", &callbackError{status: http.StatusInternalServerError, reason: "credentials unusable", err: err}
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), 25*time.Second)
@@ -125,16 +130,14 @@ func (h *Handler) receiveCallback(r *http.Request, runID string) (string, error)
 	job := Job{Deadline: time.Now().Add(25 * time.Second)} // bounds in-process waits on 429
 	summary, err := h.readFinishedRun(ctx, job, b, claims, runID)
 	if err != nil {
-		scrub = append(scrub, b.tokens()...) // the access tokens sent for the read, too
 		var ce *callbackError
 		if errors.As(err, &ce) {
-			if ce.err != nil {
-				ce.err = errors.New(Scrub(ce.err.Error(), scrub...))
-			}
 			return "", ce
 		}
-		return "", &callbackError{status: http.StatusServiceUnavailable, reason: "dataverse unavailable", err: errors.New(Scrub(err.Error(), scrub...))}
+		return "", &callbackError{status: http.StatusServiceUnavailable, reason: "dataverse unavailable", err: err}
 	}
+	// What leaves here (a message's variables, a waiting job's answer) holds no secret.
+	summary = h.Live.Map(summary)
 
 	if claims.Mode == callbackModeWait && cb.notify(runID, summary) {
 		return "delivered", nil

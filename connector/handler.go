@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/expr"
 	"github.com/pa-connector/pa-connector/operations"
 )
@@ -21,7 +22,10 @@ import (
 // compatibility mode, any allowed REST endpoint), and map the answer through the result and
 // error expressions. It returns the output variables or a typed outcome error.
 type Handler struct {
-	Secrets   *Secrets
+	Secrets *secrets.Resolver
+	// Live holds the secret values in use in the process; the callback receiver holds its
+	// values there and scrubs what it publishes and records (nil: nothing is scrubbed).
+	Live      *secrets.Registry
 	Hosts     *HostPolicy
 	Tokens    *auth.Cache
 	Transport http.RoundTripper // shared base transport (connection pool, host-checked dialer, limits)
@@ -77,6 +81,9 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	if err != nil {
 		return Result{}, Permanent(err)
 	}
+	// From here on the job's secrets are held: the adapter scrubs its answer and the log
+	// scrubs every line while they are, so nothing below scrubs by itself.
+	job.Secrets.Add(used...)
 	for _, v := range used {
 		if h.Callbacks.isKey(v) {
 			return Result{}, Permanentf("a {{secrets.…}} placeholder resolves to the worker's callback key, which jobs may not read")
@@ -87,8 +94,10 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		err = h.resolveWaitMode(b)
 	}
 	if err != nil {
-		return Result{}, scrubError(Permanent(fmt.Errorf("invalid input: %w", err)), used)
+		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
 	}
+	b.secrets = job.Secrets
+	b.secrets.Add(b.scrub...)
 	b.rawAuth = rawAuth
 	if b.wait {
 		op = string(OpRunFlowAndWait)
@@ -103,7 +112,6 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	} else {
 		res, err = h.call(ctx, job, hd, b, vars)
 	}
-	scrub := append(used, b.scrub...) // after the call: a callback token joins b.scrub
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
@@ -112,7 +120,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		return Result{}, err // an expression stopped by the job's context: the adapter decides
 	}
 	if err != nil {
-		return Result{}, scrubError(err, append(scrub, b.tokens()...))
+		return Result{}, err
 	}
 	if err := h.checkSize(out); err != nil {
 		return Result{}, err
@@ -169,7 +177,7 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err == nil && job.SetLocal != nil {
-		rec := map[string]any{RecordedRunVariable: map[string]any{"status": int64(res.Status), "body": res.Body}}
+		rec := map[string]any{RecordedRunVariable: map[string]any{"status": int64(res.Status), "body": h.Live.Value(res.Body)}}
 		if rerr := job.SetLocal(context.WithoutCancel(ctx), rec); rerr != nil {
 			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
 				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
@@ -207,7 +215,7 @@ func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call 
 	if b.creds != nil {
 		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds, OnToken: b.sentToken}
 	}
-	client := operations.Client{HTTP: &http.Client{Transport: rt, CheckRedirect: h.Hosts.CheckRedirect}}
+	client := operations.Client{HTTP: &http.Client{Transport: rt, CheckRedirect: h.Hosts.CheckRedirect}, Redact: h.Live.Value}
 	maxWaits := h.MaxThrottleWaits
 	if maxWaits == 0 {
 		maxWaits = 5
@@ -540,27 +548,4 @@ func decodeVariables(s string) (map[string]any, error) {
 		return nil, fmt.Errorf("job variables are not a JSON object")
 	}
 	return m, nil
-}
-
-// scrubError removes secret values from an outcome's message, keeping its type.
-func scrubError(err error, secrets []string) error {
-	var (
-		perm  *PermanentError
-		retry *RetryError
-		bpmn  *BPMNError
-		jobE  *JobError
-	)
-	switch {
-	case errors.As(err, &bpmn):
-		bpmn.Message = Scrub(bpmn.Message, secrets...)
-		return bpmn
-	case errors.As(err, &jobE):
-		jobE.Message = Scrub(jobE.Message, secrets...)
-		return jobE
-	case errors.As(err, &perm):
-		return Permanent(errors.New(Scrub(err.Error(), secrets...)))
-	case errors.As(err, &retry):
-		return &RetryError{Err: errors.New(Scrub(err.Error(), secrets...)), Backoff: retry.Backoff, KeepRetries: retry.KeepRetries}
-	}
-	return errors.New(Scrub(err.Error(), secrets...))
 }

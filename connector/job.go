@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"time"
+
+	"github.com/pa-connector/pa-connector/connector/secrets"
 )
 
 // Job is what a handler needs of an activated job, independent of the gateway client.
@@ -26,6 +28,9 @@ type Job struct {
 	// run (runFlowAndWait after its trigger): the adapter moves it from a
 	// PA_CONNECTOR_MAX_JOBS_ACTIVE slot to a PA_CONNECTOR_MAX_JOBS_WAITING one.
 	Waiting func()
+	// Secrets holds the job's secret values (resolved placeholders, credentials, tokens) until
+	// the adapter has answered and logged the job; nil holds nothing.
+	Secrets *secrets.Set
 }
 
 // hold starts the critical section of a trigger whose call lasts at most bound (see

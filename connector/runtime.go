@@ -17,15 +17,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/expr"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
-// NewLogger builds the one logger the process uses.
-func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
+// NewLogger builds the one logger the process uses. Every line it writes is scrubbed of the
+// secret values live holds (as JSON, before any console formatting).
+func NewLogger(cfg Config, w io.Writer, live *secrets.Registry) zerolog.Logger {
 	if cfg.LogFormat == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	}
+	w = live.Writer(w)
 	lvl, err := zerolog.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		lvl = zerolog.InfoLevel
@@ -62,7 +65,7 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 		compat = CompatJobType
 	}
 	return &Handler{
-		Secrets:        &Secrets{Prefix: cfg.SecretPrefix, Dir: cfg.SecretsDir},
+		Secrets:        &secrets.Resolver{Prefix: cfg.SecretPrefix, Dir: cfg.SecretsDir},
 		Hosts:          hosts,
 		Tokens:         tokens,
 		Transport:      rt,
@@ -99,8 +102,12 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-// Run runs the worker until ctx ends (SIGTERM), then drains and returns.
-func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
+// Run runs the worker until ctx ends (SIGTERM), then drains and returns. live is the registry
+// of secret values the logger scrubs (NewLogger): jobs hold theirs there while they run.
+func Run(ctx context.Context, cfg Config, logger zerolog.Logger, live *secrets.Registry) error {
+	// The worker's own credentials are never a job's to print.
+	live.Pin(os.Getenv("ZEEBE_CLIENT_SECRET"), string(cfg.CallbackKey))
+
 	// The Zeebe client logs through the standard logger; keep those lines in our format.
 	log.SetFlags(0)
 	log.SetOutput(zerologWriter{logger})
@@ -111,6 +118,7 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
 	}
 	metrics := NewMetrics()
 	handler := NewHandler(cfg, hosts, metrics, logger)
+	handler.Live = live
 
 	client, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: "127.0.0.1:26500"})
 	if err != nil {
@@ -138,6 +146,7 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger) error {
 		Grace:          cfg.ShutdownGrace,
 		Log:            logger,
 		Metrics:        metrics,
+		Secrets:        live,
 	}
 
 	var callbacks http.Handler

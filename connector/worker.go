@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pa-connector/pa-connector/connector/secrets"
 )
 
 // Gateway is the part of the Zeebe client the adapter uses; *zbc.ClientImpl is one.
@@ -60,6 +62,9 @@ type Worker struct {
 	Grace          time.Duration // how long in-flight jobs may finish at shutdown
 	Log            zerolog.Logger
 	Metrics        *Metrics
+	// Secrets holds the secret values in use; each job holds its own until it is answered and
+	// logged, and every command's message and variables are scrubbed of them.
+	Secrets *secrets.Registry
 
 	initOnce sync.Once
 	active   *slots // jobs at work
@@ -200,7 +205,9 @@ func (w *Worker) run(ctx context.Context, lease *Lease, j entities.Job) {
 		ElementInstanceKey: j.ElementInstanceKey,
 		Variables:          j.Variables,
 		Lease:              lease,
+		Secrets:            w.Secrets.NewSet(),
 	}
+	defer job.Secrets.Release() // after the answer and its log line
 	if j.CustomHeaders != "" {
 		if err := json.Unmarshal([]byte(j.CustomHeaders), &job.Headers); err != nil {
 			job.Headers = nil
@@ -284,7 +291,7 @@ func (w *Worker) answer(ctx context.Context, job Job, res Result, err error) (st
 	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
-		cmd, cerr := w.Gateway.NewCompleteJobCommand().JobKey(job.Key).VariablesFromMap(orEmpty(res.Variables))
+		cmd, cerr := w.Gateway.NewCompleteJobCommand().JobKey(job.Key).VariablesFromMap(w.Secrets.Map(orEmpty(res.Variables)))
 		if cerr != nil {
 			return w.failPermanently(cctx, job, fmt.Errorf("output variables: %w", cerr))
 		}
@@ -301,7 +308,7 @@ func (w *Worker) answer(ctx context.Context, job Job, res Result, err error) (st
 		// The job timed out; the broker makes it activatable again on its own.
 		return "timed-out", nil
 	}
-	d := Decide(err, job.Retries)
+	d := scrubDecision(w.Secrets, Decide(err, job.Retries))
 	if d.Kind == "bpmn-error" {
 		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(w.message(job, d.Message))
 		send := func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }
@@ -318,17 +325,18 @@ func (w *Worker) answer(ctx context.Context, job Job, res Result, err error) (st
 }
 
 func (w *Worker) failPermanently(ctx context.Context, job Job, err error) (string, error) {
-	return w.fail(ctx, job, Decide(Permanent(err), job.Retries))
+	return w.fail(ctx, job, scrubDecision(w.Secrets, Decide(Permanent(err), job.Retries)))
 }
 
 // MaxMessageLength is the longest message (in bytes) sent with FailJob or ThrowError, as
 // Camunda's runtime truncates.
 const MaxMessageLength = 6000
 
-// message builds the text of a FailJob or ThrowError: valid UTF-8, at most MaxMessageLength
-// bytes, cut on a character boundary. Every message leaves the worker through here.
+// message builds the text of a FailJob or ThrowError: scrubbed of every held secret, then valid
+// UTF-8, at most MaxMessageLength bytes, cut on a character boundary (a cut before scrubbing
+// could leave a prefix of a secret). Every message leaves the worker through here.
 func (w *Worker) message(_ Job, s string) string {
-	return truncateUTF8(strings.ToValidUTF8(s, "\uFFFD"), MaxMessageLength)
+	return truncateUTF8(strings.ToValidUTF8(w.Secrets.Message(s), "\uFFFD"), MaxMessageLength)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Doer sends HTTP requests; *http.Client is one.
@@ -25,6 +26,10 @@ type Client struct {
 	HTTP Doer
 	// MaxBody caps a response body read into memory (default 32 MiB, the outputs column's limit).
 	MaxBody int64
+	// Redact, when set, is applied to an error answer's parsed body before any of its text is
+	// cut (HTTPError keeps a text body truncated, and Error truncates the message), so that a
+	// secret the server echoes is removed whole, never left behind as a prefix.
+	Redact func(any) any
 }
 
 // DefaultMaxBody is the largest response body read: the outputs file column holds 32 MB.
@@ -124,6 +129,9 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 	}
 	parsed := ParseBody(res.Header.Get("Content-Type"), raw)
 	if res.StatusCode >= 400 {
+		if c.Redact != nil {
+			parsed = c.Redact(parsed)
+		}
 		e := &HTTPError{
 			Op:     call.Op,
 			Status: res.StatusCode,
@@ -278,9 +286,13 @@ func RetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// truncate cuts s to at most n bytes, on a character boundary, marking a cut with "…".
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

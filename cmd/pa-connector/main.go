@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/pa-connector/pa-connector/connector"
+	"github.com/pa-connector/pa-connector/connector/secrets"
 )
 
 func main() {
@@ -25,11 +26,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pa-connector: configuration:", err)
 		os.Exit(2)
 	}
-	logger := connector.NewLogger(cfg, os.Stderr)
+	live := secrets.NewRegistry()
+	logger := connector.NewLogger(cfg, os.Stderr, live)
 	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := connector.Run(ctx, cfg, logger); err != nil {
+	if err := connector.Run(ctx, cfg, logger, live); err != nil {
 		logger.Error().Err(err).Msg("pa-connector failed")
 		os.Exit(1)
 	}

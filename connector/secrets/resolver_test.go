@@ -1,4 +1,4 @@
-package connector
+package secrets
 
 import (
 	"errors"
@@ -11,8 +11,8 @@ import (
 func TestSecretsResolve(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "FILE_ONE"), []byte("from-file\n"), 0o600)
-	env := map[string]string{"SECRET_A": `va"l`, "SECRET_B": "b-value", "OTHER": "nope"}
-	s := &Secrets{Prefix: "SECRET_", Dir: dir, Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	env := map[string]string{"SECRET_A": `va"l-value`, "SECRET_B": "b-value-0", "OTHER": "nope-nope"}
+	s := &Resolver{Prefix: "SECRET_", Dir: dir, Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	in := map[string]any{
 		"x": "Bearer {{secrets.A}}",
 		"y": []any{"{{ secrets.B }}", 3, map[string]any{"z": "{{secrets.FILE_ONE}}-{{secrets.B}}"}},
@@ -22,7 +22,7 @@ func TestSecretsResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := out.(map[string]any)
-	if m["x"] != `Bearer va"l` || m["y"].([]any)[0] != "b-value" || m["y"].([]any)[2].(map[string]any)["z"] != "from-file-b-value" {
+	if m["x"] != `Bearer va"l-value` || m["y"].([]any)[0] != "b-value-0" || m["y"].([]any)[2].(map[string]any)["z"] != "from-file-b-value-0" {
 		t.Fatalf("resolved = %#v", m)
 	}
 	if len(used) != 4 {
@@ -30,25 +30,31 @@ func TestSecretsResolve(t *testing.T) {
 	}
 	for _, name := range []string{"OTHER", "../etc/passwd", "MISSING"} {
 		_, _, err := s.Resolve(map[string]any{"v": "{{secrets." + name + "}}"})
-		var me *MissingSecretError
+		var me *MissingError
 		if !errors.As(err, &me) {
-			t.Errorf("%s: err = %v, want MissingSecretError", name, err)
+			t.Errorf("%s: err = %v, want MissingError", name, err)
 		}
 	}
 }
 
-func TestScrub(t *testing.T) {
-	cases := map[string]string{
-		"token abc123 and abc123":                     "token *** and ***",
-		"header Authorization: Bearer emu.4f9a-_~+/=": "header Authorization: Bearer ***",
-		"bearer x.y.z trailing":                       "bearer *** trailing",
-		"jwt eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl end":  "jwt *** end",
-		"nothing to hide":                             "nothing to hide",
-	}
-	for in, want := range cases {
-		if got := Scrub(in, "abc123", ""); got != want {
-			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)
+// A placeholder whose value is shorter than MinLength characters is refused with an error
+// that names the placeholder and never holds the value; MinLength characters are enough.
+func TestShortSecretsAreRefused(t *testing.T) {
+	env := map[string]string{"S_EMPTY": "", "S_ONE": "q", "S_SEVEN": "7chars!", "S_SEVEN_RUNES": "ééééééé", "S_EIGHT": "8 chars!"}
+	s := &Resolver{Prefix: "S_", Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	for _, name := range []string{"EMPTY", "ONE", "SEVEN", "SEVEN_RUNES"} {
+		_, _, err := s.Resolve(map[string]any{"v": "x {{secrets." + name + "}} y"})
+		var se *ShortError
+		if !errors.As(err, &se) || se.Name != name {
+			t.Fatalf("%s: err = %v, want a ShortError naming it", name, err)
 		}
+		if v := env["S_"+name]; v != "" && strings.Contains(err.Error(), v) {
+			t.Fatalf("%s: the error %q holds the value", name, err)
+		}
+	}
+	out, used, err := s.Resolve("{{secrets.EIGHT}}")
+	if err != nil || out != "8 chars!" || len(used) != 1 {
+		t.Fatalf("EIGHT: %v %v %v, want resolved", out, used, err)
 	}
 }
 
@@ -56,7 +62,7 @@ func FuzzSecretsResolve(f *testing.F) {
 	for _, s := range []string{"{{secrets.A}}", "{{ secrets.A }}{{secrets.B}}", "{{secrets.}}", "{{secrets.A", "{{{{secrets.A}}}}", "x"} {
 		f.Add(s)
 	}
-	s := &Secrets{Prefix: "S_", Lookup: func(k string) (string, bool) {
+	s := &Resolver{Prefix: "S_", Lookup: func(k string) (string, bool) {
 		if k == "S_A" {
 			return "SECRETVALUE", true
 		}
@@ -65,7 +71,7 @@ func FuzzSecretsResolve(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		out, used, err := s.Resolve(in)
 		if err != nil {
-			var me *MissingSecretError
+			var me *MissingError
 			if !errors.As(err, &me) {
 				t.Fatalf("unexpected error type %T", err)
 			}

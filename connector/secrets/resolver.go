@@ -1,4 +1,4 @@
-package connector
+package secrets
 
 import (
 	"fmt"
@@ -8,12 +8,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
-// Secrets resolves {{secrets.NAME}} placeholders: first from the environment as Prefix+NAME,
+// Resolver resolves {{secrets.NAME}} placeholders: first from the environment as Prefix+NAME,
 // then from the file NAME in Dir (as Kubernetes mounts a secret). Only names with the prefix
 // are readable, so a modeler cannot read ZEEBE_CLIENT_SECRET through a placeholder.
-type Secrets struct {
+type Resolver struct {
 	Prefix string
 	Dir    string
 	Lookup func(string) (string, bool) // default os.LookupEnv
@@ -32,7 +33,7 @@ type cachedFile struct {
 
 const fileTTL = 5 * time.Second
 
-func (s *Secrets) readFile(name string) (string, bool) {
+func (s *Resolver) readFile(name string) (string, bool) {
 	now := time.Now()
 	s.mu.Lock()
 	c, hit := s.files[name]
@@ -51,11 +52,20 @@ func (s *Secrets) readFile(name string) (string, bool) {
 	return c.value, c.ok
 }
 
-// MissingSecretError names a secret that is not configured.
-type MissingSecretError struct{ Name string }
+// MissingError names a secret that is not configured.
+type MissingError struct{ Name string }
 
-func (e *MissingSecretError) Error() string {
+func (e *MissingError) Error() string {
 	return fmt.Sprintf("secret %q is not configured", e.Name)
+}
+
+// ShortError names a secret whose value is shorter than MinLength characters. Its value is
+// never sent anywhere: a value that short cannot be kept out of messages without mangling
+// unrelated text (scrubbing "ab" would cut every word holding it), so it is refused.
+type ShortError struct{ Name string }
+
+func (e *ShortError) Error() string {
+	return fmt.Sprintf("secret %q is shorter than %d characters; the worker refuses secrets that short because it could not keep them out of logs and incidents", e.Name, MinLength)
 }
 
 var placeholder = regexp.MustCompile(`\{\{\s*secrets\.([^}\s]*)\s*\}\}`)
@@ -63,28 +73,31 @@ var placeholder = regexp.MustCompile(`\{\{\s*secrets\.([^}\s]*)\s*\}\}`)
 // validName keeps a name from walking out of Dir.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
 
-func (s *Secrets) get(name string) (string, error) {
+func (s *Resolver) get(name string) (string, error) {
 	if !validName.MatchString(name) || strings.Contains(name, "..") {
-		return "", &MissingSecretError{Name: name}
+		return "", &MissingError{Name: name}
 	}
 	lookup := s.Lookup
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	if v, ok := lookup(s.Prefix + name); ok {
-		return v, nil
+	v, ok := lookup(s.Prefix + name)
+	if !ok && s.Dir != "" {
+		v, ok = s.readFile(name)
 	}
-	if s.Dir != "" {
-		if v, ok := s.readFile(name); ok {
-			return v, nil
-		}
+	switch {
+	case !ok:
+		return "", &MissingError{Name: name}
+	case utf8.RuneCountInString(v) < MinLength:
+		return "", &ShortError{Name: name}
 	}
-	return "", &MissingSecretError{Name: name}
+	return v, nil
 }
 
 // Resolve replaces placeholders in every string of v (maps and slices walked in place) and
-// returns the secret values it used, so callers can scrub them from messages.
-func (s *Secrets) Resolve(v any) (any, []string, error) {
+// returns the secret values it used, so callers can hold them in a Set while they are in use.
+// A placeholder whose secret is missing or shorter than MinLength is an error naming it.
+func (s *Resolver) Resolve(v any) (any, []string, error) {
 	var used []string
 	var walk func(any) (any, error)
 	walk = func(v any) (any, error) {
@@ -103,9 +116,7 @@ func (s *Secrets) Resolve(v any) (any, []string, error) {
 					}
 					return m
 				}
-				if val != "" {
-					used = append(used, val)
-				}
+				used = append(used, val)
 				return val
 			})
 			return out, firstErr
@@ -130,19 +141,4 @@ func (s *Secrets) Resolve(v any) (any, []string, error) {
 	}
 	out, err := walk(v)
 	return out, used, err
-}
-
-// bearerOrJWT matches credentials by their shape, whoever's they are: the value of a Bearer
-// Authorization header and JSON Web Tokens.
-var bearerOrJWT = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*|eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+`)
-
-// Scrub replaces every secret value in msg with ***, and any Bearer token or JWT, so a server
-// that echoes an Authorization header cannot put a token into an incident.
-func Scrub(msg string, secrets ...string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "***")
-		}
-	}
-	return bearerOrJWT.ReplaceAllString(msg, "${1}***")
 }

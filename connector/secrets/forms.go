@@ -1,0 +1,106 @@
+package secrets
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/rs/zerolog"
+)
+
+// forms returns every spelling of v that the worker itself can produce when a value passes
+// through it, longest first:
+//
+//   - the value as given, trimmed (bind trims inputs) and with runs of white space and control
+//     characters folded into one space (auth's one-line error texts), each also lower- and
+//     upper-cased (bind lower-cases GUIDs and modes, upper-cases methods);
+//   - each of those JSON-escaped (encoding/json with and without HTML escaping, and zerolog's
+//     escaping of log fields), Go-quoted (the body of strconv.Quote: %q in error messages),
+//     URL query-escaped (url.Values, url.QueryEscape) and path-escaped (url.PathEscape and
+//     url.URL's own path escaping);
+//   - each of those once more JSON-escaped, zerolog-escaped or Go-quoted: a JSON body quoted in
+//     an error that is then logged, a %q message inside a log line.
+//
+// Base64 is not a form: the worker encodes a secret that way only inside a larger value (the
+// Basic authentication header), which is held as a value of its own.
+func forms(v string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if len(s) >= gramLen && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	var bases []string
+	for _, b := range []string{v, strings.TrimSpace(v), oneLine(v)} {
+		bases = append(bases, b, strings.ToLower(b), strings.ToUpper(b))
+	}
+	var level1 []string
+	for _, b := range bases {
+		for _, s := range []string{b, jsonBody(b, true), jsonBody(b, false), zerologBody(b), quoteBody(b),
+			url.QueryEscape(b), url.PathEscape(b), (&url.URL{Path: b}).EscapedPath()} {
+			if !seen[s] {
+				level1 = append(level1, s)
+			}
+			add(s)
+		}
+	}
+	for _, s := range level1 {
+		add(jsonBody(s, true))
+		add(jsonBody(s, false))
+		add(zerologBody(s))
+		add(quoteBody(s))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// jsonBody is s as encoding/json writes it inside a string, without the quotes.
+func jsonBody(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(s) // a string always encodes
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// zerologBody is s as zerolog writes a string field of a log line, without the quotes.
+func zerologBody(s string) string {
+	var b bytes.Buffer
+	l := zerolog.New(&b)
+	l.Log().Str("v", s).Send()
+	out := strings.TrimSuffix(b.String(), "\n")
+	return strings.TrimSuffix(strings.TrimPrefix(out, `{"v":"`), `"}`)
+}
+
+// quoteBody is s as strconv.Quote (and so %q) writes it, without the quotes.
+func quoteBody(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// oneLine folds runs of white space and control characters into one space and trims, as auth
+// does with text taken from a token endpoint's answer.
+func oneLine(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
