@@ -25,11 +25,12 @@ import (
 
 // Program is a compiled expression.
 type Program struct {
-	src   string
-	prog  *vm.Program
-	feel  bool
-	plain bool  // FEEL results may hold temporal values to turn into ISO strings
-	size  int64 // approximate bytes the program holds, for the cache
+	src      string
+	prog     *vm.Program
+	feel     bool
+	plain    bool  // FEEL results may hold temporal values to turn into ISO strings
+	size     int64 // approximate bytes the program holds, for the cache
+	keepsEnv bool  // an expr-lang program reading $env: its result may be the environment
 }
 
 // IsFEEL reports whether the program was compiled from FEEL.
@@ -57,11 +58,32 @@ func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
 	}
-	return p.evalWith(newMeter(ctx, lim), env)
+	// The meter and the environment (env and the meter) of an evaluation come from a pool:
+	// allocating them took as long as evaluating a typical mapping.
+	st := evalPool.Get().(*evalState)
+	st.m = meter{steps: lim.steps, bytes: lim.bytes, lim: lim, untilCheck: checkEvery, ctx: ctx}
+	out, err := p.evalWith(&st.m, env, st.env)
+	if p.keepsEnv {
+		st.env = make(map[string]any, 8) // the result may hold it ($env)
+	}
+	clear(st.env)
+	st.m = meter{}
+	evalPool.Put(st)
+	return out, err
 }
 
-func (p *Program) evalWith(m *meter, env map[string]any) (any, error) {
-	e := make(map[string]any, len(env)+1)
+type evalState struct {
+	m   meter
+	env map[string]any
+}
+
+var evalPool = sync.Pool{New: func() any { return &evalState{env: make(map[string]any, 8)} }}
+
+// evalWith runs the program with meter m over env, copied into e (nil: a new map).
+func (p *Program) evalWith(m *meter, env map[string]any, e map[string]any) (any, error) {
+	if e == nil {
+		e = make(map[string]any, len(env)+1)
+	}
 	for k, v := range env {
 		e[k] = v
 	}
@@ -173,11 +195,12 @@ func Compile(src string) (p *Program, err error) {
 		return nil, fmt.Errorf("compiling %q: %w", short(src), err)
 	}
 	opts := append(append(make([]expr.Option, 0, len(options)+len(exprlangFuncs)+1), options...), exprlangFuncs...)
-	prog, err := expr.Compile(body, append(opts, expr.Patch(&budgetPatch{}))...)
+	patch := &budgetPatch{}
+	prog, err := expr.Compile(body, append(opts, expr.Patch(patch))...)
 	if err != nil {
 		return nil, fmt.Errorf("compiling %q: %w", short(src), err)
 	}
-	return &Program{src: src, prog: prog, size: programSize(src, prog)}, nil
+	return &Program{src: src, prog: prog, size: programSize(src, prog), keepsEnv: patch.env}, nil
 }
 
 // checkNesting bounds the bracket nesting of an expr-lang source before expr-lang parses it:

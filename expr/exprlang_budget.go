@@ -26,8 +26,12 @@ import (
 //
 // Each function reaches the evaluation's meter as its first argument, the variable $meter.
 
-// budgetPatch is an expr-lang visitor; one per compilation (it numbers its let variables).
-type budgetPatch struct{ vars int }
+// budgetPatch is an expr-lang visitor; one per compilation (it numbers its let variables and
+// notes whether the program reads $env).
+type budgetPatch struct {
+	vars int
+	env  bool
+}
 
 // guarded are the built-ins checked before they run; charged those counted after.
 var (
@@ -42,6 +46,10 @@ func meterArg() ast.Node { return &ast.IdentifierNode{Value: meterVar} }
 
 func (b *budgetPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "$env" {
+			b.env = true
+		}
 	case *ast.PredicateNode:
 		n.Node = &ast.SequenceNode{Nodes: []ast.Node{
 			call("$step", meterArg(), constant(int64(itemBytes)+literalBytes(n.Node))), n.Node,

@@ -1,12 +1,16 @@
 package expr
 
 import (
+	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 // FuzzCompileFEEL: Compile must never panic, whatever the input; compile errors are fine. A
-// program that compiles must evaluate without panicking too.
+// program that compiles must evaluate without panicking too, and a small budget may only stop
+// it with a *BudgetError, never change its result.
 func FuzzCompileFEEL(f *testing.F) {
 	for _, c := range loadCorpus(f) {
 		f.Add(c.Expression)
@@ -24,6 +28,18 @@ func FuzzCompileFEEL(f *testing.F) {
 			}
 			return
 		}
-		_, _ = p.Eval(env)
+		want, werr := p.Eval(env)
+		// The budget changes nothing but where an evaluation stops: under a small one, an
+		// expression either gives the same result or fails with a *BudgetError.
+		got, gerr := p.eval(context.Background(), env, limits{steps: 2000, bytes: 1 << 16, depth: 8})
+		var be *BudgetError
+		switch {
+		case gerr != nil && !errors.As(gerr, &be) && werr == nil:
+			t.Fatalf("%q: a small budget failed with %v, the default gave %v", src, gerr, want)
+		case gerr == nil && werr != nil:
+			t.Fatalf("%q: a small budget gave %v, the default failed: %v", src, got, werr)
+		case gerr == nil && !strings.Contains(src, "now") && !strings.Contains(src, "today") && !reflect.DeepEqual(got, want):
+			t.Fatalf("%q: a small budget gave %#v, the default %#v", src, got, want)
+		}
 	})
 }
