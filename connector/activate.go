@@ -17,9 +17,17 @@ import (
 // and one line when the gateway answers again.
 const reminderEvery = 10
 
+// backoff returns a new backoff for a gateway loop.
+func (w *Worker) backoff() *Backoff {
+	if w.newBackoff != nil {
+		return w.newBackoff()
+	}
+	return gatewayBackoff()
+}
+
 // waitForGateway asks for the topology until the gateway answers; it decides whether to stream.
 func (w *Worker) waitForGateway(ctx context.Context) bool {
-	backoff := gatewayBackoff()
+	backoff := w.backoff()
 	for failures := 0; ; failures++ {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		topo, err := w.Gateway.NewTopologyCommand().Send(rctx)
@@ -67,7 +75,7 @@ func streamingFor(setting, version string) bool {
 // jobs handed back): it asks without long polling, so its slots are taken for a round trip
 // only, and pauses PollInterval after an empty answer.
 func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
-	backoff := gatewayBackoff()
+	backoff := w.backoff()
 	failures := 0
 	for ctx.Err() == nil {
 		n := w.active.tryTake(w.MaxJobsActive)
@@ -133,7 +141,7 @@ func (w *Worker) activate(ctx context.Context, jobType string, n int, streaming 
 // to other workers or leaves jobs to polls, instead of queueing them here while their leases
 // run out. A gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.
 func (w *Worker) stream(ctx context.Context, jobType string) {
-	backoff := gatewayBackoff()
+	backoff := w.backoff()
 	failures := 0
 	for ctx.Err() == nil {
 		if !w.active.waitFree(ctx) {

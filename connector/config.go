@@ -21,6 +21,7 @@ type Config struct {
 	JobType         string
 	HTTPJSONCompat  bool
 	MaxJobsActive   int
+	MaxJobsWaiting  int
 	AllowedHosts    string
 	SecretPrefix    string
 	SecretsDir      string
@@ -116,7 +117,8 @@ func strSetter(f func(*Config) *string) func(*Config, string) error {
 var settings = []setting{
 	{"job-type", "PA_CONNECTOR_JOB_TYPE", "power-automate:1", "job type of the native Power Automate task", strSetter(func(c *Config) *string { return &c.JobType })},
 	{"http-json-compat", "PA_CONNECTOR_HTTP_JSON_COMPAT", "false", "also serve " + CompatJobType + " (Camunda's Power Automate template and plain REST tasks)", boolSetter(func(c *Config) *bool { return &c.HTTPJSONCompat })},
-	{"max-jobs-active", "PA_CONNECTOR_MAX_JOBS_ACTIVE", "100", "jobs handled at once", intSetter(func(c *Config) *int { return &c.MaxJobsActive })},
+	{"max-jobs-active", "PA_CONNECTOR_MAX_JOBS_ACTIVE", "100", "jobs handled at once (and reserved: the worker activates no more)", intSetter(func(c *Config) *int { return &c.MaxJobsActive })},
+	{"max-jobs-waiting", "PA_CONNECTOR_MAX_JOBS_WAITING", strconv.Itoa(DefaultMaxJobsWaiting), "runFlowAndWait jobs waiting for their run, besides the active ones", intSetter(func(c *Config) *int { return &c.MaxJobsWaiting })},
 	{"allowed-hosts", "PA_CONNECTOR_ALLOWED_HOSTS", DefaultAllowedHosts, "comma-separated host patterns the worker may call (host, IP, *.domain, optional :port); https only, except hosts listed explicitly", strSetter(func(c *Config) *string { return &c.AllowedHosts })},
 	{"secret-prefix", "PA_CONNECTOR_SECRET_PREFIX", "SECRET_", "{{secrets.NAME}} reads the environment variable PREFIX+NAME", strSetter(func(c *Config) *string { return &c.SecretPrefix })},
 	{"secrets-dir", "PA_CONNECTOR_SECRETS_DIR", "", "directory whose file NAME holds the secret NAME (e.g. a mounted Kubernetes secret)", strSetter(func(c *Config) *string { return &c.SecretsDir })},
@@ -190,6 +192,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxJobsActive < 1 || c.MaxJobsActive > 10000 {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_MAX_JOBS_ACTIVE must be between 1 and 10000, got %d", c.MaxJobsActive))
+	}
+	if c.MaxJobsWaiting < 0 || c.MaxJobsWaiting > 100000 {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_MAX_JOBS_WAITING must be between 0 and 100000, got %d", c.MaxJobsWaiting))
 	}
 	if _, err := NewHostPolicy(c.AllowedHosts); err != nil {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_ALLOWED_HOSTS: %w", err))

@@ -15,7 +15,7 @@ func TestConfigDefaultsEnvAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.JobType != "power-automate:1" || c.SecretPrefix != "SECRET_" || c.MaxJobsActive != 100 || c.HTTPJSONCompat ||
+	if c.JobType != "power-automate:1" || c.SecretPrefix != "SECRET_" || c.MaxJobsActive != 100 || c.MaxJobsWaiting != DefaultMaxJobsWaiting || c.HTTPJSONCompat ||
 		c.JobTimeout != 5*time.Minute || c.Streaming != "auto" || c.MaxOutputBytes != DefaultMaxOutputBytes {
 		t.Fatalf("defaults = %+v", c)
 	}
@@ -33,6 +33,7 @@ func TestConfigDefaultsEnvAndFlags(t *testing.T) {
 func TestConfigErrorsNameTheSetting(t *testing.T) {
 	cases := map[string]map[string]string{
 		"PA_CONNECTOR_MAX_JOBS_ACTIVE":  {"PA_CONNECTOR_MAX_JOBS_ACTIVE": "lots"},
+		"PA_CONNECTOR_MAX_JOBS_WAITING": {"PA_CONNECTOR_MAX_JOBS_WAITING": "-1"},
 		"PA_CONNECTOR_SECRET_PREFIX":    {"PA_CONNECTOR_SECRET_PREFIX": ""},
 		"PA_CONNECTOR_LOG_LEVEL":        {"PA_CONNECTOR_LOG_LEVEL": "chatty"},
 		"PA_CONNECTOR_ALLOWED_HOSTS":    {"PA_CONNECTOR_ALLOWED_HOSTS": "https://x"},

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,6 +140,7 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger, live *secrets.R
 		Name:           cfg.WorkerName,
 		FetchVariables: dedupe(fetch),
 		MaxJobsActive:  cfg.MaxJobsActive,
+		MaxJobsWaiting: cmp.Or(cfg.MaxJobsWaiting, -1), // 0 in the configuration: none
 		JobTimeout:     cfg.JobTimeout,
 		RequestTimeout: cfg.RequestTimeout,
 		PollInterval:   cfg.PollInterval,

@@ -53,8 +53,8 @@ type Worker struct {
 	Types          []string
 	Name           string
 	FetchVariables []string
-	MaxJobsActive  int
-	MaxJobsWaiting int
+	MaxJobsActive  int // 0: DefaultMaxJobsActive
+	MaxJobsWaiting int // 0: DefaultMaxJobsWaiting; negative: waiting jobs keep their active slot
 	JobTimeout     time.Duration
 	RequestTimeout time.Duration // long-polling request timeout
 	PollInterval   time.Duration // pause after an empty poll while a stream is open
@@ -74,6 +74,8 @@ type Worker struct {
 	draining atomic.Bool
 	mu       sync.Mutex
 	leases   map[int64]*Lease // running jobs, interrupted at the end of the grace period
+	// newBackoff, when set, replaces gatewayBackoff in the gateway loops (tests).
+	newBackoff func() *Backoff
 }
 
 // Defaults of the capacity settings.
@@ -87,11 +89,11 @@ func (w *Worker) init() {
 		if w.MaxJobsActive <= 0 {
 			w.MaxJobsActive = DefaultMaxJobsActive
 		}
-		if w.MaxJobsWaiting <= 0 {
+		if w.MaxJobsWaiting == 0 {
 			w.MaxJobsWaiting = DefaultMaxJobsWaiting
 		}
 		w.active = newSlots(w.MaxJobsActive)
-		w.waiting = newSlots(w.MaxJobsWaiting)
+		w.waiting = newSlots(max(w.MaxJobsWaiting, 0))
 		w.leases = map[int64]*Lease{}
 	})
 }

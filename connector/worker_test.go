@@ -565,3 +565,55 @@ func TestShutdownDuringATriggerThroughTheHandler(t *testing.T) {
 		t.Fatalf("failed = %v, want an incident saying a run may have started", g.failed)
 	}
 }
+
+// A runFlowAndWait job waiting for its run gives its MAX_JOBS_ACTIVE slot back (for a
+// waiting one), so a worker full of waiting jobs still runs other jobs.
+func TestWaitingJobsGiveTheirSlotBack(t *testing.T) {
+	f := newFixture(t)
+	g := &fakeGateway{}
+	w := &Worker{Gateway: g, Handler: f.h, Log: zerolog.Nop(), MaxJobsActive: 1, MaxJobsWaiting: 1, Grace: 10 * time.Millisecond}
+	w.init()
+	waitJob := activated(20)
+	raw, _ := json.Marshal(f.waitVars(slowFlow))
+	waitJob.Variables = string(raw)
+	w.active.tryTake(1)
+	w.start(waitJob)
+	// The worker's one active slot frees once the job waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !w.active.take(ctx) {
+		t.Fatal("the waiting job kept the only active slot")
+	}
+	trigger := activated(21)
+	raw, _ = json.Marshal(f.trigger(nil))
+	trigger.Variables = string(raw)
+	w.start(trigger) // holds the slot just taken
+	if w.waiting.free() != 0 {
+		t.Fatalf("%d waiting slots free, want the waiting job to hold the one", w.waiting.free())
+	}
+	// A second waiting job finds no waiting slot free: it keeps its active slot.
+	second := activated(22)
+	raw, _ = json.Marshal(f.waitVars(slowFlow))
+	second.Variables = string(raw)
+	if !w.active.take(ctx) {
+		t.Fatal("the trigger job did not give its slot back")
+	}
+	w.start(second)
+	for f.srv.Count(dataversetest.OpGetFlowSession) < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("the second job did not start waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.active.free() != 0 {
+		t.Fatal("a waiting job with no waiting slot free gave its active slot back")
+	}
+	w.drain()
+	completed, failed, _, _ := g.snapshot()
+	if len(completed) != 1 || len(failed) != 2 || failed[0].Retries != 3 || failed[1].Retries != 3 {
+		t.Fatalf("completed %d, failed %v: want the trigger completed and both waiting jobs handed back", len(completed), failed)
+	}
+	if w.active.free() != 1 || w.waiting.free() != 1 {
+		t.Fatalf("slots free after the drain: %d active, %d waiting", w.active.free(), w.waiting.free())
+	}
+}

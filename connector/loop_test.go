@@ -1,0 +1,355 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camunda/zeebe/clients/go/v8/pkg/commands"
+	"github.com/camunda/zeebe/clients/go/v8/pkg/pb"
+	"github.com/camunda/zeebe/clients/go/v8/pkg/zbc"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pa-connector/pa-connector/engine"
+	"github.com/pa-connector/pa-connector/engine/gateway"
+)
+
+// Tests of the worker loop itself (poll, stream, slots, drain, shutdown) against pa-engine's
+// engine and gateway started in process: the same gRPC protocol as a Zeebe cluster.
+
+// startEngine starts an engine and its gateway on a free port and returns a client of it.
+func startEngine(t *testing.T) zbc.Client {
+	t.Helper()
+	eng, err := engine.Open(engine.Options{DataDir: t.TempDir(), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	gw := gateway.New(eng, ln.Addr())
+	pb.RegisterGatewayServer(srv, gw)
+	go srv.Serve(ln)
+	c, err := zbc.NewClient(&zbc.ClientConfig{GatewayAddress: ln.Addr().String(), UsePlaintextConnection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		gw.Shutdown()
+		srv.Stop()
+		eng.Close()
+	})
+	return c
+}
+
+// deployTask deploys a process with one service task of jobType and returns its id.
+func deployTask(t *testing.T, c zbc.Client, jobType string) string {
+	t.Helper()
+	id := "p-" + strings.NewReplacer(":", "-", " ", "-").Replace(jobType)
+	bpmn := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="%s" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Task"><bpmn:extensionElements><zeebe:taskDefinition type="%s" retries="3" /></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Task" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Task" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>`, id, jobType)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.NewDeployResourceCommand().AddResource([]byte(bpmn), id+".bpmn").Send(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func createN(t *testing.T, c zbc.Client, processID string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < n; i++ {
+		if _, err := c.NewCreateInstanceCommand().BPMNProcessId(processID).LatestVersion().Send(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// probe activates up to max jobs of jobType for another worker, without long polling.
+func probe(t *testing.T, c zbc.Client, jobType string, max int) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline: no long polling
+	defer cancel()
+	jobs, err := c.NewActivateJobsCommand().JobType(jobType).MaxJobsToActivate(int32(max)).Timeout(time.Minute).
+		WorkerName("probe").Send(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(jobs)
+}
+
+// gate is a handler whose jobs run until released, counting how many run at once.
+type gate struct {
+	mu       sync.Mutex
+	running  int
+	peak     int
+	started  chan int64
+	release  chan struct{}
+	finished int
+}
+
+func newGate() *gate { return &gate{started: make(chan int64, 1000), release: make(chan struct{})} }
+
+func (g *gate) Handle(ctx context.Context, job Job) (Result, error) {
+	g.mu.Lock()
+	g.running++
+	g.peak = max(g.peak, g.running)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running--
+		g.finished++
+		g.mu.Unlock()
+	}()
+	g.started <- job.Key
+	select {
+	case <-g.release:
+		return Result{Variables: map[string]any{"done": true}}, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+func (g *gate) wait(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case <-g.started:
+		case <-timeout:
+			t.Fatalf("%d of %d jobs started", i, n)
+		}
+	}
+}
+
+func runWorker(t *testing.T, w *Worker) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// Polling: the worker takes its slots before asking, so it never activates more jobs than it
+// can start; the others stay available to other workers.
+func TestPollingReservesNoMoreThanItCanStart(t *testing.T) {
+	c := startEngine(t)
+	const jobType = "loop-poll"
+	pid := deployTask(t, c, jobType)
+	g := newGate()
+	w := &Worker{Gateway: c, Handler: g, Types: []string{jobType}, Name: "w", MaxJobsActive: 3, JobTimeout: time.Minute,
+		RequestTimeout: 5 * time.Second, PollInterval: 50 * time.Millisecond, Streaming: "false", Grace: time.Second, Log: zerolog.Nop()}
+	runWorker(t, w)
+	createN(t, c, pid, 10)
+	g.wait(t, 3)
+	if n := probe(t, c, jobType, 100); n != 7 {
+		t.Fatalf("another worker could activate %d jobs, want the 7 this worker cannot start", n)
+	}
+	close(g.release)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.peak > 3 {
+		t.Fatalf("%d jobs ran at once with MaxJobsActive 3", g.peak)
+	}
+}
+
+// Streaming: the stream is closed while every slot is taken, so jobs created meanwhile are not
+// pushed to this worker and left waiting in a queue while their leases run out: another worker
+// can take them. When a slot frees, the worker takes jobs again.
+func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
+	c := startEngine(t)
+	const jobType = "loop-stream"
+	pid := deployTask(t, c, jobType)
+	g := newGate()
+	w := &Worker{Gateway: c, Handler: g, Types: []string{jobType}, Name: "w", MaxJobsActive: 2, JobTimeout: time.Minute,
+		RequestTimeout: 5 * time.Second, PollInterval: 50 * time.Millisecond, Streaming: "true", Grace: time.Second, Log: zerolog.Nop()}
+	runWorker(t, w)
+	createN(t, c, pid, 2)
+	g.wait(t, 2)
+	createN(t, c, pid, 30)
+	got := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for got < 30 && time.Now().Before(deadline) {
+		got += probe(t, c, jobType, 100)
+	}
+	if got != 30 {
+		t.Fatalf("another worker could activate %d of the 30 jobs created while this one was full", got)
+	}
+	// A slot frees: the worker takes the next job (pushed or polled).
+	g.release <- struct{}{}
+	createN(t, c, pid, 1)
+	g.wait(t, 1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.peak > 2 {
+		t.Fatalf("%d jobs ran at once with MaxJobsActive 2", g.peak)
+	}
+}
+
+// A job pushed while every slot is taken is handed back at once, unstarted, retries unchanged.
+func TestStreamedJobWithoutASlotIsHandedBack(t *testing.T) {
+	c := startEngine(t)
+	const jobType = "loop-handback"
+	pid := deployTask(t, c, jobType)
+	g := newGate()
+	var log syncBuffer
+	w := &Worker{Gateway: c, Handler: g, Types: []string{jobType}, Name: "w", MaxJobsActive: 2, JobTimeout: time.Minute,
+		RequestTimeout: 5 * time.Second, PollInterval: time.Hour, Streaming: "true", Grace: time.Second, Log: zerolog.New(&log)}
+	w.init()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loopDone := make(chan struct{})
+	go func() { w.stream(ctx, jobType); close(loopDone) }()
+	defer func() { cancel(); <-loopDone }()
+	// Once a job arrives by the stream (the only way in: no poll runs), the stream is open.
+	for started := false; !started; {
+		createN(t, c, pid, 1)
+		select {
+		case <-g.started:
+			started = true
+		case <-time.After(time.Second): // not registered yet: take the job away, try again
+			probe(t, c, jobType, 10)
+		}
+	}
+	// The other slot is taken too: the next pushed job finds none free.
+	w.active.tryTake(1)
+	createN(t, c, pid, 1)
+	got := 0
+	for deadline := time.Now().Add(10 * time.Second); got == 0 && time.Now().Before(deadline); {
+		got = probe(t, c, jobType, 10)
+	}
+	if got != 1 {
+		t.Fatalf("the job pushed without a free slot was not handed back; log:\n%s", log.String())
+	}
+	select {
+	case k := <-g.started:
+		t.Fatalf("job %d started without a slot", k)
+	default:
+	}
+}
+
+// Shutdown: no new jobs; running jobs get the grace period; those that finish in it complete,
+// the others are handed back with their retries unchanged; Run returns.
+func TestDrainCompletesWhatFinishesAndHandsBackTheRest(t *testing.T) {
+	c := startEngine(t)
+	const jobType = "loop-drain"
+	pid := deployTask(t, c, jobType)
+	g := newGate()
+	var log syncBuffer
+	w := &Worker{Gateway: c, Handler: g, Types: []string{jobType}, Name: "w", MaxJobsActive: 2, JobTimeout: time.Minute,
+		RequestTimeout: 5 * time.Second, PollInterval: 50 * time.Millisecond, Streaming: "false", Grace: 500 * time.Millisecond, Log: zerolog.New(&log)}
+	stop := runWorker(t, w)
+	createN(t, c, pid, 2)
+	g.wait(t, 2)
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	g.release <- struct{}{} // one job finishes within the grace period
+	<-stopped
+	out := log.String()
+	if strings.Count(out, `"outcome":"completed"`) != 1 || strings.Count(out, `"outcome":"handed-back"`) != 1 {
+		t.Fatalf("want one job completed and one handed back; log:\n%s", out)
+	}
+	if w.Ready() {
+		t.Fatal("a stopped worker reports ready")
+	}
+	// The handed-back job is available again, its retries unchanged.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	jobs, err := c.NewActivateJobsCommand().JobType(jobType).MaxJobsToActivate(10).Timeout(time.Minute).WorkerName("probe").Send(ctx)
+	if err != nil || len(jobs) != 1 || jobs[0].Retries != 3 {
+		t.Fatalf("after the drain: %d jobs available (%v), want the handed-back one with 3 retries", len(jobs), err)
+	}
+}
+
+// topologyGateway fails Topology a number of times before answering.
+type topologyGateway struct {
+	*fakeGateway
+	mu       sync.Mutex
+	failures int
+}
+
+func (g *topologyGateway) Topology(context.Context, *pb.TopologyRequest, ...grpc.CallOption) (*pb.TopologyResponse, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failures > 0 {
+		g.failures--
+		return nil, status.Error(codes.Unavailable, "connection refused")
+	}
+	return &pb.TopologyResponse{GatewayVersion: "8.5.0"}, nil
+}
+
+func (g *topologyGateway) NewTopologyCommand() *commands.TopologyCommand {
+	return commands.NewTopologyCommand(g, never)
+}
+
+// The gateway loops back off and log once per failure streak: a line when it starts, then one
+// every tenth attempt.
+func TestGatewayWaitLogsOncePerStreak(t *testing.T) {
+	var log syncBuffer
+	g := &topologyGateway{fakeGateway: &fakeGateway{}, failures: 25}
+	w := &Worker{Gateway: g, Log: zerolog.New(&log), Streaming: "auto",
+		newBackoff: func() *Backoff { return &Backoff{Base: time.Millisecond, Cap: 2 * time.Millisecond} }}
+	if !w.waitForGateway(context.Background()) {
+		t.Fatal("8.5 should stream")
+	}
+	if n := strings.Count(log.String(), "Zeebe gateway not reachable"); n != 3 {
+		t.Fatalf("%d log lines for 25 failures, want 3 (attempts 1, 11, 21):\n%s", n, log.String())
+	}
+	if !w.Ready() {
+		t.Fatal("not ready after the gateway answered")
+	}
+}
+
+func TestBackoffIsExponentialWithFullJitter(t *testing.T) {
+	b := &Backoff{Base: 100 * time.Millisecond, Cap: time.Second}
+	ceilings := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for round := 0; round < 200; round++ {
+		b.Reset()
+		for i, c := range ceilings {
+			if d := b.Next(); d < 0 || d > c*time.Millisecond {
+				t.Fatalf("pause %d = %s, want within [0, %dms]", i, d, c)
+			}
+		}
+	}
+	// Full jitter: pauses spread over the whole range, not bunched at the ceiling.
+	low := 0
+	for i := 0; i < 1000; i++ {
+		b.Reset()
+		if b.Next() < 50*time.Millisecond {
+			low++
+		}
+	}
+	if low < 350 || low > 650 {
+		t.Fatalf("%d of 1000 first pauses under half the ceiling, want about 500", low)
+	}
+	m := &Backoff{Min: time.Second, Base: 2 * time.Second, Factor: 1.5, Cap: 3 * time.Second}
+	for i := 0; i < 100; i++ {
+		if d := m.Next(); d < time.Second || d > 3*time.Second {
+			t.Fatalf("pause %s outside [1s, 3s]", d)
+		}
+	}
+}
