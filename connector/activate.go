@@ -173,11 +173,11 @@ func (w *Worker) stream(ctx context.Context, jobType string) {
 					full = true
 					closeStream()
 				default:
-					w.start(j)
-					if w.active.free() == 0 {
+					if w.active.free() == 0 { // closed before the job starts: nothing is pushed after it
 						full = true
 						closeStream()
 					}
+					w.start(j)
 				}
 			case err = <-done:
 				break recv
