@@ -50,7 +50,7 @@ bench-engine:
 # its own data directory and port, started clean and stopped afterwards) so that other test runs'
 # workers cannot take its jobs.
 RELIABILITY_INSTANCES ?= 1000
-RELIABILITY_TESTS ?= TestCrash|TestStartedRunsAreRecorded|TestWorkerRestartDuringWait|TestGracefulShutdown|TestBrokerOutage|TestDataverse|TestClientLimiter|TestBadInput|TestOutputOver|TestSecretsNeverLeak|TestSSRF
+RELIABILITY_TESTS ?= TestCrash|TestStartedRunsAreRecorded|TestWorkerRestartDuringWait|TestGracefulShutdown|TestBrokerOutage|TestDataverse|TestClientLimiter|TestBadInput|TestOutputOver|TestSecretsNeverLeak|TestSSRF|TestLeaseExpiryStorm|TestSigtermStorm|TestStreamedBacklog|TestProcessVariableCannotStandIn
 RELIABILITY_ENGINE := ENGINE_DATA_DIR=$${TMPDIR:-/tmp}/pa-connector-reliability ENGINE_PORT=26600
 
 reliability: SHELL := /bin/bash
