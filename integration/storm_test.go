@@ -214,6 +214,17 @@ func (s *storm) check(r stormResult) {
 	}
 	if r.running > 0 {
 		s.t.Errorf("%d of %d instances neither completed nor have an incident after %s", r.running, r.n, r.took.Round(time.Second))
+		shown := 0
+		for i, k := range s.keys {
+			_, done := s.led.completed[k]
+			_, incident := s.led.incidents[k]
+			if !done && !incident {
+				s.t.Errorf("still running: %s", s.explain(i))
+				if shown++; shown == 2 {
+					break
+				}
+			}
+		}
 	}
 	for j, p := range r.problems {
 		if j == 5 {
