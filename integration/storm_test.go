@@ -252,15 +252,39 @@ func (s *storm) explain(i int) string {
 		fmt.Fprintf(&b, "\n  run %d: %s started at %+.3fs by %s", j+1, run.ID, run.CreatedOn.Sub(s.began).Seconds(), run.Caller)
 	}
 	more("runs", len(runs))
+	// The instance's job events, and the activations (JOB_BATCH ACTIVATED: by a poll, or a
+	// push to a stream when maxJobsToActivate is 1) that handed one of its jobs out.
 	n := 0
+	jobs := map[int64]bool{}
 	for _, line := range strings.Split(s.led.raw(), "\n") {
 		var r rec
-		if json.Unmarshal([]byte(line), &r) != nil || r.RecordType != "EVENT" || r.ValueType != "JOB" || r.Value.ProcessInstanceKey != k {
+		var batch struct {
+			Value struct {
+				JobKeys []int64 `json:"jobKeys"`
+				Worker  string  `json:"worker"`
+				Timeout int64   `json:"timeout"`
+				Max     int     `json:"maxJobsToActivate"`
+			} `json:"value"`
+		}
+		if json.Unmarshal([]byte(line), &r) != nil || r.RecordType != "EVENT" {
 			continue
 		}
-		if n++; n <= most {
-			fmt.Fprintf(&b, "\n  record: JOB %s job %d at %+.3fs, retries %d %s", r.Intent, r.Key,
-				time.UnixMilli(r.Timestamp).Sub(s.began).Seconds(), r.Value.Retries, r.Value.ErrorMessage)
+		at := time.UnixMilli(r.Timestamp).Sub(s.began).Seconds()
+		switch {
+		case r.ValueType == "JOB" && r.Value.ProcessInstanceKey == k:
+			jobs[r.Key] = true
+			if n++; n <= most {
+				fmt.Fprintf(&b, "\n  record: JOB %s job %d at %+.3fs, retries %d %s", r.Intent, r.Key, at, r.Value.Retries, r.Value.ErrorMessage)
+			}
+		case r.ValueType == "JOB_BATCH" && r.Intent == "ACTIVATED" && json.Unmarshal([]byte(line), &batch) == nil:
+			for _, j := range batch.Value.JobKeys {
+				if jobs[j] {
+					if n++; n <= most {
+						fmt.Fprintf(&b, "\n  record: JOB_BATCH ACTIVATED job %d at %+.3fs for worker %s, timeout %d ms, max %d (1: a push)",
+							j, at, batch.Value.Worker, batch.Value.Timeout, batch.Value.Max)
+					}
+				}
+			}
 		}
 	}
 	more("job records", n)
