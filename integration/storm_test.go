@@ -332,19 +332,22 @@ func TestLeaseExpiryStormStartsNoSecondRun(t *testing.T) {
 }
 
 // 2. SIGTERM storm during slow triggers. Three workers (each its own static token, so the
-// emulator names who started a run), shutdown grace 1 s, triggers answered after 3 s. Each
-// worker in turn is sent SIGTERM while it has jobs in flight and started again at once, until
-// every instance ended. Before the fix a trigger still in flight when the grace ran out was
-// handed back with its retries unchanged, and the next worker started a second run. Now no
-// instance gets a second run, every one ends (completed, or an incident saying a run may have
-// started), and every worker exits 0.
+// emulator names who started a run), shutdown grace 1 s, job timeout 20 s, triggers answered
+// after 3 s. Each worker in turn is sent SIGTERM while it has jobs in flight and started again
+// at once, until every instance ended. Before the fix a trigger still in flight when the grace
+// ran out was handed back with its retries unchanged, and the next worker started a second
+// run. Now no instance gets a second run, every one ends (completed, or an incident saying a
+// run may have started), and every worker exits 0.
 func TestSigtermStormDuringSlowTriggersStartsNoSecondRun(t *testing.T) {
 	n := envInt("PA_RELIABILITY_INSTANCES", 150)
 	tokens := []string{"it-storm-a-token-Jd52", "it-storm-b-token-Wq18", "it-storm-c-token-Hn93"}
 	s := newStorm(t, "sigterm", "single-task.bpmn", tokens, 3*time.Second)
 	env := func(i int) []string {
+		// A job pushed to a worker in the instant it stops is in that worker's transport and
+		// comes back only when its lease ends, as after a kill: a 20 s job timeout brings it
+		// back within the test (JOB TIMED_OUT in the figures), the default 5 min would not.
 		return []string{fmt.Sprintf("PA_CONNECTOR_WORKER_NAME=storm-%c", 'a'+i), "PA_CONNECTOR_SHUTDOWN_GRACE=1s",
-			"PA_CONNECTOR_MAX_JOBS_ACTIVE=32"}
+			"PA_CONNECTOR_MAX_JOBS_ACTIVE=32", "PA_CONNECTOR_JOB_TIMEOUT=20s"}
 	}
 	ws := make([]*worker, len(tokens))
 	for i := range ws {
@@ -380,7 +383,7 @@ func TestSigtermStormDuringSlowTriggersStartsNoSecondRun(t *testing.T) {
 		ws[i] = s.worker(tokens[i], env(i)...)
 	}
 	r := s.result(s.wait(bound))
-	s.log(r, fmt.Sprintf("3 workers, grace 1 s, triggers answered after 3 s; %d SIGTERMs with %s jobs in flight, slowest stop %s",
+	s.log(r, fmt.Sprintf("3 workers, grace 1 s, job timeout 20 s, triggers answered after 3 s; %d SIGTERMs with %s jobs in flight, slowest stop %s",
 		signals, strings.Join(inFlight, "/"), slowest.Round(10*time.Millisecond)))
 	if signals == 0 {
 		t.Fatalf("no worker had a job in flight to be stopped (%d idle checks): the storm tested nothing", idle)
@@ -406,7 +409,16 @@ func TestStreamedBacklogKeepsEveryLease(t *testing.T) {
 	s.log(r, "streaming, 20 jobs active, job timeout 4 s, triggers answered after 1 s, 1 worker")
 	s.check(r)
 	if r.timedOut > 0 {
-		t.Errorf("%d job leases ran out (JOB TIMED_OUT) although every trigger takes 1 s of a 4 s lease: jobs waited for a slot while reserved", r.timedOut)
+		t.Errorf("%d job leases ran out (JOB TIMED_OUT) although every trigger takes 1 s of a 4 s lease: jobs waited for a slot while reserved, or were lost on their way to the worker", r.timedOut)
+		shown := 0
+		for i, k := range s.keys {
+			if s.led.timedOut[k] > 0 {
+				t.Errorf("lease ran out: %s", s.explain(i))
+				if shown++; shown == 2 {
+					break
+				}
+			}
+		}
 	}
 	if r.completed != r.n {
 		t.Errorf("%d of %d instances completed (%d incidents): nothing here should end otherwise", r.completed, r.n, r.incidents)
