@@ -56,11 +56,15 @@ func newStorm(t *testing.T, name, bpmn string, tokens []string, triggerDelay tim
 	return &storm{t: t, name: name, eng: eng, dv: dv, led: newLedger(t, eng.Records)}
 }
 
+// stormKey is the key every storm worker shares, as replicas of one deployment do (it signs
+// what one worker writes for another to read, such as the record of a started run).
+const stormKey = "it-storm-shared-key-0123456789abcdefghijklmnopqrstuv"
+
 // worker starts a pa-connector on the storm's engine with the static token token.
 func (s *storm) worker(token string, env ...string) *worker {
 	s.t.Helper()
 	base := []string{"ZEEBE_ADDRESS=" + s.eng.Addr, "SECRET_DV_TOKEN=" + token, "PA_CONNECTOR_LOG_LEVEL=info",
-		"PA_CONNECTOR_DATAVERSE_LIMITS=requests=10000000,executionTime=100h"}
+		"PA_CONNECTOR_DATAVERSE_LIMITS=requests=10000000,executionTime=100h", "PA_CONNECTOR_CALLBACK_KEY=" + stormKey}
 	w := startWorker(s.t, append(base, env...)...)
 	s.workers = append(s.workers, w)
 	return w
