@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -195,8 +196,22 @@ func bindREST(v map[string]any) (*bound, error) {
 			return nil, inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %s", excerpt(rowID, 60))
 		}
 	}
-	switch body := v["body"].(type) {
+	body := v["body"]
+	if s, ok := body.(string); ok && op == operations.OpTrigger {
+		// A trigger's body given as JSON text gets the same checks as one given as a context:
+		// "null" or a list must not reach Dataverse.
+		if body, err = decodeJSON(s, "body"); err != nil {
+			return nil, err
+		}
+		if _, ok := body.(map[string]any); !ok {
+			return nil, inputErr("body", "must be a context (map) or a JSON object for RunDesktopFlow, got %s", typeName(body))
+		}
+	}
+	switch body := body.(type) {
 	case nil:
+		if op == operations.OpTrigger {
+			return nil, inputErr("body", "is required for RunDesktopFlow")
+		}
 	case string:
 		if body != "" {
 			b.call.Body = []byte(body)
@@ -209,6 +224,10 @@ func bindREST(v map[string]any) (*bound, error) {
 			}
 			tb, err := triggerBody(m, map[string]string{})
 			if err != nil {
+				var ie *InputError
+				if errors.As(err, &ie) {
+					ie.Field = "body." + ie.Field
+				}
 				return nil, err
 			}
 			b.connection = tb.ConnectionName
@@ -372,9 +391,17 @@ func triggerBody(v map[string]any, names map[string]string) (operations.RunDeskt
 	case nil:
 	case string:
 		if strings.TrimSpace(in) != "" {
-			var obj map[string]any
-			if err := json.Unmarshal([]byte(in), &obj); err != nil {
-				return b, inputErr(name("inputs"), "must be a JSON object (as a context or a JSON string): %v", err)
+			obj, err := decodeJSON(in, name("inputs"))
+			if err != nil {
+				var ie *InputError
+				if errors.As(err, &ie) && ie.Field == name("inputs") {
+					ie.Msg = "must be a JSON object (as a context or a JSON string): " + strings.TrimPrefix(ie.Msg, "is ")
+				}
+				return b, err
+			}
+			if _, ok := obj.(map[string]any); !ok {
+				// "null", a list or a number would reach the flow as its inputs: Dataverse takes an object.
+				return b, inputErr(name("inputs"), "must be a JSON object (as a context or a JSON string), got %s", typeName(obj))
 			}
 			b.Inputs = in
 		}
@@ -453,8 +480,11 @@ func integer(v map[string]any, field string, def int64) (int64, error) {
 	case int:
 		return int64(n), nil
 	case float64:
-		if n != math.Trunc(n) || math.Abs(n) > 1<<31 {
+		if n != math.Trunc(n) {
 			return 0, inputErr(field, "must be a whole number, got %v", n)
+		}
+		if math.Abs(n) > 1<<31 {
+			return 0, inputErr(field, "is out of range, got %v", n)
 		}
 		return int64(n), nil
 	case string:
@@ -463,6 +493,9 @@ func integer(v map[string]any, field string, def int64) (int64, error) {
 			return def, nil
 		}
 		i, err := strconv.ParseInt(s, 10, 32)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, inputErr(field, "is out of range, got %q", truncate(n, 40))
+		}
 		if err != nil {
 			return 0, inputErr(field, "must be a whole number, got %s", excerpt(n, 40))
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -398,7 +399,11 @@ func TestRunFlowAndWaitWithCallbackResumes(t *testing.T) {
 	f.waitStatus(id) // the run ended while its worker was gone
 	before := f.srv.Count(dataversetest.OpGetFlowSession)
 	vars := f.waitVars(workflowID)
-	vars[RecordedRunVariable] = map[string]any{"status": int64(200), "body": map[string]any{"flowsessionId": id}}
+	rec, err := f.h.records().record(f.job(nil, nil), &operations.Response{Status: 200, Body: map[string]any{"flowsessionId": id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars[RecordedRunVariable] = rec
 	res, err := f.runJob(f.job(vars, nil))
 	if err != nil || res.Variables["statusName"] != "Succeeded" || res.Variables["flowSessionId"] != id {
 		t.Fatalf("resumed job: %v %v", res.Variables, err)

@@ -135,7 +135,7 @@ var settings = []setting{
 	{"dataverse-limits", "PA_CONNECTOR_DATAVERSE_LIMITS", "", "client-side service-protection limits per Dataverse caller, as concurrent=48,requests=5800,executionTime=19m,window=5m,triggersPerMinute=66 (defaults: just under Dataverse's documented limits)", strSetter(func(c *Config) *string { return &c.DataverseLimits })},
 	{"pprof", "PA_CONNECTOR_PPROF", "false", "serve /debug/pprof on the HTTP listener", boolSetter(func(c *Config) *bool { return &c.Pprof })},
 	{"public-url", "PA_CONNECTOR_PUBLIC_URL", "", "public HTTPS base URL at which Power Automate reaches POST /callbacks/ on the HTTP listener (e.g. https://pa.example.com); when set, triggers use completion callbacks instead of polling (see docs/callbacks.md)", strSetter(func(c *Config) *string { return &c.PublicURL })},
-	{"callback-key", "PA_CONNECTOR_CALLBACK_KEY", "", "key (at least 32 bytes) that signs and encrypts callback tokens; required with the public URL; never logged. Unset: read from the file " + CallbackKeyFile + " in the secrets directory. Same key on every replica", func(c *Config, v string) error { c.CallbackKey = Secret(v); return nil }},
+	{"callback-key", "PA_CONNECTOR_CALLBACK_KEY", "", "key (at least 32 bytes, e.g. openssl rand -base64 48) that signs the run a trigger records on its task, and signs and encrypts callback tokens; required with the public URL; never logged. Unset: read from the file " + CallbackKeyFile + " in the secrets directory; with neither, a random key per process, so a job redelivered after a restart or to another replica whose run was recorded becomes an incident (a run may have started) instead of resuming that run. Set the same key on every replica", func(c *Config, v string) error { c.CallbackKey = Secret(v); return nil }},
 	{"callback-message", "PA_CONNECTOR_CALLBACK_MESSAGE", DefaultCallbackMessage, "name of the Zeebe message published for a completed run (correlation key: the flow session id)", strSetter(func(c *Config) *string { return &c.CallbackMessage })},
 	{"callback-message-ttl", "PA_CONNECTOR_CALLBACK_MESSAGE_TTL", "1h", "how long Zeebe keeps that message for a catch event not reached yet", durationSetter(func(c *Config) *time.Duration { return &c.CallbackMessageTTL })},
 	{"callback-token-ttl", "PA_CONNECTOR_CALLBACK_TOKEN_TTL", "0", "lifetime of a callback URL; 0: the run's timeout plus 6h30m (a run may wait 6 hours for a machine)", durationSetter(func(c *Config) *time.Duration { return &c.CallbackTokenTTL })},
@@ -281,6 +281,10 @@ func (c *Config) validateCallbacks() []error {
 	if c.CallbackSafetyPoll < time.Second || c.CallbackSafetyPoll > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_SAFETY_POLL must be between 1s and 24h, got %s", c.CallbackSafetyPoll))
 	}
+	if c.CallbackKey != "" && len(c.CallbackKey) < MinCallbackKeyBytes {
+		// It signs the runs triggers record, with or without a public URL.
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY must be at least %d bytes, got %d (e.g. openssl rand -base64 48)", MinCallbackKeyBytes, len(c.CallbackKey)))
+	}
 	if c.PublicURL == "" {
 		return errs
 	}
@@ -296,11 +300,8 @@ func (c *Config) validateCallbacks() []error {
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("PA_CONNECTOR_PUBLIC_URL needs the HTTP listener (PA_CONNECTOR_HTTP_ADDR) to receive callbacks"))
 	}
-	switch {
-	case c.CallbackKey == "":
+	if c.CallbackKey == "" {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY is required with PA_CONNECTOR_PUBLIC_URL (or the file %s in PA_CONNECTOR_SECRETS_DIR)", CallbackKeyFile))
-	case len(c.CallbackKey) < MinCallbackKeyBytes:
-		errs = append(errs, fmt.Errorf("PA_CONNECTOR_CALLBACK_KEY must be at least %d bytes, got %d (e.g. openssl rand -base64 48)", MinCallbackKeyBytes, len(c.CallbackKey)))
 	}
 	return errs
 }

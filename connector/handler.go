@@ -46,6 +46,9 @@ type Handler struct {
 	JobTimeout time.Duration
 	// Callbacks, when set, lets triggers ask Power Automate for a completion callback.
 	Callbacks *Callbacks
+	// Records signs the runs triggers record on their element instance (nil: a random key
+	// for this process, see record.go).
+	Records *RunRecords
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
 	Now func() time.Time
@@ -85,7 +88,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	// scrubs every line while they are, so nothing below scrubs by itself.
 	job.Secrets.Add(used...)
 	for _, v := range used {
-		if h.Callbacks.isKey(v) {
+		if h.Callbacks.isKey(v) || h.Records.isKey(v) {
 			return Result{}, Permanentf("a {{secrets.…}} placeholder resolves to the worker's callback key, which jobs may not read")
 		}
 	}
@@ -162,8 +165,8 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	if b.call.Op != operations.OpTrigger {
 		return h.send(ctx, job, hd, b, b.call)
 	}
-	if res, ok := recordedRun(vars); ok {
-		return res, nil
+	if res, err := h.recordedRun(job, vars); res != nil || err != nil {
+		return res, err
 	}
 	if b.waitMode == WaitCallback {
 		if err := h.addCallbackURL(b); err != nil {
@@ -177,8 +180,12 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err == nil && job.SetLocal != nil {
-		rec := map[string]any{RecordedRunVariable: map[string]any{"status": int64(res.Status), "body": h.Live.Value(res.Body)}}
-		if rerr := job.SetLocal(context.WithoutCancel(ctx), rec); rerr != nil {
+		// The record holds the answer as the job's variables would: scrubbed of held secrets.
+		rec, rerr := h.records().record(job, &operations.Response{Status: res.Status, Body: h.Live.Value(res.Body)})
+		if rerr == nil {
+			rerr = job.SetLocal(context.WithoutCancel(ctx), map[string]any{RecordedRunVariable: rec})
+		}
+		if rerr != nil {
 			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
 				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
 		} else {
@@ -187,25 +194,6 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 		failpoint("after-record")
 	}
 	return res, err
-}
-
-func recordedRun(vars map[string]any) (*operations.Response, bool) {
-	rec, ok := vars[RecordedRunVariable].(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	body, ok := rec["body"].(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	if id, _ := body["flowsessionId"].(string); !operations.ValidID(id) {
-		return nil, false
-	}
-	status, _ := rec["status"].(int64)
-	if status == 0 {
-		status = http.StatusOK
-	}
-	return &operations.Response{Status: int(status), Header: http.Header{"X-Pa-Connector-Replayed": {"true"}}, Body: body}, true
 }
 
 // send sends one call within the client-side limits, waiting in-process on 429 while the wait
@@ -387,11 +375,21 @@ func (h *Handler) errorExpression(ctx context.Context, hd headers, exprCtx map[s
 		}
 		return nil, vars, nil
 	case expr.TypeJobError:
-		backoff, err := parseDuration(fmt.Sprint(m["retryBackoff"]))
-		if err != nil {
-			return nil, nil, Permanentf("error expression: jobError retryBackoff: %w", err)
+		var backoff time.Duration
+		if rb := m["retryBackoff"]; rb != nil {
+			s, ok := rb.(string)
+			if !ok {
+				return nil, nil, Permanentf("error expression: jobError retryBackoff: must be an ISO-8601 duration such as PT30S, got %s", typeName(rb))
+			}
+			var err error
+			if backoff, err = boundedDuration(s, 0, MaxRetryBackoff); err != nil {
+				return nil, nil, Permanentf("error expression: jobError retryBackoff: %w", err)
+			}
 		}
-		retries, _ := m["retries"].(int)
+		retries, err := jobErrorRetries(m["retries"])
+		if err != nil {
+			return nil, nil, Permanentf("error expression: jobError retries: %w", err)
+		}
 		return &JobError{Message: msg, Variables: vars, Retries: retries, Backoff: backoff}, nil, nil
 	case expr.TypeBPMNError, nil:
 		code, _ := m["code"].(string)
@@ -536,16 +534,4 @@ func (h *Handler) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
-}
-
-func decodeVariables(s string) (map[string]any, error) {
-	if strings.TrimSpace(s) == "" {
-		return map[string]any{}, nil
-	}
-	v := operations.ParseBody("application/json", []byte(s))
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("job variables are not a JSON object")
-	}
-	return m, nil
 }

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,24 +26,77 @@ func parseHeaders(h map[string]string) (headers, error) {
 	}
 	var err error
 	if s := h["retryBackoff"]; s != "" {
-		if out.retryBackoff, err = parseDuration(s); err != nil {
+		if out.retryBackoff, err = boundedDuration(s, 0, MaxRetryBackoff); err != nil {
 			return out, fmt.Errorf("task header retryBackoff: %w", err)
 		}
 	}
 	if s := h["jobTimeout"]; s != "" {
-		if out.jobTimeout, err = parseDuration(s); err != nil {
+		if out.jobTimeout, err = boundedDuration(s, time.Second, MaxJobTimeoutHeader); err != nil {
 			return out, fmt.Errorf("task header jobTimeout: %w", err)
 		}
 	}
 	return out, nil
 }
 
-var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$`)
+// Bounds of the durations a job can carry. Zeebe takes any timeout and backoff; values beyond
+// these are mistakes (P100000D), and a job held or parked that long looks lost.
+const (
+	// MaxJobTimeoutHeader bounds the jobTimeout header: a job reserved longer than a day hides
+	// a crashed worker's job for that long (runFlowAndWait extends its lease itself).
+	MaxJobTimeoutHeader = 24 * time.Hour
+	// MaxRetryBackoff bounds the retryBackoff header and jobError's retryBackoff: a retry
+	// parked for more than a day is better an incident that someone sees.
+	MaxRetryBackoff = 24 * time.Hour
+	// MaxJobErrorRetries bounds jobError's retries (Zeebe's default is 3).
+	MaxJobErrorRetries = 100
+)
+
+// boundedDuration parses an ISO-8601 duration and checks it lies in [lo, hi].
+func boundedDuration(s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("must be between %s and %s, got %q", isoDuration(lo), isoDuration(hi), truncate(s, 40))
+	}
+	return d, nil
+}
+
+// isoDuration writes d as ISO-8601 days, hours, minutes and seconds (P1D, PT30S, PT0S).
+func isoDuration(d time.Duration) string {
+	if d <= 0 {
+		return "PT0S"
+	}
+	var b strings.Builder
+	b.WriteString("P")
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dD", days)
+		d -= days * 24 * time.Hour
+	}
+	if d > 0 {
+		b.WriteString("T")
+		if h := d / time.Hour; h > 0 {
+			fmt.Fprintf(&b, "%dH", h)
+			d -= h * time.Hour
+		}
+		if m := d / time.Minute; m > 0 {
+			fmt.Fprintf(&b, "%dM", m)
+			d -= m * time.Minute
+		}
+		if d > 0 {
+			b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S")
+		}
+	}
+	return b.String()
+}
+
+var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$`)
 
 // parseDuration parses an ISO-8601 duration of days, hours, minutes and seconds (PT30S, P1DT2H).
 // Years, months and weeks are refused: their length is not fixed.
 func parseDuration(s string) (time.Duration, error) {
-	m := isoDuration.FindStringSubmatch(s)
+	m := isoDurationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || s == "PT" || s[len(s)-1] == 'T' {
 		if len(s) > 40 {
 			s = s[:40] + "…"
@@ -67,4 +121,29 @@ func parseDuration(s string) (time.Duration, error) {
 		d += time.Duration(f * float64(time.Second))
 	}
 	return d, nil
+}
+
+// jobErrorRetries checks jobError's retries: a whole number from 0 to MaxJobErrorRetries
+// (absent: 0). Out of range is an error, never clamped: 1e9 retries or -1 are mistakes.
+func jobErrorRetries(v any) (int, error) {
+	var n float64
+	switch t := v.(type) {
+	case nil:
+		return 0, nil
+	case int:
+		n = float64(t)
+	case int64:
+		n = float64(t)
+	case float64:
+		n = t
+	default:
+		return 0, fmt.Errorf("must be a whole number, got %s", typeName(v))
+	}
+	if n != math.Trunc(n) {
+		return 0, fmt.Errorf("must be a whole number, got %v", n)
+	}
+	if n < 0 || n > MaxJobErrorRetries {
+		return 0, fmt.Errorf("must be between 0 and %d, got %s", MaxJobErrorRetries, strconv.FormatFloat(n, 'f', -1, 64))
+	}
+	return int(n), nil
 }

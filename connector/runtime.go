@@ -79,6 +79,7 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 		OnThrottle: m.Throttled,
 		Limits:     limits,
 		JobTimeout: cfg.JobTimeout,
+		Records:    NewRunRecords(string(cfg.CallbackKey)),
 		Log:        logger,
 	}
 }
@@ -181,6 +182,11 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger, live *secrets.R
 			logger.Info().Str("public_url", cfg.PublicURL).Str("message", cfg.CallbackMessage).
 				Msg("serving POST " + CallbackPath + "{token}: triggers use completion callbacks")
 		}
+	}
+	if handler.Records.Ephemeral() {
+		logger.Warn().Msg("PA_CONNECTOR_CALLBACK_KEY is not set: started runs are recorded under a random key of this process, " +
+			"so a trigger job redelivered after a restart or to another replica becomes an incident (a run may have started) instead of resuming its run; " +
+			"set the same key on every replica")
 	}
 	logger.Info().Strs("job_types", types).Int("max_jobs_active", cfg.MaxJobsActive).
 		Str("gateway", gatewayAddress()).Msg("pa-connector starting")

@@ -279,7 +279,8 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(s * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
+		// Bounded like the seconds form: a date years ahead must not park a job for years.
+		if d := t.Sub(now); d > 0 && d <= 86400*time.Second {
 			return d
 		}
 	}

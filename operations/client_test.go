@@ -29,7 +29,9 @@ func TestParseBody(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := map[string]time.Duration{"": 0, "5": 5 * time.Second, "0.5": 500 * time.Millisecond, "-1": 0, "abc": 0,
-		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second}
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+		// Bounded to a day like the seconds form (issue 11 item 7): a date years ahead would park a job for years.
+		"100000": 0, "Fri, 01 Jan 2036 00:00:00 GMT": 0, "Fri, 02 Jan 2026 00:00:00 GMT": 24 * time.Hour}
 	for v, want := range cases {
 		if got := RetryAfter(v, now); got != want {
 			t.Errorf("RetryAfter(%q) = %v, want %v", v, got, want)
