@@ -34,7 +34,7 @@ func TestCrashAndRestartUnderLoad(t *testing.T) {
 	var replicas []*worker
 	replica := func(name, token string) *worker {
 		w := startWorker(t, "SECRET_DV_TOKEN="+token, "PA_CONNECTOR_WORKER_NAME="+name,
-			"PA_CONNECTOR_JOB_TIMEOUT=5s", "PA_CONNECTOR_LOG_LEVEL=info")
+			"PA_CONNECTOR_JOB_TIMEOUT=5s", "PA_CONNECTOR_LOG_LEVEL=info", workerKeyEnv)
 		replicas = append(replicas, w)
 		return w
 	}

@@ -21,13 +21,13 @@ func triggerVars(dv *emulator, workflow string) map[string]any {
 func TestCrashBetweenTriggerAndCompletionTriggersOnce(t *testing.T) {
 	dv := startEmulator(t, exampleConfig())
 	deploy(t, "integration/testdata/single-task.bpmn")
-	a := startWorkerBin(t, failpointBin, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_FAILPOINT=after-record", "PA_CONNECTOR_JOB_TIMEOUT=3s")
+	a := startWorkerBin(t, failpointBin, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_FAILPOINT=after-record", "PA_CONNECTOR_JOB_TIMEOUT=3s", workerKeyEnv)
 	result := make(chan map[string]any, 1)
 	go func() { result <- runProcessNoFatal(t, "single-task", triggerVars(dv, flowOK), 90*time.Second) }()
 	a.waitLine(t, "failpoint after-record reached", 30*time.Second)
 	a.cmd.Process.Kill()
 	<-a.done
-	startWorker(t, "SECRET_DV_TOKEN="+dvToken)
+	startWorker(t, "SECRET_DV_TOKEN="+dvToken, workerKeyEnv)
 	out := <-result
 	if out == nil {
 		t.Fatal("the instance did not complete after the crash")
@@ -76,13 +76,13 @@ func TestWorkerRestartDuringWaitResumesTheRun(t *testing.T) {
 	cfg["flows"].(map[string]any)[flowOK] = map[string]any{"duration": "5s", "outputs": map[string]any{"Greeting": "${inputs.Name}"}}
 	dv := startEmulator(t, cfg)
 	deploy(t, "integration/testdata/wait.bpmn")
-	a := startWorker(t, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_JOB_TIMEOUT=3s")
+	a := startWorker(t, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_JOB_TIMEOUT=3s", workerKeyEnv)
 	result := make(chan map[string]any, 1)
 	go func() { result <- runProcessNoFatal(t, "wait-single", waitVars(dv, flowOK), 90*time.Second) }()
 	waitFor(t, 30*time.Second, func() bool { return dv.counts(t)["GetFlowSession"] >= 1 })
 	a.cmd.Process.Kill()
 	<-a.done
-	startWorker(t, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_JOB_TIMEOUT=3s")
+	startWorker(t, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_JOB_TIMEOUT=3s", workerKeyEnv)
 	out := <-result
 	if out == nil || out["statusName"] != "Succeeded" {
 		t.Fatalf("instance result = %v", out)
