@@ -1,10 +1,15 @@
 package connector
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -175,6 +180,177 @@ func TestDecodeVariablesNumbersAndPaths(t *testing.T) {
 		_, err := decodeVariables(c.doc)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%.40s: err = %v, want it to name %q", c.doc, err, c.want)
+		}
+	}
+}
+
+// BenchmarkDecodeVariables: the bounded decoder against operations.ParseBody, which decoded the
+// variables before, on a trigger's variables as Camunda's template sends them.
+func BenchmarkDecodeVariables(b *testing.B) {
+	doc := string(mustJSON(map[string]any{
+		"operationType": "triggerFlowRun", "organizationUri": "https://contoso.crm.dynamics.com",
+		"authentication": map[string]any{"type": "oauth-client-credentials-flow", "oauthTokenEndpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+			"clientId": clientID, "clientSecret": "{{secrets.CLIENT}}", "scopes": "https://contoso.crm.dynamics.com/.default"},
+		"workflowId": workflowID, "connectionName": "shared-uiflow-conn", "connectionType": "1", "runMode": "unattended",
+		"runPriority": "normal", "runTimeout": "7200", "connectionTimeoutInSeconds": "20",
+		"runInputs": map[string]any{"Customer": "Contoso", "Invoice": 4711, "Amount": 1234.5, "Lines": []any{1, 2, 3}},
+	}))
+	b.Run("decodeVariables", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeVariables(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ParseBody (before)", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			operations.ParseBody("application/json", []byte(doc))
+		}
+	})
+}
+
+// BenchmarkRunRecord: signing a trigger's record and verifying it on redelivery.
+func BenchmarkRunRecord(b *testing.B) {
+	r := NewRunRecords(testCallbackKey)
+	h := &Handler{Records: r}
+	job := Job{ElementInstanceKey: 2251799813685260, ProcessInstanceKey: 2251799813685249}
+	res := &operations.Response{Status: 200, Body: map[string]any{"@odata.context": "https://contoso.crm.dynamics.com/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.RunDesktopFlowResponse", "flowsessionId": workflowID}}
+	b.Run("record", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.record(job, res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	rec, _ := r.record(job, res)
+	vars := map[string]any{RecordedRunVariable: rec}
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res, err := h.recordedRun(job, vars); res == nil || err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzDecodeVariables: the decoder accepts exactly the JSON objects within the bounds (depth,
+// float64 range) and keeps every value: its numbers equal the reference decoder's, whole ones
+// below 2^53 as int64.
+func FuzzDecodeVariables(f *testing.F) {
+	for _, s := range []string{`{"a": 1, "b": [1.5, {"c": 12345678901234567890}]}`, `{"x": 1e400}`, `{"x": -0.0}`,
+		`{"d": ` + nested(129) + `}`, `{"d": ` + nested(128) + `}`, `[]`, `{"s": "\u00e9\ud800"}`, `{"a":1}{"b":2}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeVariables(s)
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		var ref any
+		refErr := d.Decode(&ref)
+		if refErr == nil {
+			if _, e := d.Token(); e != io.EOF {
+				refErr = errors.New("trailing data")
+			}
+		}
+		refObj, isObj := ref.(map[string]any)
+		inBounds := refErr == nil && isObj && depthOf(ref) <= MaxVariableDepth+1 && finite(ref)
+		if strings.TrimSpace(s) == "" {
+			return
+		}
+		if inBounds != (err == nil) {
+			t.Fatalf("decodeVariables(%.80q) err = %v; reference: valid %v, object %v, in bounds %v", s, err, refErr == nil, isObj, inBounds)
+		}
+		if err == nil {
+			same(t, "", got, refObj)
+		}
+	})
+}
+
+func depthOf(v any) int {
+	n := 0
+	switch t := v.(type) {
+	case map[string]any:
+		for _, x := range t {
+			n = max(n, depthOf(x))
+		}
+		return n + 1
+	case []any:
+		for _, x := range t {
+			n = max(n, depthOf(x))
+		}
+		return n + 1
+	}
+	return 0
+}
+
+func finite(v any) bool {
+	switch t := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		return err == nil && !math.IsInf(f, 0)
+	case map[string]any:
+		for _, x := range t {
+			if !finite(x) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if !finite(x) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// same compares a decoded value with the reference (json.Number for numbers).
+func same(t *testing.T, path string, got, ref any) {
+	switch r := ref.(type) {
+	case json.Number:
+		want, _ := strconv.ParseFloat(string(r), 64)
+		switch g := got.(type) {
+		case int64:
+			if i, err := r.Int64(); err == nil {
+				if g != i {
+					t.Fatalf("%s = %d, want %s", path, g, r)
+				}
+			} else if float64(g) != want || math.Abs(want) >= 1<<53 {
+				t.Fatalf("%s = %d, want %s", path, g, r)
+			}
+		case float64:
+			if g != want {
+				t.Fatalf("%s = %v, want %s", path, g, r)
+			}
+			if _, err := r.Int64(); err == nil || (g == math.Trunc(g) && math.Abs(g) < 1<<53) {
+				t.Fatalf("%s = float64 %v, want int64", path, g)
+			}
+		default:
+			t.Fatalf("%s = %T, want a number", path, got)
+		}
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(r) {
+			t.Fatalf("%s = %v, want %v", path, got, ref)
+		}
+		for k, x := range r {
+			same(t, path+"."+k, g[k], x)
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(r) {
+			t.Fatalf("%s = %v, want %v", path, got, ref)
+		}
+		for i, x := range r {
+			same(t, path+"["+strconv.Itoa(i)+"]", g[i], x)
+		}
+	default:
+		if got != ref {
+			t.Fatalf("%s = %#v, want %#v", path, got, ref)
 		}
 	}
 }

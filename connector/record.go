@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -75,34 +76,41 @@ func (h *Handler) records() *RunRecords {
 
 // record returns the variable to write for a run Dataverse started for job.
 func (r *RunRecords) record(job Job, res *operations.Response) (map[string]any, error) {
-	// The body is stored as JSON and read back through the variables decoder; normalize it
-	// the same way now, so that what is signed is what the next job will see.
-	raw, err := json.Marshal(res.Body)
+	body := res.Body
+	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the trigger's answer: %w", err)
 	}
-	body, err := decodeJSON(string(raw), "")
-	if err != nil {
-		return nil, err
+	// What is signed must be what the next job reads back and encodes again. That holds for
+	// the decoded JSON the answer is, except a string that is not UTF-8: encoding replaces its
+	// bad bytes with \ufffd once. Store the replaced form then.
+	if bytes.Contains(raw, []byte(`\ufffd`)) {
+		if body, err = decodeJSON(string(raw), ""); err != nil {
+			return nil, err
+		}
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
 	}
 	status := int64(res.Status)
-	sig, err := r.sign(job, status, body)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"status": status, "body": body, "sig": sig}, nil
+	return map[string]any{"status": status, "body": body, "sig": r.mac256(job, status, raw)}, nil
 }
 
+// sign is the signature of a record of job with this status and (decoded) body.
 func (r *RunRecords) sign(job Job, status int64, body any) (string, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return "", err
 	}
+	return r.mac256(job, status, raw), nil
+}
+
+func (r *RunRecords) mac256(job Job, status int64, raw []byte) string {
 	m := hmac.New(sha256.New, r.mac)
 	m.Write([]byte(runRecordLabel + "\n" + strconv.FormatInt(job.ElementInstanceKey, 10) + "\n" +
 		strconv.FormatInt(job.ProcessInstanceKey, 10) + "\n" + strconv.FormatInt(status, 10) + "\n"))
 	m.Write(raw)
-	return b64.EncodeToString(m.Sum(nil)), nil
+	return b64.EncodeToString(m.Sum(nil))
 }
 
 // recordedRun returns the run recorded on this job's element instance, or nil when there is

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -179,6 +180,35 @@ func TestCallbackKeyCheckedWithoutPublicURL(t *testing.T) {
 	for _, w := range []string{"signs the run a trigger records", "random key per process", "same key on every replica"} {
 		if !strings.Contains(help.String(), w) {
 			t.Errorf("--help should say %q", w)
+		}
+	}
+}
+
+// A record verifies after the trip through the gateway (encoded, stored, decoded with the
+// job's variables) whatever Dataverse answered: numbers of every size, HTML characters,
+// strings that are not UTF-8.
+func TestRunRecordSurvivesTheGatewayRoundTrip(t *testing.T) {
+	r := NewRunRecords(testCallbackKey)
+	h := &Handler{Records: r}
+	job := Job{ElementInstanceKey: 2251799813685260, ProcessInstanceKey: 2251799813685249}
+	for _, body := range []any{
+		map[string]any{"flowsessionId": workflowID, "n": int64(9007199254740993), "f": 0.1, "big": 1e21, "e": 1e300, "z": int64(0)},
+		map[string]any{"flowsessionId": workflowID, "html": "<a href='x'>&</a>", "ls": "\u2028", "bad": "caf\xe9 \xff"},
+		map[string]any{"flowsessionId": workflowID, "list": []any{int64(1), "x", nil, true, map[string]any{}}},
+		"a plain text answer",
+	} {
+		rec, err := r.record(job, &operations.Response{Status: 200, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(map[string]any{RecordedRunVariable: rec})
+		vars, err := decodeVariables(string(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.recordedRun(job, vars)
+		if err != nil || res == nil {
+			t.Errorf("%v: recorded run not verified after the round trip: %v", body, err)
 		}
 	}
 }

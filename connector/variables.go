@@ -41,8 +41,18 @@ func decodeJSON(s, field string) (any, error) {
 	if field == "" {
 		base = 1 // the document's own braces do not count against a variable's depth
 	}
-	if jsonDepth(s) > MaxVariableDepth+base {
+	depth, long := scan(s)
+	if depth > MaxVariableDepth+base {
 		return nil, locate(s, field, base)
+	}
+	if !long {
+		// No run of 16 digits: every number fits a float64 exactly or is out of its range
+		// (an error, located below). Unmarshal is the cheaper path.
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, locate(s, field, base)
+		}
+		return wholeNumbers(v), nil
 	}
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
@@ -92,6 +102,25 @@ func numbers(v any, path string) (any, error) {
 	return v, nil
 }
 
+// wholeNumbers turns integral float64s into int64, so expressions see 4, not 4.0.
+func wholeNumbers(v any) any {
+	switch t := v.(type) {
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
+			return int64(t)
+		}
+	case map[string]any:
+		for k, x := range t {
+			t[k] = wholeNumbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = wholeNumbers(x)
+		}
+	}
+	return v
+}
+
 func joinPath(path, key string) string {
 	if path == "" {
 		return key
@@ -106,12 +135,20 @@ func jsonErr(path, format string, args ...any) error {
 	return inputErr(truncate(path, 120), format, args...)
 }
 
-// jsonDepth is the deepest nesting of objects and arrays in s (strings skipped); it stops
-// counting at a depth past any limit used here.
-func jsonDepth(s string) int {
-	depth, deepest, inString := 0, 0, false
+// scan returns the deepest nesting of objects and arrays in s (strings skipped) and whether s
+// has a run of 16 or more digits, which a float64 may not hold exactly (outside strings too:
+// a cheap, conservative test).
+func scan(s string) (deepest int, long bool) {
+	depth, digits, inString := 0, 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= '0' && c <= '9' {
+			if digits++; digits >= 16 {
+				long = true
+			}
+		} else {
+			digits = 0
+		}
 		switch {
 		case inString:
 			if c == '\\' {
@@ -129,7 +166,7 @@ func jsonDepth(s string) int {
 			depth--
 		}
 	}
-	return deepest
+	return deepest, long
 }
 
 // locate walks s token by token to say which value is too deep or malformed. It is the slow
