@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
@@ -262,4 +263,33 @@ func cloneJSON(v any) any {
 		return l
 	}
 	return v
+}
+
+// SecretRefsKey is the key, in the authentication object a callback token seals, of the
+// {{secrets.…}} placeholders the trigger's variables used anywhere. The receiver resolves them
+// with the credentials and holds their values while it handles the callback, so that a run's
+// outputs echoing a secret the trigger passed in are scrubbed from the message it publishes.
+// Only names travel; credentials() ignores the key.
+const SecretRefsKey = "paConnectorSecrets"
+
+// maxSecretRefs bounds the placeholders a token carries (the token travels in a URL).
+const maxSecretRefs = 32
+
+// withSecretRefs returns the authentication object auth with the placeholders found in vars
+// under SecretRefsKey; auth that is not an object is returned as it is.
+func withSecretRefs(auth any, vars map[string]any) any {
+	m, ok := auth.(map[string]any)
+	if !ok {
+		return auth
+	}
+	refs := secrets.Placeholders(vars)
+	if len(refs) == 0 {
+		return auth
+	}
+	l := make([]any, 0, min(len(refs), maxSecretRefs))
+	for _, r := range refs[:min(len(refs), maxSecretRefs)] {
+		l = append(l, r)
+	}
+	m[SecretRefsKey] = l
+	return m
 }

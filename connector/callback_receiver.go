@@ -108,6 +108,15 @@ func (h *Handler) receiveCallback(r *http.Request, runID string, held *secrets.S
 	if err != nil {
 		return reject(http.StatusUnauthorized, "invalid token")
 	}
+	// The trigger's other secrets are held too; one that is gone by now is not needed to read.
+	if refs, ok := auth[SecretRefsKey].([]any); ok {
+		delete(auth, SecretRefsKey)
+		for _, r := range refs {
+			if _, vals, err := h.Secrets.Resolve(r); err == nil {
+				held.Add(vals...)
+			}
+		}
+	}
 	_, used, err := h.Secrets.Resolve(auth)
 	if err != nil {
 		return "", &callbackError{status: http.StatusInternalServerError, reason: "credentials unavailable", err: err}
@@ -116,6 +125,7 @@ func (h *Handler) receiveCallback(r *http.Request, runID string, held *secrets.S
 	b := &bound{org: claims.Org, timeout: DefaultConnectionTimeout, secrets: held}
 	if b.creds, b.scrub, err = credentials(auth, claims.Org); err == nil {
 		held.Add(b.scrub...)
+		held.Add(derived(b, append(used, b.scrub...))...)
 		err = h.Hosts.Check(claims.Org)
 		if err == nil && b.creds.TokenURL != "" {
 			err = h.Hosts.Check(b.creds.TokenURL)

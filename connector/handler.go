@@ -78,7 +78,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	}
 	var rawAuth any
 	if h.Callbacks != nil {
-		rawAuth = cloneJSON(vars["authentication"])
+		rawAuth = withSecretRefs(cloneJSON(vars["authentication"]), vars)
 	}
 	_, used, err := h.Secrets.Resolve(vars)
 	if err != nil {
@@ -101,6 +101,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	}
 	b.secrets = job.Secrets
 	b.secrets.Add(b.scrub...)
+	b.secrets.Add(derived(b, append(used, b.scrub...))...)
 	b.rawAuth = rawAuth
 	if b.wait {
 		op = string(OpRunFlowAndWait)

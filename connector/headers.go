@@ -98,10 +98,7 @@ var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(
 func parseDuration(s string) (time.Duration, error) {
 	m := isoDurationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || s == "PT" || s[len(s)-1] == 'T' {
-		if len(s) > 40 {
-			s = s[:40] + "…"
-		}
-		return 0, fmt.Errorf("%q is not an ISO-8601 duration such as PT30S", s)
+		return 0, fmt.Errorf("%s is not an ISO-8601 duration such as PT30S", excerpt(s, 40))
 	}
 	var d time.Duration
 	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {

@@ -6,19 +6,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/camunda/zeebe/clients/go/v8/pkg/entities"
 	"github.com/camunda/zeebe/clients/go/v8/pkg/pb"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pa-connector/pa-connector/connector/secrets"
+	"github.com/pa-connector/pa-connector/connector/secrets/secretstest"
 )
 
 // The tests in this file look for secrets where they leave the worker, as the binary runs:
@@ -119,61 +118,11 @@ func (b *boundary) left() string {
 	return b.g.sent() + "\n" + b.log.String() + "\n" + rec.Body.String()
 }
 
-// spellings are the ways a secret could show in what left the worker: as it is, lower- and
-// upper-cased, Go-quoted, JSON-escaped, URL-escaped, and each of those JSON-escaped again (a
-// command's variables and a log line are JSON). This is the oracle, written apart from the
-// scrubber's own list.
-func spellings(s string) []string {
-	var one []string
-	for _, c := range []string{s, strings.ToLower(s), strings.ToUpper(s)} {
-		q := strconv.Quote(c)
-		j, _ := json.Marshal(c)
-		one = append(one, c, q[1:len(q)-1], string(j[1:len(j)-1]), url.QueryEscape(c), url.PathEscape(c))
-	}
-	out := append([]string(nil), one...)
-	for _, c := range one {
-		j, _ := json.Marshal(c)
-		out = append(out, string(j[1:len(j)-1]))
-	}
-	return out
-}
-
-// fragments are the parts of a secret that must not show either: the whole secret, and its
-// first and last 8 characters (what a cut before scrubbing, or overlapping secrets scrubbed
-// in the wrong order, leave behind).
-func fragments(s string) []string {
-	out := []string{s}
-	if n := utf8.RuneCountInString(s); n > 8 {
-		r := []rune(s)
-		out = append(out, string(r[:8]), string(r[n-8:]))
-	}
-	return out
-}
-
-// leaks returns where a secret shows in text, in any spelling of any fragment.
-func leaks(text string, secret string) []string {
-	var found []string
-	for _, f := range fragments(secret) {
-		for _, sp := range spellings(f) {
-			if i := strings.Index(text, sp); i >= 0 {
-				found = append(found, fmt.Sprintf("%q at %d: …%s…", sp, i, excerptAt(text, i, len(sp))))
-				break
-			}
-		}
-	}
-	return found
-}
-
-func excerptAt(text string, i, n int) string {
-	lo, hi := max(i-60, 0), min(i+n+60, len(text))
-	return strings.ToValidUTF8(text[lo:hi], "?")
-}
-
 func (b *boundary) noLeak(what string, values ...string) {
 	b.t.Helper()
 	text := b.left()
 	for _, v := range values {
-		if l := leaks(text, v); len(l) > 0 {
+		if l := secretstest.Leaks(text, v); len(l) > 0 {
 			b.t.Errorf("%s: the secret %q left the worker: %s", what, v, strings.Join(l, "; "))
 		}
 	}
@@ -364,4 +313,31 @@ func TestShortSecretRefusedAndNeverSent(t *testing.T) {
 		t.Fatal("a request was sent")
 	default:
 	}
+}
+
+// A run whose outputs echo a secret the trigger passed in: the message the callback receiver
+// publishes, and its log, hold none of it, however long after the trigger the callback comes
+// (the trigger's job and its secrets are long gone: the token names the placeholders).
+func TestSecretsLeakNotFromCallbacks(t *testing.T) {
+	f := newCallbackFixture(t)
+	live := secrets.NewRegistry()
+	logger := NewLogger(Config{LogLevel: "debug"}, f.log, live)
+	f.h.Live, f.h.Log, f.cb.Log = live, logger, logger
+	const input = "input-secret-passed-to-the-flow"
+	f.env["SECRET_IN"] = input
+	if _, err := f.run(f.trigger(map[string]any{"runInputs": map[string]any{"Input1": "{{secrets.IN}}"}}), triggerHeaders); err != nil {
+		t.Fatal(err)
+	}
+	m := f.waitMessages(1)[0]
+	if out, _ := m.Variables["flowOutputs"].(map[string]any); out["Output1"] != "***" {
+		t.Fatalf("flowOutputs = %v, want the echoed input scrubbed", m.Variables["flowOutputs"])
+	}
+	f.callbacksSent(1)
+	raw, _ := json.Marshal(m.Variables)
+	for _, text := range []string{string(raw), f.log.String()} {
+		if l := secretstest.Leaks(text, input); len(l) > 0 {
+			t.Errorf("the input secret left the worker: %s", strings.Join(l, "; "))
+		}
+	}
+	f.noLeak()
 }

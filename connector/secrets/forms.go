@@ -21,9 +21,11 @@ import (
 //   - each of those JSON-escaped (encoding/json with and without HTML escaping, and zerolog's
 //     escaping of log fields), Go-quoted (the body of strconv.Quote: %q in error messages),
 //     URL query-escaped (url.Values, url.QueryEscape) and path-escaped (url.PathEscape and
-//     url.URL's own path escaping);
-//   - each of those once more JSON-escaped, zerolog-escaped or Go-quoted: a JSON body quoted in
-//     an error that is then logged, a %q message inside a log line.
+//     url.URL's own path escaping), and JSON-escaped twice (flow inputs given as a context are
+//     encoded, then sent as a string inside the request's JSON body);
+//   - each of those once more JSON-escaped, zerolog-escaped, Go-quoted or URL-escaped: a JSON
+//     body quoted in an error that is then logged, a %q message inside a log line, a JSON body
+//     a server quotes in a URL or a header.
 //
 // Base64 is not a form: the worker encodes a secret that way only inside a larger value (the
 // Basic authentication header), which is held as a value of its own.
@@ -43,7 +45,8 @@ func forms(v string) []string {
 	var level1 []string
 	for _, b := range bases {
 		for _, s := range []string{b, jsonBody(b, true), jsonBody(b, false), zerologBody(b), quoteBody(b),
-			url.QueryEscape(b), url.PathEscape(b), (&url.URL{Path: b}).EscapedPath()} {
+			url.QueryEscape(b), url.PathEscape(b), (&url.URL{Path: b}).EscapedPath(),
+			jsonBody(jsonBody(b, true), true)} {
 			if !seen[s] {
 				level1 = append(level1, s)
 			}
@@ -55,6 +58,8 @@ func forms(v string) []string {
 		add(jsonBody(s, false))
 		add(zerologBody(s))
 		add(quoteBody(s))
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -141,4 +142,41 @@ func (s *Resolver) Resolve(v any) (any, []string, error) {
 	}
 	out, err := walk(v)
 	return out, used, err
+}
+
+// Placeholders returns the distinct {{secrets.NAME}} placeholders in the strings of v (maps and
+// slices walked), each as "{{secrets.NAME}}", in the order found.
+func Placeholders(v any) []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if !strings.Contains(t, "{{") {
+				return
+			}
+			for _, m := range placeholder.FindAllStringSubmatch(t, -1) {
+				if p := "{{secrets." + m[1] + "}}"; !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(t[k])
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return out
 }
