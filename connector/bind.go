@@ -494,7 +494,7 @@ func integer(v map[string]any, field string, def int64) (int64, error) {
 		}
 		i, err := strconv.ParseInt(s, 10, 32)
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, inputErr(field, "is out of range, got %q", truncate(n, 40))
+			return 0, inputErr(field, "is out of range, got %s", excerpt(n, 40))
 		}
 		if err != nil {
 			return 0, inputErr(field, "must be a whole number, got %s", excerpt(n, 40))

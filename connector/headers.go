@@ -58,7 +58,7 @@ func boundedDuration(s string, lo, hi time.Duration) (time.Duration, error) {
 		return 0, err
 	}
 	if d < lo || d > hi {
-		return 0, fmt.Errorf("must be between %s and %s, got %q", isoDuration(lo), isoDuration(hi), truncate(s, 40))
+		return 0, fmt.Errorf("must be between %s and %s, got %s", isoDuration(lo), isoDuration(hi), excerpt(s, 40))
 	}
 	return d, nil
 }
