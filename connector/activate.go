@@ -69,31 +69,46 @@ func streamingFor(setting, version string) bool {
 	return major > 8 || (major == 8 && minor >= 4)
 }
 
-// poll activates jobs of one type for free slots, taking the slots before asking, so that it
-// never activates more than the worker can start. Without a stream it long-polls. With one it
-// only picks up what the stream cannot (jobs that were activatable before the stream opened,
-// jobs handed back): it asks without long polling, so its slots are taken for a round trip
-// only, and pauses PollInterval after an empty answer.
+// poll activates jobs of one type for free slots, so that it never activates more than the
+// worker can start. Without a stream it takes the slots before it asks, and long-polls. With a
+// stream it only picks up what the stream cannot (jobs that were activatable before the stream
+// opened, jobs handed back): it asks for as many jobs as slots are free without taking them
+// (taking them would turn the stream's pushes away), without long polling, and hands back at
+// once a job the stream has beaten it to; it pauses after an empty answer (PollInterval,
+// growing to 2 s while answers stay empty) and while no slot is free.
 func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
 	backoff := w.backoff()
 	failures := 0
+	idle := &Backoff{Min: w.PollInterval, Base: w.PollInterval, Cap: max(2*time.Second, w.PollInterval)}
 	for ctx.Err() == nil {
-		n := w.active.tryTake(w.MaxJobsActive)
-		if n == 0 {
+		var n int
+		if streaming {
+			if n = w.active.free(); n == 0 {
+				if !w.active.waitFree(ctx) {
+					return
+				}
+				continue
+			}
+		} else if n = w.active.tryTake(w.MaxJobsActive); n == 0 {
 			if !w.active.take(ctx) {
 				return
 			}
 			n = 1 + w.active.tryTake(w.MaxJobsActive-1)
 		}
 		jobs, err := w.activate(ctx, jobType, n, streaming)
-		w.active.release(n - len(jobs))
+		if !streaming {
+			w.active.release(n - len(jobs))
+		}
 		for _, j := range jobs {
-			if ctx.Err() != nil {
+			switch {
+			case streaming && w.active.tryTake(1) == 0:
+				w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+			case ctx.Err() != nil:
 				w.active.release(1)
-				w.handBack(j, "pa-connector is shutting down; the job was not started")
-				continue
+				w.handBackAsync(j, "pa-connector is shutting down; the job was not started")
+			default:
+				w.start(j)
 			}
-			w.start(j)
 		}
 		if err != nil && ctx.Err() == nil && !isDeadline(err) {
 			w.ready.Store(false)
@@ -112,8 +127,10 @@ func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
 		failures = 0
 		backoff.Reset()
 		w.ready.Store(true)
-		if len(jobs) == 0 && streaming {
-			sleep(ctx, w.PollInterval)
+		if len(jobs) > 0 {
+			idle.Reset()
+		} else if streaming {
+			sleep(ctx, idle.Next())
 		}
 	}
 }
@@ -135,11 +152,15 @@ func (w *Worker) activate(ctx context.Context, jobType string, n int, streaming 
 		Timeout(w.JobTimeout).WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(rctx)
 }
 
-// stream receives pushed jobs while a slot is free. Go's gRPC client offers no flow control, so
-// the stream is closed when the last slot is taken (or a job arrives with none free: it is
-// handed back at once, unstarted) and opened again when a slot frees; the gateway then pushes
-// to other workers or leaves jobs to polls, instead of queueing them here while their leases
-// run out. A gateway without streaming (UNIMPLEMENTED) ends it, leaving polling.
+// stream receives pushed jobs. Go's gRPC client offers no flow control (Zeebe's Java client
+// asks for one message per free slot), so a job pushed while every slot is taken is handed
+// back at once, unstarted, and the stream is closed until a slot frees; the gateway then
+// pushes to other workers or leaves jobs to polls, instead of queueing them here while their
+// leases run out. (A job the gateway had already sent when the stream closed is dropped by the
+// client and comes back after its timeout, unstarted.) The stream is not closed merely because
+// the slots are full: a gateway that pushes only when a job becomes activatable rarely
+// overflows a worker that frees its slot before answering. A gateway without streaming
+// (UNIMPLEMENTED) ends it, leaving polling.
 func (w *Worker) stream(ctx context.Context, jobType string) {
 	backoff := w.backoff()
 	failures := 0
@@ -169,14 +190,12 @@ func (w *Worker) stream(ctx context.Context, jobType string) {
 				case ctx.Err() != nil:
 					w.handBackAsync(j, "pa-connector is shutting down; the job was not started")
 				case w.active.tryTake(1) == 0:
-					w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+					// Closed before the job is handed back: once the gateway has the job back,
+					// it pushes nothing more to this stream.
 					full = true
 					closeStream()
+					w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
 				default:
-					if w.active.free() == 0 { // closed before the job starts: nothing is pushed after it
-						full = true
-						closeStream()
-					}
 					w.start(j)
 				}
 			case err = <-done:

@@ -177,9 +177,9 @@ func TestPollingReservesNoMoreThanItCanStart(t *testing.T) {
 	}
 }
 
-// Streaming: the stream is closed while every slot is taken, so jobs created meanwhile are not
-// pushed to this worker and left waiting in a queue while their leases run out: another worker
-// can take them. When a slot frees, the worker takes jobs again.
+// Streaming: a job pushed while every slot is taken is handed back at once and the stream is
+// closed until a slot frees, so jobs created meanwhile are not queued here while their leases
+// run out: another worker can take them. When a slot frees, the worker takes jobs again.
 func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
 	c := startEngine(t)
 	const jobType = "loop-stream"
@@ -190,13 +190,20 @@ func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
 	runWorker(t, w)
 	createN(t, c, pid, 2)
 	g.wait(t, 2)
-	createN(t, c, pid, 30)
-	got := 0
-	deadline := time.Now().Add(10 * time.Second)
-	for got < 30 && time.Now().Before(deadline) {
-		got += probe(t, c, jobType, 100)
+	collect := func(n int) int {
+		got := 0
+		for deadline := time.Now().Add(10 * time.Second); got < n && time.Now().Before(deadline); {
+			got += probe(t, c, jobType, 100)
+		}
+		return got
 	}
-	if got != 30 {
+	// The first job pushed to the full worker comes back at once.
+	createN(t, c, pid, 1)
+	if got := collect(1); got != 1 {
+		t.Fatal("the job pushed to the full worker was not handed back")
+	}
+	createN(t, c, pid, 30)
+	if got := collect(30); got != 30 {
 		t.Fatalf("another worker could activate %d of the 30 jobs created while this one was full", got)
 	}
 	// A slot frees: the worker takes the next job (pushed or polled).

@@ -229,30 +229,38 @@ func (w *Worker) run(ctx context.Context, lease *Lease, j entities.Job) {
 	// one is free (else it keeps the active one).
 	var slot struct {
 		sync.Mutex
-		waiting bool
+		waiting, freed bool
 	}
 	job.Waiting = func() {
 		slot.Lock()
 		defer slot.Unlock()
-		if !slot.waiting && w.waiting.tryTake(1) == 1 {
+		if !slot.waiting && !slot.freed && w.waiting.tryTake(1) == 1 {
 			slot.waiting = true
 			w.active.release(1)
 		}
 	}
-	defer func() {
+	freeSlot := func() {
 		slot.Lock()
 		defer slot.Unlock()
+		if slot.freed {
+			return
+		}
+		slot.freed = true
 		if slot.waiting {
 			w.waiting.release(1)
 		} else {
 			w.active.release(1)
 		}
-	}()
+	}
+	defer freeSlot()
 
 	w.Metrics.inFlight(1)
 	res, err := w.safeHandle(ctx, job)
 	w.Metrics.inFlight(-1)
 	lease.Stop() // the cause is settled: nothing interrupts the job from here on
+	// The work is done: the slot frees before the answer, so that a job the gateway pushes in
+	// reply (the process's next task) finds it free.
+	freeSlot()
 
 	outcome, cmdErr := w.answer(ctx, job, res, err)
 	dur := time.Since(start)

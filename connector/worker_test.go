@@ -231,7 +231,7 @@ func TestAdapterAnswers(t *testing.T) {
 		// A non-ASCII error body cut by bytes gave invalid UTF-8, which the gateway refuses: the
 		// job then looped through timeouts without ever spending a retry.
 		{"long non-ASCII messages are cut on a character boundary", func(context.Context, Job) (Result, error) {
-			return Result{}, Permanentf("x%s", strings.Repeat("é€😀", 2000))
+			return Result{}, Permanentf("x%s", strings.Repeat("€", 3000)) // byte 6000 is inside a €
 		}, func(t *testing.T, g *fakeGateway, log string) {
 			m := g.failed[0].ErrorMessage
 			if !utf8.ValidString(m) || len(m) > MaxMessageLength || len(m) < MaxMessageLength-3 {
