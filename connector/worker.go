@@ -44,8 +44,8 @@ type JobHandler interface {
 // recovers panics, and answers with Complete, Fail or ThrowError.
 //
 // Capacity: MaxJobsActive bounds the jobs the worker holds while they work, and with them the
-// jobs it reserves: a poll asks for free slots only, the job stream is closed while none is free
-// (a job pushed anyway is handed back at once), and no activated job waits in a queue.
+// jobs it reserves: a poll asks for free slots only, a job pushed while none is free is handed
+// back at once (and the stream closed until one frees), and no activated job waits in a queue.
 // A runFlowAndWait job that waits for its run moves to one of MaxJobsWaiting slots.
 type Worker struct {
 	Gateway        Gateway
