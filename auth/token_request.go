@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -80,11 +81,11 @@ func requestToken(ctx context.Context, client *http.Client, n normalized) (strin
 		}
 		return usableToken(x.resp.StatusCode, tok.AccessToken, tok.TokenType, expiresIn(tok.Extra("expires_in")))
 	case errors.As(err, &re) && re.Response != nil:
-		return readTokenAnswer(re.Response.StatusCode, re.Response.Header, re.Body, secrets)
+		return readTokenAnswer(n.tokenURL, re.Response.StatusCode, re.Response.Header, re.Body, secrets)
 	case x.readErr != nil:
 		return "", 0, fmt.Errorf("reading token response: %w", x.readErr)
 	case x.resp != nil:
-		return readTokenAnswer(x.resp.StatusCode, x.resp.Header, x.body.Bytes(), secrets)
+		return readTokenAnswer(n.tokenURL, x.resp.StatusCode, x.resp.Header, x.body.Bytes(), secrets)
 	case !x.sent:
 		// The library refused to build the request; only the URL can
 		// make it do so, and it is not repeated (it may hold a password).
@@ -138,11 +139,12 @@ func expiresIn(v any) seconds {
 // readTokenAnswer reads a token endpoint's answer the library did not turn
 // into a token: an error for any non-2xx status, and a 2xx answer read by
 // this package's rules. secrets are scrubbed from any text quoted.
-func readTokenAnswer(status int, header http.Header, body []byte, secrets []string) (string, time.Duration, error) {
+func readTokenAnswer(tokenURL string, status int, header http.Header, body []byte, secrets []string) (string, time.Duration, error) {
 	switch {
 	case status >= 300 && status < 400:
 		return "", 0, &TokenError{Status: status, Permanent: true,
-			Description: "redirect not followed (it would send the client credentials elsewhere)"}
+			Description: "redirect " + redirectTarget(tokenURL, header.Get("Location"), secrets...) +
+				" not followed (it would send the client credentials elsewhere; use the final token URL)"}
 	case status < 200 || status >= 300:
 		return "", 0, parseTokenError(status, header, body, secrets...)
 	}
@@ -184,6 +186,23 @@ func notJSON(resp *http.Response) error {
 func invalidAnswer(status int, format string, args ...any) error {
 	return &TokenError{Status: status, Permanent: true,
 		Description: "invalid token response: " + fmt.Sprintf(format, args...)}
+}
+
+// redirectTarget names the host a redirect's Location points to (resolved against the token
+// URL), never its path or query, which may hold a secret.
+func redirectTarget(tokenURL, location string, secrets ...string) string {
+	if location == "" {
+		return "without a Location"
+	}
+	base, err := url.Parse(tokenURL)
+	var u *url.URL
+	if err == nil {
+		u, err = base.Parse(location)
+	}
+	if err != nil || u.Host == "" {
+		return "to an unparsable Location"
+	}
+	return "to host " + safeText(u.Host, 100, secrets...)
 }
 
 // refreshMargin is how long before expiry a token stops being handed out:

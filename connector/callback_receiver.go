@@ -180,7 +180,9 @@ func (h *Handler) readFinishedRun(ctx context.Context, job Job, b *bound, claims
 		return nil, err
 	}
 	row, _ := res.Body.(map[string]any)
-	if wf, ok := row["_regardingobjectid_value"].(string); ok && !strings.EqualFold(wf, claims.Workflow) {
+	// The run must name the token's workflow: a row whose workflow is null, missing or not a
+	// string belongs to no workflow the token speaks for.
+	if wf, _ := row["_regardingobjectid_value"].(string); wf == "" || !strings.EqualFold(wf, claims.Workflow) {
 		return nil, &callbackError{status: http.StatusForbidden, reason: "workflow mismatch"}
 	}
 	code, ok := row["statuscode"].(int64)

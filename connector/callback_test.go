@@ -478,3 +478,32 @@ func TestCallbackTokenKeepsSecretReferences(t *testing.T) {
 		t.Fatal("the callback URL holds the bearer token")
 	}
 }
+
+// Item 8: a run row whose workflow is null or missing is no run of the token's workflow: the
+// callback is refused and nothing is published.
+func TestCallbackRunWithoutWorkflowIsRefused(t *testing.T) {
+	f := newCallbackFixture(t)
+	const run = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+	for name, row := range map[string]string{
+		"null":       `{"flowsessionid":"` + run + `","statuscode":4,"statecode":0,"_regardingobjectid_value":null}`,
+		"missing":    `{"flowsessionid":"` + run + `","statuscode":4,"statecode":0}`,
+		"not a GUID": `{"flowsessionid":"` + run + `","statuscode":4,"statecode":0,"_regardingobjectid_value":7}`,
+	} {
+		dv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, row) // any read: the run's row, or its outputs
+		}))
+		t.Cleanup(dv.Close)
+		tok, err := f.cb.keys.sign(callbackClaims{Org: dv.URL, Workflow: workflowID, Mode: callbackModeMessage, Expires: time.Now().Add(time.Hour).Unix()},
+			map[string]any{"type": "bearer", "token": "{{secrets.TOKEN}}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body := post(t, f.recv.URL+"/callbacks/"+tok, workflowID, run); status != http.StatusForbidden || !strings.Contains(body, "workflow mismatch") {
+			t.Errorf("%s workflow: %d %s, want 403 workflow mismatch", name, status, body)
+		}
+	}
+	if m := f.pub.published(); len(m) != 0 {
+		t.Fatalf("published %d messages for runs of no workflow", len(m))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -197,78 +196,23 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	return res, err
 }
 
-// send sends one call within the client-side limits, waiting in-process on 429 while the wait
-// fits in the job's deadline.
-func (h *Handler) send(ctx context.Context, job Job, hd headers, b *bound, call operations.Call) (*operations.Response, error) {
-	var rt http.RoundTripper = h.Transport
-	if b.creds != nil {
-		rt = &auth.Transport{Base: h.Transport, Cache: h.Tokens, Credentials: *b.creds, OnToken: b.sentToken}
-	}
-	client := operations.Client{HTTP: &http.Client{Transport: rt, CheckRedirect: h.Hosts.CheckRedirect}, Redact: h.Live.Value}
-	maxWaits := h.MaxThrottleWaits
-	if maxWaits == 0 {
-		maxWaits = 5
-	}
-	identity := ""
+// send sends one call through the client stack (Egress.Client): auth, limits, 429 waits,
+// redirects, metrics and sent-detection are its layers, not this function's.
+func (h *Handler) send(ctx context.Context, job Job, _ headers, b *bound, call operations.Call) (*operations.Response, error) {
+	e := Egress{Base: h.Transport, Tokens: h.Tokens, Limits: h.Limits, Observe: h.Observe,
+		OnThrottle: h.OnThrottle, MaxThrottleWaits: h.MaxThrottleWaits, Now: h.Now}
+	r := Route{Op: call.Op, Credentials: b.creds, OnToken: b.sentToken, Timeout: b.timeout, Deadline: job.deadline}
 	if h.Limits != nil && b.org != "" {
-		identity = identityOf(b)
-	}
-	for attempt := 0; ; attempt++ {
-		release := func() {}
-		if identity != "" {
-			conn := ""
-			if call.Op == operations.OpTrigger {
-				conn = b.connection
-			}
-			var err error
-			if release, err = h.Limits.Acquire(ctx, identity, conn); err != nil {
-				return nil, err
-			}
-		}
-		cctx, cancel := context.WithTimeout(ctx, b.timeout)
-		start := h.now()
+		r.Identity = identityOf(b)
 		if call.Op == operations.OpTrigger {
-			job.sending() // from here the trigger may reach Dataverse: no blind retry (Lease.Hold)
-		}
-		res, err := client.Do(cctx, call)
-		cancel()
-		release()
-		if h.Observe != nil {
-			status := 0
-			var he *operations.HTTPError
-			if res != nil {
-				status = res.Status
-			} else if errors.As(err, &he) {
-				status = he.Status
-			}
-			h.Observe(call.Op, status, h.now().Sub(start))
-		}
-		var he *operations.HTTPError
-		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests {
-			return res, err
-		}
-		wait := he.RetryAfter
-		if wait <= 0 {
-			wait = time.Second
-		}
-		if identity != "" {
-			h.Limits.Pause(identity, wait)
-		}
-		fits := attempt < maxWaits && h.now().Add(wait+2*time.Second).Before(job.deadline())
-		if h.OnThrottle != nil {
-			h.OnThrottle(wait, fits)
-		}
-		if !fits {
-			return nil, &throttled{err: he, wait: max(wait, hd.retryBackoff)}
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+			r.Connection = b.connection
 		}
 	}
+	if call.Op == operations.OpTrigger {
+		job.sending() // from here the trigger may reach Dataverse: no blind retry (Lease.Hold)
+	}
+	client := operations.Client{HTTP: e.Client(r), Redact: h.Live.Value}
+	return client.Do(ctx, call)
 }
 
 // throttled is a 429 the worker could not wait out within the job's deadline.
@@ -418,9 +362,9 @@ func classify(err error, hd headers) error {
 	var (
 		he *operations.HTTPError
 		te *operations.TransportError
-		th *throttled
 		ke *auth.TokenError
 		ho *HostError
+		re *RedirectError
 	)
 	var (
 		retry *RetryError
@@ -429,9 +373,17 @@ func classify(err error, hd headers) error {
 	switch {
 	case errors.As(err, &retry), errors.As(err, &perm):
 		return err // already an outcome
-	case errors.As(err, &th):
-		return &RetryError{Err: err, Backoff: th.wait, KeepRetries: true}
-	case errors.As(err, &ho):
+	case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
+		// The stack waited in process as long as the job's deadline allowed: hand the job
+		// back for Retry-After (1 s when none was named) or the retryBackoff header, whichever
+		// is longer, keeping its retries.
+		wait := he.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		wait = max(wait, hd.retryBackoff)
+		return &RetryError{Err: &throttled{err: he, wait: wait}, Backoff: wait, KeepRetries: true}
+	case errors.As(err, &ho), errors.As(err, &re):
 		return Permanent(err)
 	case errors.As(err, &ke):
 		if ke.Permanent {
@@ -444,9 +396,10 @@ func classify(err error, hd headers) error {
 		}
 		return Permanent(err)
 	case errors.As(err, &te):
-		if te.Op == operations.OpTrigger && !notSent(err) {
+		if te.Op == operations.OpTrigger && MayHaveBeenSent(err) {
 			// RunDesktopFlow has no idempotency key: a trigger that may have reached Dataverse
-			// must not be sent again blindly, or a second run could start.
+			// must not be sent again blindly, or a second run could start. One that failed
+			// before it was sent (the token endpoint, DNS, dial, TLS handshake) is retried.
 			return Permanentf("%w: the trigger's outcome is unknown, a run may have started; check the desktop flow's runs before resolving this incident (a retry triggers again)", err)
 		}
 		return &RetryError{Err: err, Backoff: hd.retryBackoff}
@@ -454,13 +407,6 @@ func classify(err error, hd headers) error {
 		return Permanentf("authentication failed: %w", err)
 	}
 	return &RetryError{Err: err, Backoff: hd.retryBackoff}
-}
-
-// notSent reports whether a transport error happened before the request could reach the server
-// (the connection was never made), so that sending it again cannot do anything twice.
-func notSent(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // responseContext is the REST connector's response as expressions see it: status, headers

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -100,14 +99,21 @@ func (p *HostPolicy) Check(raw string) error {
 	if err != nil {
 		return &HostError{URL: redactURL(raw), Reason: "not a valid URL"}
 	}
+	return p.CheckURL(u)
+}
+
+// CheckURL validates a parsed URL: the base transport checks each request's target with it
+// before a proxy is chosen or a connection dialled.
+func (p *HostPolicy) CheckURL(u *url.URL) error {
+	refuse := func(reason string) error { return &HostError{URL: redactURL(u.String()), Reason: reason} }
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return &HostError{URL: redactURL(raw), Reason: "scheme must be https"}
+		return refuse("scheme must be https")
 	}
 	if u.Host == "" {
-		return &HostError{URL: redactURL(raw), Reason: "no host"}
+		return refuse("no host")
 	}
 	if u.User != nil {
-		return &HostError{URL: redactURL(raw), Reason: "credentials in the URL are not allowed"}
+		return refuse("credentials in the URL are not allowed")
 	}
 	port := u.Port()
 	if port == "" {
@@ -116,27 +122,17 @@ func (p *HostPolicy) Check(raw string) error {
 	ok, explicit := p.match(u.Hostname(), port)
 	switch {
 	case !ok:
-		return &HostError{URL: redactURL(raw), Reason: "host " + u.Hostname() + " is not in PA_CONNECTOR_ALLOWED_HOSTS"}
+		return refuse("host " + u.Hostname() + " is not in PA_CONNECTOR_ALLOWED_HOSTS")
 	case u.Scheme == "http" && !explicit:
-		return &HostError{URL: redactURL(raw), Reason: "plain http is only allowed for hosts listed explicitly"}
-	}
-	return nil
-}
-
-// CheckRedirect refuses to follow a redirect to a URL the policy does not allow.
-func (p *HostPolicy) CheckRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return &HostError{URL: redactURL(req.URL.String()), Reason: "too many redirects"}
-	}
-	if err := p.Check(req.URL.String()); err != nil {
-		return fmt.Errorf("refusing redirect: %w", err)
+		return refuse("plain http is only allowed for hosts listed explicitly")
 	}
 	return nil
 }
 
 // DialContext dials addr; for names matched only by a wildcard, it resolves the name itself and
-// refuses loopback, private, link-local and unspecified addresses (DNS rebinding to an internal
-// host). Explicitly listed hosts are dialled as they are.
+// refuses every address in IANA's special-purpose registries (loopback, private, shared, link-
+// local, NAT64, 6to4, ...; see specialPurpose): DNS rebinding to an internal host. Explicitly
+// listed hosts are dialled as they are.
 func (p *HostPolicy) DialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(addr)
@@ -168,11 +164,6 @@ func (p *HostPolicy) DialContext(d *net.Dialer) func(ctx context.Context, networ
 		}
 		return nil, lastErr
 	}
-}
-
-func internal(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast()
 }
 
 // redactURL drops the query and any user info, which may hold secrets.

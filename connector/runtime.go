@@ -37,25 +37,16 @@ func NewLogger(cfg Config, w io.Writer, live *secrets.Registry) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// NewHandler wires the job handler: shared transport (host-checked dialer, pooled connections,
-// no redirects to disallowed hosts), token cache, expression cache, metrics.
+// NewHandler wires the job handler: the shared base transport (pooled connections, proxy from
+// the environment, host-checked dialer), token cache, expression cache, metrics. Each call's
+// client stack is built on them by Egress.Client (see there for the order of its layers).
 func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger) *Handler {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	base := &http.Transport{
-		DialContext:           hosts.DialContext(dialer),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	// Order, outermost first: auth (per job, added by the handler) → request log → base.
-	var rt http.RoundTripper = base
+	var rt http.RoundTripper = NewBaseTransport(hosts, nil)
 	if logger.GetLevel() <= zerolog.DebugLevel {
-		rt = &logTransport{base: base, log: logger}
+		rt = &logTransport{base: rt, log: logger}
 	}
-	tokenClient := &http.Client{Transport: rt, CheckRedirect: hosts.CheckRedirect, Timeout: 30 * time.Second}
+	// Token requests follow no redirects either (auth.NewCache makes sure of it).
+	tokenClient := &http.Client{Transport: rt, Timeout: 30 * time.Second}
 	tokens := auth.NewCache(tokenClient, auth.WithOnFetch(func(_ time.Duration, err error) { m.TokenFetch(err) }))
 	limits, err := ParseLimits(cfg.DataverseLimits)
 	if err != nil {
@@ -82,26 +73,6 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 		Records:    NewRunRecords(string(cfg.CallbackKey)),
 		Log:        logger,
 	}
-}
-
-// logTransport writes one debug line per request: method, host, path, status, duration; never
-// the query, headers or bodies, which may hold credentials.
-type logTransport struct {
-	base http.RoundTripper
-	log  zerolog.Logger
-}
-
-func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
-	res, err := t.base.RoundTrip(req)
-	ev := t.log.Debug().Str("method", req.Method).Str("host", req.URL.Host).Str("path", req.URL.Path).
-		Int64("duration_ms", time.Since(start).Milliseconds())
-	if err != nil {
-		ev.Str("error", "request failed").Msg("http request")
-	} else {
-		ev.Int("status", res.StatusCode).Msg("http request")
-	}
-	return res, err
 }
 
 // Run runs the worker until ctx ends (SIGTERM), then drains and returns. live is the registry
@@ -171,7 +142,7 @@ func Run(ctx context.Context, cfg Config, logger zerolog.Logger, live *secrets.R
 		if err != nil {
 			return err
 		}
-		srv = &http.Server{Handler: mux(w, metrics, cfg.Pprof, callbacks), ReadHeaderTimeout: 5 * time.Second}
+		srv, ln = newListenerServer(ln, mux(w, metrics, cfg.Pprof, callbacks))
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error().Err(err).Msg("HTTP listener failed")
