@@ -294,9 +294,9 @@ func TestSSRFNoRequestLeavesTheAllowList(t *testing.T) {
 		{"compat: REST url not allowed", "rel-rest-task", rest("GET", trap.URL+"/internal/admin"), "is not in PA_CONNECTOR_ALLOWED_HOSTS"},
 		{"compat: Dataverse-shaped url not allowed", "rel-rest-task",
 			rest("POST", trap.URL+"/api/data/v9.2/workflows("+wf+")/Microsoft.Dynamics.CRM.RunDesktopFlow"), "is not in PA_CONNECTOR_ALLOWED_HOSTS"},
-		{"redirect from the allowed organization", "single-task", native(map[string]any{"organizationUri": redirector.URL}), "refusing redirect"},
-		{"redirect from the allowed token endpoint", "single-task", native(map[string]any{"authentication": oauthTo(redirector.URL + tokenPath)}), "redirect not followed"},
-		{"compat: redirect from an allowed REST url", "rel-rest-task", rest("GET", redirector.URL+"/moved"), "refusing redirect"},
+		{"redirect from the allowed organization", "single-task", native(map[string]any{"organizationUri": redirector.URL}), "redirect to host " + trapHost + " not followed"},
+		{"redirect from the allowed token endpoint", "single-task", native(map[string]any{"authentication": oauthTo(redirector.URL + tokenPath)}), "redirect to host " + trapHost + " not followed"},
+		{"compat: redirect from an allowed REST url", "rel-rest-task", rest("GET", redirector.URL+"/moved"), "redirect to host " + trapHost + " not followed"},
 	}
 	keys := make([]int64, len(cases))
 	for i, c := range cases {
