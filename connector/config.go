@@ -261,6 +261,17 @@ environment, else the file NAME in PA_CONNECTOR_SECRETS_DIR.
 
 HTTP: /healthz (alive), /readyz (gateway reachable, not draining), /metrics (Prometheus), and
 with PA_CONNECTOR_PUBLIC_URL, POST /callbacks/{token} (Power Automate's completion callbacks).
+A client has 5 s to send a request's headers, 15 s for the request, 60 s to read the answer and
+30 s idle between requests; at most 64 connections are held (a quarter of RLIMIT_NOFILE when
+lower), the longest-idle one closed for a new one.
+
+Outbound (Dataverse, Entra ID, REST calls):
+  HTTPS_PROXY, HTTP_PROXY         proxy for https and http requests (lower-case names too)
+  NO_PROXY                        hosts reached directly, as Go's http.ProxyFromEnvironment reads
+                                  them; loopback targets are never proxied
+  PA_CONNECTOR_ALLOWED_HOSTS keeps applying to the target, checked before the proxy is asked; the
+  proxy itself is reached wherever it is. No redirect is ever followed (a 3xx is an incident
+  naming the Location's host).
 Signals: SIGTERM or SIGINT stop activation, let in-flight jobs finish within the grace period,
 hand the rest back with their retries unchanged, and exit 0.
 `)

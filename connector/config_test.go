@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,23 @@ func TestParseLimits(t *testing.T) {
 	for _, bad := range []string{"speed=1", "requests", "window=1ms", "concurrent=x"} {
 		if _, err := ParseLimits(bad); err == nil {
 			t.Errorf("ParseLimits(%q) accepted", bad)
+		}
+	}
+}
+
+// --help documents the proxy variables and the listener's limits as they are in the code.
+func TestHelpDocumentsProxyAndListenerLimits(t *testing.T) {
+	var b strings.Builder
+	PrintHelp(&b)
+	help := b.String()
+	for _, want := range []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "No redirect is ever followed",
+		fmt.Sprintf("%d s to send a request's headers", int(listenerReadHeaderTimeout.Seconds())),
+		fmt.Sprintf("%d s for the request", int(listenerReadTimeout.Seconds())),
+		fmt.Sprintf("%d s to read the answer", int(listenerWriteTimeout.Seconds())),
+		fmt.Sprintf("%d s idle", int(listenerIdleTimeout.Seconds())),
+		fmt.Sprintf("at most %d connections", listenerMaxConns)} {
+		if !strings.Contains(strings.Join(strings.Fields(help), " "), want) {
+			t.Errorf("--help does not say %q", want)
 		}
 	}
 }
