@@ -33,7 +33,7 @@ func forms(v string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
-		if len(s) >= gramLen && !seen[s] {
+		if len(s) >= minForm && !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}

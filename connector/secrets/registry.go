@@ -92,44 +92,41 @@ func (r *Registry) NewSet() *Set {
 
 func holdable(v string) bool { return utf8.RuneCountInString(v) >= MinLength }
 
-func (r *Registry) acquire(values []string) []string {
+// acquire holds v once more; it reports whether v is holdable.
+func (r *Registry) acquire(v string) bool {
+	if !holdable(v) {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var got []string
-	changed := false
-	for _, v := range values {
-		if !holdable(v) {
-			continue
-		}
-		h := r.values[v]
-		if h == nil {
-			h = &held{forms: forms(v)}
-			r.values[v] = h
-			changed = true
-		}
-		if h.refs >= 0 {
-			h.refs++
-		}
-		got = append(got, v)
+	h := r.values[v]
+	changed := h == nil
+	if changed {
+		h = &held{forms: forms(v)}
+		r.values[v] = h
 	}
-	if r.sweep() || changed {
+	if h.refs >= 0 {
+		h.refs++
+	}
+	if changed { // a new value: the matcher is rebuilt anyway, drop the idle ones first
+		r.sweep()
 		r.rebuild()
 	}
-	return got
+	return true
 }
 
 func (r *Registry) release(values []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
+	idle := false
 	for _, v := range values {
 		if h := r.values[v]; h != nil && h.refs > 0 {
 			if h.refs--; h.refs == 0 {
-				h.idleAt = now
+				h.idleAt, idle = r.now(), true
 			}
 		}
 	}
-	if r.sweep() {
+	if idle && r.sweep() {
 		r.rebuild()
 	}
 }
@@ -201,14 +198,10 @@ func (s *Set) Add(values ...string) {
 	if s.released {
 		return
 	}
-	var fresh []string
 	for _, v := range values {
-		if !slices.Contains(s.values, v) && !slices.Contains(fresh, v) {
-			fresh = append(fresh, v)
+		if holdable(v) && !slices.Contains(s.values, v) && s.r.acquire(v) {
+			s.values = append(s.values, v)
 		}
-	}
-	if len(fresh) > 0 {
-		s.values = append(s.values, s.r.acquire(fresh)...)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -199,3 +200,49 @@ func TestWriterKeepsLinesValid(t *testing.T) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// The cost of scrubbing where strings leave the worker, with the values of 32 jobs held (each
+// a client secret or token of its own plus a shared one): a job's outcome log line, its
+// incident message, its completion variables, and holding and releasing its values.
+func benchRegistry() *Registry {
+	r := NewRegistry()
+	for i := range 32 {
+		r.NewSet().Add(fmt.Sprintf("client-secret-%02d-Xy9~never-log-me", i), "eyJhbGciOi.shared-token-"+strconv.Itoa(i%4))
+	}
+	return r
+}
+
+func BenchmarkWriterLine(b *testing.B) {
+	r := benchRegistry()
+	w := r.Writer(io.Discard)
+	line := []byte(`{"level":"info","job_key":2251799813685249,"process_instance_key":2251799813685248,"bpmn_process_id":"invoice","element_id":"RunFlow","job_type":"power-automate:1","operation":"getStatusOfFlowRun","outcome":"completed","duration_ms":12,"time":"2026-11-27T18:37:10Z","message":"job completed"}` + "\n")
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		w.Write(line)
+	}
+}
+
+func BenchmarkMessage(b *testing.B) {
+	r := benchRegistry()
+	msg := "getStatusOfFlowRun: HTTP 404 Not Found: 0x80040217 flowsession With Id = 0d9e6c2a-1f2b-4c3d-8e4f-5a6b7c8d9e0f Does Not Exist"
+	for b.Loop() {
+		r.Message(msg)
+	}
+}
+
+func BenchmarkValue(b *testing.B) {
+	r := benchRegistry()
+	v := map[string]any{"statusCode": int64(4), "statusName": "Succeeded", "flowOutputs": map[string]any{"Greeting": "Hello, Ada", "Count": int64(3), "Items": []any{"a", "b", "c"}}}
+	for b.Loop() {
+		r.Map(v)
+	}
+}
+
+func BenchmarkHoldAndRelease(b *testing.B) {
+	r := benchRegistry()
+	for b.Loop() {
+		s := r.NewSet()
+		s.Add("shared-secret-of-all-jobs", "eyJhbGciOi.shared-token-1")
+		s.Release()
+	}
+}

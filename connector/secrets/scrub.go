@@ -36,27 +36,23 @@ func scrubShapes(s string) string {
 
 // mayHoldShape is a cheap test that spares the regular expression most texts.
 func mayHoldShape(s string) bool {
-	return strings.Contains(s, "eyJ") || indexFold(s, "bearer") >= 0
-}
-
-// indexFold is strings.Index ignoring ASCII case; sub is lower case.
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != sub[j] {
+	if strings.Contains(s, "eyJ") {
+		return true
+	}
+	for _, b := range []byte{'b', 'B'} {
+		for i := 0; ; {
+			j := strings.IndexByte(s[i:], b)
+			if j < 0 {
 				break
 			}
-		}
-		if j == len(sub) {
-			return i
+			i += j
+			if i+6 <= len(s) && strings.EqualFold(s[i:i+6], "bearer") {
+				return true
+			}
+			i++
 		}
 	}
-	return -1
+	return false
 }
 
 // Value returns v (decoded JSON: maps, slices, strings, numbers, booleans) with every held

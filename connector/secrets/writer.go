@@ -3,6 +3,7 @@ package secrets
 import (
 	"encoding/json"
 	"io"
+	"unsafe"
 )
 
 // withheld replaces a log line that held a secret in a place where replacing it would leave
@@ -30,7 +31,10 @@ func (lw *writer) Write(p []byte) (int, error) {
 
 // line scrubs one log line; it returns p itself when there is nothing to hide.
 func (r *Registry) line(p []byte) []byte {
-	s := string(p)
+	if len(p) == 0 {
+		return p
+	}
+	s := unsafe.String(&p[0], len(p)) // read only, and not kept: the writer owns p until Write returns
 	var spans []span
 	if r != nil {
 		spans = r.json.Load().find(s)
@@ -40,8 +44,9 @@ func (r *Registry) line(p []byte) []byte {
 		return p
 	}
 	if !json.Valid(p) {
-		return []byte(r.Message(s)) // not JSON: scrub it as text
+		return []byte(r.Message(string(p))) // not JSON: scrub it as text
 	}
+	s = string(p) // a copy: the results below may share it
 	out := scrubShapes(replaceJSON(s, widen(s, spans)))
 	if !json.Valid([]byte(out)) {
 		return []byte(withheld)
