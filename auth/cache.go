@@ -34,6 +34,7 @@ type Cache struct {
 	maxEntries   int
 	fetchTimeout time.Duration
 	onFetch      func(time.Duration, error)
+	redact       func([]byte) []byte
 	salt         [32]byte     // keys hold a salted hash of the secret, not the secret
 	fetches      atomic.Int64 // token requests sent, counted by the client's transport
 
@@ -85,6 +86,14 @@ func WithFetchTimeout(d time.Duration) Option { return func(c *Cache) { c.fetchT
 // must be quick and safe for concurrent use.
 func WithOnFetch(f func(d time.Duration, err error)) Option {
 	return func(c *Cache) { c.onFetch = f }
+}
+
+// WithRedact registers a function applied to a token endpoint's refusal before any text is
+// taken from it and cut to length: the caller's other secrets (a client id or scope given as
+// a secret, which a server may quote) are then removed whole, never left as a prefix. The
+// client secret and the Basic credentials are scrubbed in any case.
+func WithRedact(f func(body []byte) []byte) Option {
+	return func(c *Cache) { c.redact = f }
 }
 
 // NewCache returns a Cache that sends token requests with client (nil: a new
@@ -164,6 +173,7 @@ func (c *Cache) fetch(ctx context.Context, k cacheKey, n normalized, cl *call) {
 	defer cancel()
 	issued := c.now()
 	start := time.Now()
+	n.redact = c.redact
 	token, lifetime, err := requestToken(ctx, c.client, n)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		err = fmt.Errorf("token request timed out after %v: %w", c.fetchTimeout, err)

@@ -76,6 +76,7 @@ type normalized struct {
 	scope        string // sorted, unique, space-separated
 	style        authStyle
 	styleName    string // as given, trimmed, for messages
+	redact       func([]byte) []byte
 }
 
 func (c Credentials) normalize() normalized {

@@ -81,11 +81,11 @@ func requestToken(ctx context.Context, client *http.Client, n normalized) (strin
 		}
 		return usableToken(x.resp.StatusCode, tok.AccessToken, tok.TokenType, expiresIn(tok.Extra("expires_in")))
 	case errors.As(err, &re) && re.Response != nil:
-		return readTokenAnswer(n.tokenURL, re.Response.StatusCode, re.Response.Header, re.Body, secrets)
+		return readTokenAnswer(n.tokenURL, re.Response.StatusCode, re.Response.Header, n.redacted(re.Body), secrets)
 	case x.readErr != nil:
 		return "", 0, fmt.Errorf("reading token response: %w", x.readErr)
 	case x.resp != nil:
-		return readTokenAnswer(n.tokenURL, x.resp.StatusCode, x.resp.Header, x.body.Bytes(), secrets)
+		return readTokenAnswer(n.tokenURL, x.resp.StatusCode, x.resp.Header, n.redacted(x.body.Bytes()), secrets)
 	case !x.sent:
 		// The library refused to build the request; only the URL can
 		// make it do so, and it is not repeated (it may hold a password).
@@ -209,4 +209,12 @@ func redirectTarget(tokenURL, location string, secrets ...string) string {
 // one minute, or a tenth of the lifetime for tokens shorter than ten minutes.
 func refreshMargin(lifetime time.Duration) time.Duration {
 	return min(time.Minute, lifetime/10)
+}
+
+// redacted is a refusal's body with the caller's secrets removed (WithRedact).
+func (n normalized) redacted(body []byte) []byte {
+	if n.redact == nil {
+		return body
+	}
+	return n.redact(body)
 }

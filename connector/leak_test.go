@@ -343,3 +343,29 @@ func TestSecretsLeakNotFromCallbacks(t *testing.T) {
 	}
 	f.noLeak()
 }
+
+// A token endpoint that quotes a client id given as a secret near the end of a long
+// description: auth cuts the description to 500 characters, and used to cut it before the
+// secret was scrubbed, leaving its first characters in the incident.
+func TestSecretsLeakNotFromTokenEndpointCut(t *testing.T) {
+	const id = "client-id-given-as-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client",
+			"error_description": "AADSTS700016: " + strings.Repeat("d", 450) + " application " + r.FormValue("client_id") + " not found"})
+	}))
+	t.Cleanup(tokenSrv.Close)
+	srv := newEchoServer(t)
+	b := newBoundary(t, "127.0.0.1")
+	b.env["SECRET_ID"], b.env["SECRET_CLIENT"] = id, "client-secret-value-1"
+	vars := map[string]any{"operationType": "triggerFlowRun", "organizationUri": srv.URL, "workflowId": workflowID,
+		"connectionName": "c", "runMode": "unattended", "authentication": map[string]any{"type": "oauth-client-credentials-flow",
+			"oauthTokenEndpoint": tokenSrv.URL + "/t/oauth2/v2.0/token", "clientId": "{{secrets.ID}}", "clientSecret": "{{secrets.CLIENT}}",
+			"clientAuthentication": "credentialsBody"}}
+	b.run(b.job("power-automate:1", vars, nil, time.Now().Add(time.Minute)), nil)
+	if sent := b.g.sent(); !strings.Contains(sent, "FAIL retries=0") || !strings.Contains(sent, "AADSTS700016") {
+		t.Fatalf("want the token endpoint's refusal as an incident, got %s", sent)
+	}
+	b.noLeak("token endpoint", id)
+}

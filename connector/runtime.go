@@ -47,7 +47,6 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 	}
 	// Token requests follow no redirects either (auth.NewCache makes sure of it).
 	tokenClient := &http.Client{Transport: rt, Timeout: 30 * time.Second}
-	tokens := auth.NewCache(tokenClient, auth.WithOnFetch(func(_ time.Duration, err error) { m.TokenFetch(err) }))
 	limits, err := ParseLimits(cfg.DataverseLimits)
 	if err != nil {
 		limits = &Limits{} // validated already; defaults as the last resort
@@ -56,10 +55,9 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 	if cfg.HTTPJSONCompat {
 		compat = CompatJobType
 	}
-	return &Handler{
+	h := &Handler{
 		Secrets:        &secrets.Resolver{Prefix: cfg.SecretPrefix, Dir: cfg.SecretsDir},
 		Hosts:          hosts,
-		Tokens:         tokens,
 		Transport:      rt,
 		Exprs:          &expr.Cache{},
 		CompatType:     compat,
@@ -73,6 +71,11 @@ func NewHandler(cfg Config, hosts *HostPolicy, m *Metrics, logger zerolog.Logger
 		Records:    NewRunRecords(string(cfg.CallbackKey)),
 		Log:        logger,
 	}
+	// A token endpoint's refusal loses the secrets held (h.Live, set by the caller) before
+	// auth quotes and cuts it.
+	h.Tokens = auth.NewCache(tokenClient, auth.WithOnFetch(func(_ time.Duration, err error) { m.TokenFetch(err) }),
+		auth.WithRedact(func(body []byte) []byte { return h.Live.JSON(body) }))
+	return h
 }
 
 // Run runs the worker until ctx ends (SIGTERM), then drains and returns. live is the registry

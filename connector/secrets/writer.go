@@ -23,14 +23,16 @@ type writer struct {
 }
 
 func (lw *writer) Write(p []byte) (int, error) {
-	if _, err := lw.w.Write(lw.r.line(p)); err != nil {
+	if _, err := lw.w.Write(lw.r.JSON(p)); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-// line scrubs one log line; it returns p itself when there is nothing to hide.
-func (r *Registry) line(p []byte) []byte {
+// JSON scrubs a JSON text (a log line, an answer's body) and keeps it valid JSON; other text
+// is scrubbed as a message. It returns p itself when there is nothing to hide, and never
+// keeps p.
+func (r *Registry) JSON(p []byte) []byte {
 	if len(p) == 0 {
 		return p
 	}
