@@ -292,8 +292,12 @@ func TestSSRFNoRequestLeavesTheAllowList(t *testing.T) {
 		{"organizationUri as a decimal IP", "single-task", native(map[string]any{"organizationUri": "http://2130706433:" + trap.Port()}), "is not in PA_CONNECTOR_ALLOWED_HOSTS"},
 		{"token endpoint not allowed", "single-task", native(map[string]any{"authentication": oauthTo(trap.URL + tokenPath)}), "authentication.oauthTokenEndpoint"},
 		{"compat: REST url not allowed", "rel-rest-task", rest("GET", trap.URL+"/internal/admin"), "is not in PA_CONNECTOR_ALLOWED_HOSTS"},
+		// A complete trigger (with its body, which binding checks first), so that the host policy
+		// is what refuses it.
 		{"compat: Dataverse-shaped url not allowed", "rel-rest-task",
-			rest("POST", trap.URL+"/api/data/v9.2/workflows("+wf+")/Microsoft.Dynamics.CRM.RunDesktopFlow"), "is not in PA_CONNECTOR_ALLOWED_HOSTS"},
+			withBody(rest("POST", trap.URL+"/api/data/v9.2/workflows("+wf+")/Microsoft.Dynamics.CRM.RunDesktopFlow"),
+				map[string]any{"runMode": "attended", "connectionName": "conn", "connectionType": 1, "runPriority": "normal"}),
+			"is not in PA_CONNECTOR_ALLOWED_HOSTS"},
 		{"redirect from the allowed organization", "single-task", native(map[string]any{"organizationUri": redirector.URL}), "redirect to host " + trapHost + " not followed"},
 		{"redirect from the allowed token endpoint", "single-task", native(map[string]any{"authentication": oauthTo(redirector.URL + tokenPath)}), "redirect to host " + trapHost + " not followed"},
 		{"compat: redirect from an allowed REST url", "rel-rest-task", rest("GET", redirector.URL+"/moved"), "redirect to host " + trapHost + " not followed"},
@@ -349,4 +353,9 @@ func TestSSRFNoRequestLeavesTheAllowList(t *testing.T) {
 		t.Fatalf("%d connections reached the listener that no pattern allows", n)
 	}
 	t.Logf("%d SSRF attempts, %d redirects answered by the allowed host, %d connections to the disallowed listener", len(cases)+len(wild), redirected, trap.Hits())
+}
+
+func withBody(v map[string]any, body map[string]any) map[string]any {
+	v["body"] = body
+	return v
 }
