@@ -190,8 +190,11 @@ func TestDataverse429StormSpendsNoRetries(t *testing.T) {
 	if n := len(r.failures(short)); n != 0 {
 		t.Errorf("%d JOB FAILED for a 1 s Retry-After that fits the job's deadline, want 0 (waited in-process)", n)
 	}
-	if n := len(r.failures(long)); n != 5 {
-		t.Errorf("%d JOB FAILED for an 8 s Retry-After beyond the 5 s job timeout, want 5 (one hand-back each)", n)
+	// A trigger holds its lease extended to cover its call (Lease.Hold, issue 11), so an 8 s
+	// Retry-After may now fit and be waited in-process; either way once per job at most, and
+	// no retry spent (checked above and below).
+	if n := len(r.failures(long)); n != 0 && n != 5 {
+		t.Errorf("%d JOB FAILED for an 8 s Retry-After, want 5 (one hand-back each) or 0 (waited under the held lease)", n)
 	}
 	for _, f := range r.failures(all) {
 		if f.Retries != 3 || !strings.Contains(f.Message, "429") {
