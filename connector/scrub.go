@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/base64"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/pa-connector/pa-connector/connector/secrets"
@@ -18,8 +19,10 @@ func scrubDecision(live *secrets.Registry, d Decision) Decision {
 
 // derived returns what the worker builds out of a job's secrets (held) that a server may echo
 // instead of the secrets themselves: the Basic header of client credentials (with and without
-// the form-escaping of RFC 6749), and the parts of a URL a secret was written into (a secret
-// holding "/", "?" or "#" is split by the URL's syntax, and a server may quote one part).
+// the form-escaping of RFC 6749), the pieces of a secret given as scopes (split at white space),
+// and the parts of a URL a secret was written into (a secret holding "/", "?" or "#" is split
+// by the URL's syntax, and a server may quote one part). Parts shorter than MinLength are not
+// held.
 func derived(b *bound, held []string) []string {
 	var out []string
 	var urls []string
@@ -35,13 +38,27 @@ func derived(b *bound, held []string) []string {
 		if c.TokenURL != "" {
 			urls = append(urls, c.TokenURL)
 		}
+		// Scopes are split at white space, sorted and joined again: a secret given as scopes
+		// is sent as its pieces.
+		var pieces []string
+		for _, sc := range c.Scopes {
+			if partOfAny(sc, held) {
+				pieces = append(pieces, sc)
+			}
+		}
+		if len(pieces) > 0 {
+			sorted := slices.Clone(c.Scopes)
+			slices.Sort(sorted)
+			out = append(append(out, pieces...), strings.Join(slices.Compact(sorted), " "))
+		}
 	}
 	for _, raw := range urls {
-		if !holdsAny(raw, held) {
-			continue
-		}
 		u, err := url.Parse(raw)
 		if err != nil {
+			continue
+		}
+		query, _ := url.QueryUnescape(u.RawQuery)
+		if !holdsAny(raw, held) && !holdsAny(u.Path+"?"+query+"#"+u.Fragment, held) {
 			continue
 		}
 		out = append(out, u.EscapedPath(), u.Path, u.RawQuery, u.Fragment)
@@ -52,6 +69,16 @@ func derived(b *bound, held []string) []string {
 		}
 	}
 	return out
+}
+
+// partOfAny reports whether piece is part of one of values.
+func partOfAny(piece string, values []string) bool {
+	for _, v := range values {
+		if piece != "" && strings.Contains(v, piece) {
+			return true
+		}
+	}
+	return false
 }
 
 // holdsAny reports whether s holds one of values as it is or URL-escaped.

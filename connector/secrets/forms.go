@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,9 +16,10 @@ import (
 // forms returns every spelling of v that the worker itself can produce when a value passes
 // through it, longest first:
 //
-//   - the value as given, trimmed (bind trims inputs) and with runs of white space and control
-//     characters folded into one space (auth's one-line error texts), each also lower- and
-//     upper-cased (bind lower-cases GUIDs and modes, upper-cases methods);
+//   - the value as given, trimmed (bind trims inputs, the braces of a GUID and the slash ending
+//     an organization URL) and with runs of white space and control characters folded into one
+//     space (auth's one-line error texts), each also lower- and upper-cased (bind lower-cases
+//     GUIDs and modes, upper-cases methods);
 //   - each of those JSON-escaped (encoding/json with and without HTML escaping, and zerolog's
 //     escaping of log fields), Go-quoted (the body of strconv.Quote: %q in error messages),
 //     URL query-escaped (url.Values, url.QueryEscape) and path-escaped (url.PathEscape and
@@ -39,8 +41,11 @@ func forms(v string) []string {
 		}
 	}
 	var bases []string
-	for _, b := range []string{v, strings.TrimSpace(v), oneLine(v)} {
-		bases = append(bases, b, strings.ToLower(b), strings.ToUpper(b))
+	trimmed := strings.TrimSpace(v)
+	for _, b := range []string{v, trimmed, strings.Trim(trimmed, "{}"), strings.TrimRight(trimmed, "/"), oneLine(v)} {
+		if !slices.Contains(bases, b) {
+			bases = append(bases, b, strings.ToLower(b), strings.ToUpper(b))
+		}
 	}
 	var level1 []string
 	for _, b := range bases {
