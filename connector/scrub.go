@@ -57,8 +57,7 @@ func derived(b *bound, held []string) []string {
 		if err != nil {
 			continue
 		}
-		query, _ := url.QueryUnescape(u.RawQuery)
-		if !holdsAny(raw, held) && !holdsAny(u.Path+"?"+query+"#"+u.Fragment, held) {
+		if !holdsAny(raw, held) && !holdsAny(asWritten(u, false), held) && !holdsAny(asWritten(u, true), held) {
 			continue
 		}
 		out = append(out, u.EscapedPath(), u.Path, u.RawQuery, u.Fragment)
@@ -69,6 +68,23 @@ func derived(b *bound, held []string) []string {
 		}
 	}
 	return out
+}
+
+// asWritten is a URL's path, query (as it is, or unescaped) and fragment, as a modeler may
+// have written them.
+func asWritten(u *url.URL, unescapeQuery bool) string {
+	s := u.Path
+	if u.RawQuery != "" || u.ForceQuery {
+		q := u.RawQuery
+		if unescapeQuery {
+			q, _ = url.QueryUnescape(q)
+		}
+		s += "?" + q
+	}
+	if u.Fragment != "" {
+		s += "#" + u.Fragment
+	}
+	return s
 }
 
 // partOfAny reports whether piece is part of one of values.
