@@ -213,7 +213,7 @@ var builtins = map[string]*builtin{
 			return nil
 		}
 		if !utf8.ValidString(s) {
-			return substringRunes([]rune(s), start, a)
+			s = string([]rune(s)) // each invalid byte becomes U+FFFD, as a rune-wise substring did
 		}
 		// by byte offsets of runes: no copy of the whole string as runes
 		n := int64(utf8.RuneCountInString(s))

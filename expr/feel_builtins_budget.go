@@ -103,30 +103,6 @@ func runeOffset(s string, i int64) int {
 	return len(s)
 }
 
-// substringRunes is substring over a string holding invalid UTF-8: as runes, so that each
-// invalid byte becomes U+FFFD as before.
-func substringRunes(r []rune, start int64, a []any) any {
-	n := int64(len(r))
-	if start < 0 {
-		start = n + start + 1
-	}
-	if start < 1 {
-		start = 1
-	}
-	if start > n+1 {
-		return ""
-	}
-	end := n
-	if len(a) == 3 && a[2] != nil {
-		l, ok := intArg(a[2])
-		if !ok || l < 0 {
-			return nil
-		}
-		end = min(n, start-1+l)
-	}
-	return string(r[start-1 : end])
-}
-
 func asMap(x any) map[string]any {
 	m, _ := x.(map[string]any)
 	return m

@@ -141,3 +141,18 @@ func TestExprLangStillAvailable(t *testing.T) {
 		}
 	}
 }
+
+// substring of a string holding invalid UTF-8 counts each invalid byte as one U+FFFD.
+func TestSubstringInvalidUTF8(t *testing.T) {
+	env := map[string]any{"s": "a\xffb\xfe"}
+	for src, want := range map[string]any{
+		`=substring(s, 2, 1)`: "\uFFFD",
+		`=substring(s, 3)`:    "b\uFFFD",
+		`=substring(s, -1)`:   "\uFFFD",
+		`=substring(s, 1, 3)`: "a\uFFFDb",
+	} {
+		if got := evalFEEL(t, src, env); got != want {
+			t.Errorf("%s = %q, want %q", src, got, want)
+		}
+	}
+}
