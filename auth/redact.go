@@ -121,16 +121,17 @@ func scrub(s string, secrets ...string) string {
 // every secret replaced by "***", at most maxRunes runes (then "…"). Secrets
 // are scrubbed before truncating, so that no part of one is left.
 func safeText(s string, maxRunes int, secrets ...string) string {
-	s = oneLine(s)
+	s = OneLine(s)
 	for _, secret := range secrets {
-		s = scrub(s, secret, oneLine(secret))
+		s = scrub(s, secret, OneLine(secret))
 	}
 	return truncate(s, maxRunes)
 }
 
-// oneLine returns valid UTF-8 with runs of white space and control
-// characters folded into one space, trimmed.
-func oneLine(s string) string {
+// OneLine returns valid UTF-8 with runs of white space and control
+// characters folded into one space, trimmed: how text taken from a token
+// endpoint's answer is quoted (so a secret scrubber can look for that form).
+func OneLine(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	space := false

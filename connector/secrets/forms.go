@@ -8,9 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/rs/zerolog"
+
+	"github.com/pa-connector/pa-connector/auth"
 )
 
 // forms returns every spelling of v that the worker itself can produce when a value passes
@@ -42,7 +43,7 @@ func forms(v string) []string {
 	}
 	var bases []string
 	trimmed := strings.TrimSpace(v)
-	for _, b := range []string{v, trimmed, strings.Trim(trimmed, "{}"), strings.TrimRight(trimmed, "/"), oneLine(v)} {
+	for _, b := range []string{v, trimmed, strings.Trim(trimmed, "{}"), strings.TrimRight(trimmed, "/"), auth.OneLine(v)} {
 		if !slices.Contains(bases, b) {
 			bases = append(bases, b, strings.ToLower(b), strings.ToUpper(b))
 		}
@@ -93,24 +94,4 @@ func zerologBody(s string) string {
 func quoteBody(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
-}
-
-// oneLine folds runs of white space and control characters into one space and trims, as auth
-// does with text taken from a token endpoint's answer.
-func oneLine(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return b.String()
 }

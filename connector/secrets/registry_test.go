@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/pa-connector/pa-connector/auth"
 )
 
 // One test per spelling of a secret that the worker itself produces, and that the scrubbing
@@ -34,7 +36,7 @@ func TestMessageHidesEveryForm(t *testing.T) {
 		"a URL's path":          (&url.URL{Scheme: "https", Host: "h", Path: "/a/" + secret}).String(),
 		"a URL's query":         "https://h/a?" + url.Values{"k": {secret}}.Encode(),
 		"a URL error":           (&url.Error{Op: "Get", URL: "https://h/a?" + url.Values{"k": {secret}}.Encode(), Err: fmt.Errorf("context canceled")}).Error(),
-		"trimmed, white folded": " x " + oneLine(secret) + " y",
+		"trimmed, white folded": " x " + auth.OneLine(secret) + " y",
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
