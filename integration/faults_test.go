@@ -190,20 +190,15 @@ func TestDataverse429StormSpendsNoRetries(t *testing.T) {
 	if n := len(r.failures(short)); n != 0 {
 		t.Errorf("%d JOB FAILED for a 1 s Retry-After that fits the job's deadline, want 0 (waited in-process)", n)
 	}
-	// A trigger holds its lease extended to cover its call (Lease.Hold, issue 11), so an 8 s
-	// Retry-After may now fit and be waited in-process; either way once per job at most, and
-	// no retry spent (checked above and below).
-	if n := len(r.failures(long)); n != 0 && n != 5 {
-		t.Errorf("%d JOB FAILED for an 8 s Retry-After, want 5 (one hand-back each) or 0 (waited under the held lease)", n)
+	// A trigger holds its lease extended to cover its call (Lease.Hold, issue 11: the default
+	// 20 s connection timeout + 4 s beyond the 5 s job timeout), so an 8 s Retry-After fits
+	// and is waited in-process, under the lease the gateway extended.
+	if n := len(r.failures(long)); n != 0 {
+		t.Errorf("%d JOB FAILED for an 8 s Retry-After that fits the trigger's held lease, want 0 (waited in-process)", n)
 	}
 	for _, f := range r.failures(all) {
 		if f.Retries != 3 || !strings.Contains(f.Message, "429") {
 			t.Errorf("JOB FAILED with retries %d and %q, want retries unchanged (3) for a 429", f.Retries, f.Message)
-		}
-	}
-	for _, f := range r.failures(long) {
-		if f.RetryBackoff < 8*time.Second {
-			t.Errorf("a job handed back after Retry-After: 8 has a backoff of %s", f.RetryBackoff)
 		}
 	}
 }
