@@ -320,7 +320,7 @@ func (w *Worker) answer(ctx context.Context, job Job, res Result, err error) (st
 	}
 	d := scrubDecision(w.Secrets, Decide(err, job.Retries))
 	if d.Kind == "bpmn-error" {
-		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(w.message(job, d.Message))
+		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(w.message(d.Message))
 		send := func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }
 		if len(d.Variables) > 0 {
 			c, cerr := cmd.VariablesFromMap(d.Variables)
@@ -345,7 +345,7 @@ const MaxMessageLength = 6000
 // message builds the text of a FailJob or ThrowError: scrubbed of every held secret, then valid
 // UTF-8, at most MaxMessageLength bytes, cut on a character boundary (a cut before scrubbing
 // could leave a prefix of a secret). Every message leaves the worker through here.
-func (w *Worker) message(_ Job, s string) string {
+func (w *Worker) message(s string) string {
 	return truncateUTF8(strings.ToValidUTF8(w.Secrets.Message(s), "\uFFFD"), MaxMessageLength)
 }
 
@@ -365,7 +365,7 @@ func (w *Worker) fail(ctx context.Context, job Job, d Decision) (string, error) 
 	if d.Retries == 0 {
 		outcome = "incident"
 	}
-	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(d.Retries).ErrorMessage(w.message(job, d.Message))
+	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(d.Retries).ErrorMessage(w.message(d.Message))
 	if d.Backoff > 0 {
 		cmd = cmd.RetryBackoff(d.Backoff)
 	}
@@ -395,7 +395,7 @@ func (w *Worker) deliver(ctx context.Context, job Job, outcome, what string, sen
 	case !refused(err):
 		return "command-failed", err // the job comes back after its timeout
 	}
-	msg := w.message(job, fmt.Sprintf("pa-connector could not %s: the gateway refused it (%s)", what, truncateUTF8(gatewayError(err).Error(), 1000)))
+	msg := w.message(fmt.Sprintf("pa-connector could not %s: the gateway refused it (%s)", what, gatewayError(err)))
 	cmd := w.Gateway.NewFailJobCommand().JobKey(job.Key).Retries(0).ErrorMessage(msg)
 	if rerr := resend(ctx, func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }); rerr != nil {
 		return "command-failed", fmt.Errorf("%w; the replacing incident was refused too: %v", err, gatewayError(rerr))
