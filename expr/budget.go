@@ -91,8 +91,9 @@ type meter struct {
 	err          error
 }
 
-func newMeter(ctx context.Context, lim limits) *meter {
-	return &meter{steps: lim.steps, bytes: lim.bytes, lim: lim, untilCheck: checkEvery, ctx: ctx}
+// newMeter is a fresh meter for one evaluation under lim and ctx.
+func newMeter(ctx context.Context, lim limits) meter {
+	return meter{steps: lim.steps, bytes: lim.bytes, lim: lim, untilCheck: checkEvery, ctx: ctx}
 }
 
 // step counts n steps, and looks at the context every checkEvery steps.

@@ -359,7 +359,7 @@ func TestBudgetLargeRealResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := newMeter(context.Background(), defaultLimits)
-		if _, err := p.evalWith(m, env, nil); err != nil {
+		if _, err := p.evalWith(&m, env, nil); err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
 		steps, bytes := defaultLimits.steps-m.steps, defaultLimits.bytes-m.bytes

@@ -61,7 +61,7 @@ func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any
 	// The meter and the environment (env and the meter) of an evaluation come from a pool:
 	// allocating them took as long as evaluating a typical mapping.
 	st := evalPool.Get().(*evalState)
-	st.m = meter{steps: lim.steps, bytes: lim.bytes, lim: lim, untilCheck: checkEvery, ctx: ctx}
+	st.m = newMeter(ctx, lim)
 	out, err := p.evalWith(&st.m, env, st.env)
 	if p.keepsEnv {
 		st.env = make(map[string]any, 8) // the result may hold it ($env)
