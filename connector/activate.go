@@ -101,11 +101,11 @@ func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
 		}
 		for _, j := range jobs {
 			switch {
-			case streaming && w.active.tryTake(1) == 0:
-				w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+			case streaming:
+				w.take(ctx, j)
 			case ctx.Err() != nil:
 				w.active.release(1)
-				w.handBackAsync(j, "pa-connector is shutting down; the job was not started")
+				w.handBackAsync(j, 0, "pa-connector is shutting down; the job was not started")
 			default:
 				w.start(j)
 			}
@@ -153,31 +153,26 @@ func (w *Worker) activate(ctx context.Context, jobType string, n int, streaming 
 }
 
 // stream receives pushed jobs. Go's gRPC client offers no flow control (Zeebe's Java client
-// asks for one message per free slot), so a job pushed while every slot is taken is handed
-// back at once, unstarted, and the stream is closed until a slot frees; the gateway then
-// pushes to other workers or leaves jobs to polls, instead of queueing them here while their
-// leases run out. (A job the gateway had already sent when the stream closed is dropped by the
-// client and comes back after its timeout, unstarted.) The stream is not closed merely because
-// the slots are full: a gateway that pushes only when a job becomes activatable rarely
-// overflows a worker that frees its slot before answering. A gateway without streaming
-// (UNIMPLEMENTED) ends it, leaving polling.
+// asks for one message per free slot), and closing a stream loses the jobs the gateway has
+// already sent on it: the client drops them and they come back only after their timeout. So
+// the stream stays open for as long as the worker runs and every job it brings is answered: a
+// job pushed while every slot is taken is handed back at once, unstarted, retries unchanged,
+// with a short retry backoff (busyBackoff) so that the gateway offers it again once a slot may
+// have freed instead of pushing it straight back. A gateway without streaming (UNIMPLEMENTED)
+// ends it, leaving polling.
 func (w *Worker) stream(ctx context.Context, jobType string) {
 	backoff := w.backoff()
 	failures := 0
 	for ctx.Err() == nil {
-		if !w.active.waitFree(ctx) {
-			return
-		}
-		sctx, closeStream := context.WithCancel(ctx)
 		ch := make(chan entities.Job)
 		done := make(chan error, 1)
 		opened := time.Now()
 		go func() {
 			done <- w.Gateway.NewStreamJobsCommand().JobType(jobType).Consumer(ch).Timeout(w.JobTimeout).
-				WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(sctx)
+				WorkerName(w.Name).FetchVariables(w.FetchVariables...).Send(ctx)
 		}()
 		var err error
-		delivered, full := false, false
+		delivered := false
 	recv:
 		for {
 			select {
@@ -186,30 +181,13 @@ func (w *Worker) stream(ctx context.Context, jobType string) {
 					continue
 				}
 				delivered = true
-				switch {
-				case ctx.Err() != nil:
-					w.handBackAsync(j, "pa-connector is shutting down; the job was not started")
-				case w.active.tryTake(1) == 0:
-					// Closed before the job is handed back: once the gateway has the job back,
-					// it pushes nothing more to this stream.
-					full = true
-					closeStream()
-					w.handBackAsync(j, "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
-				default:
-					w.start(j)
-				}
+				w.take(ctx, j)
 			case err = <-done:
 				break recv
 			}
 		}
-		closeStream()
 		if ctx.Err() != nil {
 			return
-		}
-		if full {
-			backoff.Reset()
-			failures = 0
-			continue // closed on purpose: open again when a slot frees
 		}
 		if status.Code(err) == codes.Unimplemented {
 			w.Log.Warn().Str("job_type", jobType).Msg("the gateway does not offer job streaming; polling only")
@@ -230,12 +208,32 @@ func (w *Worker) stream(ctx context.Context, jobType string) {
 	}
 }
 
+// take starts a job that arrived without a reserved slot (pushed, or polled beside a stream)
+// if a slot is free, and hands it back otherwise.
+func (w *Worker) take(ctx context.Context, j entities.Job) {
+	switch {
+	case ctx.Err() != nil:
+		w.handBackAsync(j, 0, "pa-connector is shutting down; the job was not started")
+	case w.active.tryTake(1) == 0:
+		w.handBackAsync(j, busyBackoff(), "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+	default:
+		w.start(j)
+	}
+}
+
+// busyBackoff is the retry backoff of a job handed back for want of a free slot: long enough
+// that a full worker's open stream does not bounce it back and forth, short enough that it
+// starts soon after a slot frees.
+func busyBackoff() time.Duration {
+	return (&Backoff{Min: 500 * time.Millisecond, Base: 2 * time.Second}).Next()
+}
+
 // handBackAsync hands a job back without holding up the stream.
-func (w *Worker) handBackAsync(j entities.Job, why string) {
+func (w *Worker) handBackAsync(j entities.Job, backoff time.Duration, why string) {
 	w.inflight.Add(1)
 	go func() {
 		defer w.inflight.Done()
-		w.handBack(j, why)
+		w.handBack(j, backoff, why)
 	}()
 }
 

@@ -2,10 +2,12 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +27,13 @@ import (
 // engine and gateway started in process: the same gRPC protocol as a Zeebe cluster.
 
 // startEngine starts an engine and its gateway on a free port and returns a client of it.
-func startEngine(t *testing.T) zbc.Client {
+func startEngine(t *testing.T) zbc.Client { return startEngineWith(t, nil) }
+
+// startEngineWith starts an engine that exports its records to exp (nil: none) behind a gRPC
+// server with opts.
+func startEngineWith(t *testing.T, exp engine.Exporter, opts ...grpc.ServerOption) zbc.Client {
 	t.Helper()
-	eng, err := engine.Open(engine.Options{DataDir: t.TempDir(), Log: zerolog.Nop()})
+	eng, err := engine.Open(engine.Options{DataDir: t.TempDir(), Exporter: exp, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +41,7 @@ func startEngine(t *testing.T) zbc.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	gw := gateway.New(eng, ln.Addr())
 	pb.RegisterGatewayServer(srv, gw)
 	go srv.Serve(ln)
@@ -177,11 +183,57 @@ func TestPollingReservesNoMoreThanItCanStart(t *testing.T) {
 	}
 }
 
-// Streaming: a job pushed while every slot is taken is handed back at once and the stream is
-// closed until a slot frees, so jobs created meanwhile are not queued here while their leases
-// run out: another worker can take them. When a slot frees, the worker takes jobs again.
-func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
-	c := startEngine(t)
+// jobRecords keeps the JOB records an engine exports.
+type jobRecords struct {
+	mu   sync.Mutex
+	jobs []engine.Record
+}
+
+func (r *jobRecords) Export(records []engine.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range records {
+		if rec.ValueType == "JOB" {
+			r.jobs = append(r.jobs, rec)
+		}
+	}
+	return nil
+}
+
+func (r *jobRecords) LastPosition() int64 { return -1 }
+
+// failed returns the FAILED events of the jobs.
+func (r *jobRecords) failed() []engine.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []engine.Record
+	for _, rec := range r.jobs {
+		if rec.Intent == "FAILED" {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// countStreams counts the StreamActivatedJobs calls a gateway receives.
+func countStreams(n *atomic.Int32) grpc.ServerOption {
+	return grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if strings.HasSuffix(info.FullMethod, "/StreamActivatedJobs") {
+			n.Add(1)
+		}
+		return handler(srv, ss)
+	})
+}
+
+// Streaming: the job stream stays open while every slot is taken (closing it would lose the
+// jobs the gateway had already sent on it until their timeout); a job pushed to the full
+// worker is handed back unstarted, with a short backoff, and comes back. When the slots free,
+// every job runs, once, long before a lost one would have come back (the job timeout), and
+// never more than MaxJobsActive at once.
+func TestStreamStaysOpenWhileFullAndLosesNoJob(t *testing.T) {
+	var streams atomic.Int32
+	rec := &jobRecords{}
+	c := startEngineWith(t, rec, countStreams(&streams))
 	const jobType = "loop-stream"
 	pid := deployTask(t, c, jobType)
 	g := newGate()
@@ -190,26 +242,51 @@ func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
 	runWorker(t, w)
 	createN(t, c, pid, 2)
 	g.wait(t, 2)
-	collect := func(n int) int {
-		got := 0
-		for deadline := time.Now().Add(10 * time.Second); got < n && time.Now().Before(deadline); {
-			got += probe(t, c, jobType, 100)
-		}
-		return got
-	}
-	// The first job pushed to the full worker comes back at once.
-	createN(t, c, pid, 1)
-	if got := collect(1); got != 1 {
-		t.Fatal("the job pushed to the full worker was not handed back")
-	}
 	createN(t, c, pid, 30)
-	if got := collect(30); got != 30 {
-		t.Fatalf("another worker could activate %d of the 30 jobs created while this one was full", got)
+	// Every job created while the worker is full is pushed to it and handed back at least once.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		keys := map[int64]bool{}
+		for _, f := range rec.failed() {
+			keys[f.Key] = true
+		}
+		if len(keys) == 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 30 jobs pushed to the full worker were handed back", len(keys))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the exported records
 	}
-	// A slot frees: the worker takes the next job (pushed or polled).
-	g.release <- struct{}{}
-	createN(t, c, pid, 1)
-	g.wait(t, 1)
+	for _, f := range rec.failed() {
+		var v struct{ Retries, RetryBackoff int64 }
+		if b, err := json.Marshal(f.Value); err != nil || json.Unmarshal(b, &v) != nil {
+			t.Fatalf("record value %v", f.Value)
+		}
+		if v.Retries != 3 || v.RetryBackoff < 500 || v.RetryBackoff > 2000 {
+			t.Fatalf("job %d handed back with retries %d, backoff %d ms; want 3 and 500-2000 ms", f.Key, v.Retries, v.RetryBackoff)
+		}
+	}
+	select {
+	case k := <-g.started:
+		t.Fatalf("job %d started while both slots were taken", k)
+	default:
+	}
+	close(g.release)
+	timeout := time.After(30 * time.Second) // half the job timeout: a lost job would come back later
+	for seen := map[int64]bool{}; len(seen) < 30; {
+		select {
+		case k := <-g.started:
+			if seen[k] {
+				t.Fatalf("job %d started twice", k)
+			}
+			seen[k] = true
+		case <-timeout:
+			t.Fatalf("%d of the 30 jobs handed back ran within 30 s", len(seen))
+		}
+	}
+	if n := streams.Load(); n != 1 {
+		t.Fatalf("the worker opened %d job streams, want 1 kept open", n)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.peak > 2 {
@@ -217,47 +294,6 @@ func TestStreamReservesNoMoreThanItCanStart(t *testing.T) {
 	}
 }
 
-// A job pushed while every slot is taken is handed back at once, unstarted, retries unchanged.
-func TestStreamedJobWithoutASlotIsHandedBack(t *testing.T) {
-	c := startEngine(t)
-	const jobType = "loop-handback"
-	pid := deployTask(t, c, jobType)
-	g := newGate()
-	var log syncBuffer
-	w := &Worker{Gateway: c, Handler: g, Types: []string{jobType}, Name: "w", MaxJobsActive: 2, JobTimeout: time.Minute,
-		RequestTimeout: 5 * time.Second, PollInterval: time.Hour, Streaming: "true", Grace: time.Second, Log: zerolog.New(&log)}
-	w.init()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	loopDone := make(chan struct{})
-	go func() { w.stream(ctx, jobType); close(loopDone) }()
-	defer func() { cancel(); <-loopDone }()
-	// Once a job arrives by the stream (the only way in: no poll runs), the stream is open.
-	for started := false; !started; {
-		createN(t, c, pid, 1)
-		select {
-		case <-g.started:
-			started = true
-		case <-time.After(time.Second): // not registered yet: take the job away, try again
-			probe(t, c, jobType, 10)
-		}
-	}
-	// The other slot is taken too: the next pushed job finds none free.
-	w.active.tryTake(1)
-	createN(t, c, pid, 1)
-	got := 0
-	for deadline := time.Now().Add(10 * time.Second); got == 0 && time.Now().Before(deadline); {
-		got = probe(t, c, jobType, 10)
-	}
-	if got != 1 {
-		t.Fatalf("the job pushed without a free slot was not handed back; log:\n%s", log.String())
-	}
-	select {
-	case k := <-g.started:
-		t.Fatalf("job %d started without a slot", k)
-	default:
-	}
-}
 
 // Shutdown: no new jobs; running jobs get the grace period; those that finish in it complete,
 // the others are handed back with their retries unchanged; Run returns.

@@ -164,7 +164,7 @@ func (w *Worker) start(j entities.Job) {
 		w.Log.Warn().Int64("job_key", j.Key).Str("job_type", j.Type).Msg("job not started: its timeout passed before it could start")
 	case left < w.startMargin():
 		w.active.release(1)
-		w.handBack(j, "pa-connector did not start the job: its timeout was about to pass")
+		w.handBack(j, 0, "pa-connector did not start the job: its timeout was about to pass")
 	default:
 		w.dispatch(j)
 	}
@@ -466,11 +466,12 @@ func refused(err error) bool {
 	return true
 }
 
-// handBack fails a job the worker will not run, retries unchanged.
-func (w *Worker) handBack(j entities.Job, why string) {
+// handBack fails a job the worker will not run, retries unchanged, activatable again after
+// backoff.
+func (w *Worker) handBack(j entities.Job, backoff time.Duration, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := w.Gateway.NewFailJobCommand().JobKey(j.Key).Retries(j.Retries).ErrorMessage(why).Send(ctx); err != nil {
+	if _, err := w.Gateway.NewFailJobCommand().JobKey(j.Key).Retries(j.Retries).RetryBackoff(backoff).ErrorMessage(why).Send(ctx); err != nil {
 		w.Log.Warn().Int64("job_key", j.Key).Err(gatewayError(err)).Msg("handing a job back failed; it returns after its timeout")
 	}
 }
