@@ -294,7 +294,6 @@ func TestStreamStaysOpenWhileFullAndLosesNoJob(t *testing.T) {
 	}
 }
 
-
 // Shutdown: no new jobs; running jobs get the grace period; those that finish in it complete,
 // the others are handed back with their retries unchanged; Run returns.
 func TestDrainCompletesWhatFinishesAndHandsBackTheRest(t *testing.T) {
