@@ -23,9 +23,12 @@ const (
 // Emulator is the Dataverse and Entra ID emulator as an http.Handler. Make it
 // with NewHandler (or NewServer, which serves it) and stop it with Close.
 type Emulator struct {
-	opts   Options
-	flows  map[string]Flow   // lower-case workflow id → flow
-	static map[string]string // static token → caller name
+	opts    Options
+	flows   map[string]Flow    // lower-case workflow id → flow
+	static  map[string]string  // static token → caller name
+	tables  map[string]*table  // logical name → table
+	actions map[string]*Action // unique name → custom API
+	flowKey []byte             // signs cloud-flow trigger URLs
 
 	ctx    context.Context // cancelled by Close: stops delays and callbacks
 	cancel context.CancelFunc
@@ -42,6 +45,9 @@ type Emulator struct {
 	callbacks []CallbackAttempt
 	usage     map[string]*usage      // caller → service-protection usage
 	triggers  map[string][]time.Time // connectionName → trigger times
+	store     *rowStore
+	actionLog []ActionCall
+	flowRuns  map[string]*flowRun
 	version   int64
 }
 
@@ -65,6 +71,14 @@ func NewHandler(opts Options) *Emulator {
 			e.static[t] = fmt.Sprintf("static-token-%d", i+1)
 		}
 	}
+	var err error
+	if e.tables, err = compileTables(opts.Tables); err != nil {
+		panic("dataversetest: " + err.Error())
+	}
+	if e.actions, err = compileActions(opts.Actions, e.tables); err != nil {
+		panic("dataversetest: " + err.Error())
+	}
+	e.flowKey = flowSigningKey(opts.FlowSigningKey)
 	e.resetLocked()
 	return e
 }
@@ -87,6 +101,12 @@ func (e *Emulator) resetLocked() {
 	e.triggers = map[string][]time.Time{}
 	if e.version == 0 {
 		e.version = 1_000_000
+	}
+	e.actionLog = nil
+	e.flowRuns = map[string]*flowRun{}
+	e.store = newRowStore()
+	if err := e.seedLocked(); err != nil {
+		panic("dataversetest: " + err.Error())
 	}
 }
 
@@ -128,7 +148,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	rt := parseRoute(r.URL.Path)
+	rt := e.classify(r, parseRoute(r.URL.Path))
 	caller := ""
 	defer func() { e.record(r, rt.op, caller, rec, start) }()
 	if e.isClosed() {
@@ -138,6 +158,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rt.op == OpToken:
 		caller = e.serveToken(rec, r, rt)
+	case rt.op == OpCloudFlow || rt.op == OpCloudFlowPoll:
+		caller = e.serveCloudFlow(rec, r, rt)
 	case rt.api:
 		caller = e.serveDataverse(rec, r, rt)
 	default:
@@ -179,6 +201,12 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 		e.serveOutputs(w, r, rt)
 	case OpCancelDesktopFlowRun:
 		e.serveCancel(w, r, rt)
+	case OpCreateRow, OpRetrieveRow, OpListRows, OpUpdateRow, OpDeleteRow:
+		e.serveRows(w, r, rt)
+	case OpMetadata:
+		e.serveMetadata(w, r)
+	case OpAction:
+		e.serveAction(w, r, rt)
 	default:
 		e.serveUnknown(w, r, rt)
 	}
@@ -194,12 +222,16 @@ type route struct {
 	tail   string // the path after the key, e.g. "/outputs/$value"
 	tenant string // token endpoint only
 	method string // the method the operation wants
+	table  *table // row operations: the table of the entity set
 }
 
 func parseRoute(path string) route {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	if len(parts) == 4 && parts[1] == "oauth2" && parts[2] == "v2.0" && parts[3] == "token" {
 		return route{op: OpToken, tenant: parts[0], method: http.MethodPost}
+	}
+	if op, ok := cloudFlowOp(parts); ok {
+		return route{op: op}
 	}
 	rest, ok := strings.CutPrefix(path, apiPrefix)
 	if !ok {

@@ -19,6 +19,11 @@ const (
 	CodeConcurrencyLimit     = "0x80072326" // 429: concurrent requests
 	CodeTriggerLimit         = "DesktopFlowsActionThrottled"
 	CodeUnexpected           = "0x80040216" // 500: generic server error (used by injected faults)
+	CodeETagMismatch         = "0x80060882" // 412: If-Match names another version of the row
+	CodeDuplicateRecord      = "0x80040237" // 412: a row with the same primary or alternate key exists
+	CodePrivilegeDenied      = "0x80040220" // 403: the caller lacks a privilege on the table
+	CodeOutOfRange           = "0x8004431a" // 400: an option value outside the column's options
+	CodeActionFailed         = "0x80040265" // 400: a custom API's plug-in threw (InvalidPluginExecutionException)
 	contentTypeODataJSON     = "application/json; odata.metadata=minimal"
 	payloadErrorPrefix       = "Error identified in Payload provided by the user for Entity :'', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: "
 	flowSessionType          = "Microsoft.Dynamics.CRM.flowsession"

@@ -96,6 +96,18 @@ type Options struct {
 	CallbackClient *http.Client
 	// Clock is the emulator's time; default time.Now.
 	Clock func() time.Time
+	// Tables are added to the built-in tables (account, contact, lead,
+	// incident, task, new_project, systemuser, team); one named like a
+	// built-in table without Columns adds its Rows, AlternateKeys and Deny to
+	// it. NewHandler panics on an invalid table (see ValidateTables).
+	Tables []Table
+	// Actions are the custom APIs (bound or unbound) the Web API offers.
+	Actions []Action
+	// CloudFlows maps a flow (workflow) id to how its HTTP-request trigger answers.
+	CloudFlows map[string]CloudFlow
+	// FlowSigningKey signs the sig of cloud-flow trigger URLs; default a
+	// random key per emulator (set it to keep URLs valid across restarts).
+	FlowSigningKey string
 	// Logger gets one line per request and callback (no secrets, no
 	// bodies); the zero value logs nothing.
 	Logger zerolog.Logger

@@ -35,3 +35,7 @@ func (s *Server) Close() {
 	s.Emulator.Close()
 	s.ts.Close()
 }
+
+// FlowURL is the trigger URL of a cloud flow (Options.CloudFlows), signed
+// with sp, sv and sig unless the flow is Entra-protected.
+func (s *Server) FlowURL(flowID string) string { return s.ts.URL + s.FlowTriggerPath(flowID) }

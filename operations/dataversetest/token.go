@@ -13,8 +13,9 @@ import (
 
 // issuedToken is an access token the token endpoint gave out.
 type issuedToken struct {
-	client  string
-	expires time.Time
+	client   string
+	audience string // FlowAudience, or "" for the organization
+	expires  time.Time
 }
 
 // serveToken is the Entra ID v2.0 token endpoint for the client-credentials
@@ -75,14 +76,17 @@ func (e *Emulator) serveToken(w *recorder, r *http.Request, rt route) string {
 		aad(w, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
 		return clientID
 	}
-	if !sameHost(resource, r.Host) {
+	audience := ""
+	if resource+"/" == FlowAudience {
+		audience = FlowAudience
+	} else if !sameHost(resource, r.Host) {
 		aad(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resource, e.opts.Tenant))
 		return clientID
 	}
 	tok := newToken()
 	ttl := int(e.opts.TokenTTL.Seconds())
 	e.mu.Lock()
-	e.tokens[tok] = issuedToken{client: clientID, expires: e.now().Add(e.opts.TokenTTL)}
+	e.tokens[tok] = issuedToken{client: clientID, audience: audience, expires: e.now().Add(e.opts.TokenTTL)}
 	e.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
@@ -138,28 +142,35 @@ func stripDefaultPort(hostport, scheme string) string {
 	return hostport
 }
 
-// authenticate returns the caller behind a request's bearer token.
+// authenticate returns the caller behind a request's bearer token for the
+// organization (a token for another audience, such as flows, is refused).
 func (e *Emulator) authenticate(r *http.Request) (string, bool) {
+	caller, audience, ok := e.tokenCaller(r)
+	return caller, ok && audience == ""
+}
+
+// tokenCaller returns the caller and audience of a request's bearer token.
+func (e *Emulator) tokenCaller(r *http.Request) (string, string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", false
+		return "", "", false
 	}
 	if name, ok := e.static[tok]; ok {
-		return name, true
+		return name, "", true
 	}
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	it, ok := e.tokens[tok]
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	if !now.Before(it.expires) {
 		delete(e.tokens, tok)
-		return "", false
+		return "", "", false
 	}
-	return it.client, true
+	return it.client, it.audience, true
 }
 
 // RevokeTokens invalidates every token the token endpoint issued; the next
