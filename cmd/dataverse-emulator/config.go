@@ -36,6 +36,11 @@ type fileConfig struct {
 	CallbackRetryInterval duration            `json:"callbackRetryInterval"`
 	Limits                fileLimits          `json:"limits"`
 	Flows                 map[string]fileFlow `json:"flows"`
+	// Tables, actions and cloud flows use the emulator's own JSON form.
+	Tables         []dataversetest.Table              `json:"tables"`
+	Actions        []dataversetest.Action             `json:"actions"`
+	CloudFlows     map[string]dataversetest.CloudFlow `json:"cloudFlows"`
+	FlowSigningKey string                             `json:"flowSigningKey"`
 }
 
 type fileLimits struct {
@@ -105,10 +110,17 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 			Concurrent: c.Limits.Concurrent, Window: time.Duration(c.Limits.Window),
 			TriggersPerMinute: c.Limits.TriggersPerMinute,
 		},
-		Flows: map[string]dataversetest.Flow{},
+		Flows:          map[string]dataversetest.Flow{},
+		Tables:         c.Tables,
+		Actions:        c.Actions,
+		CloudFlows:     c.CloudFlows,
+		FlowSigningKey: c.FlowSigningKey,
 	}
 	for id, secret := range c.Clients {
 		o.Clients[id] = secret
+	}
+	if err := o.Validate(); err != nil {
+		return o, err
 	}
 	for id, f := range c.Flows {
 		if f.FinalStatus != 0 && !dataversetest.Terminal(f.FinalStatus) {
@@ -158,8 +170,19 @@ Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
     "flows": {"<workflow id>": {"name": "...", "queueDelay": "1s", "duration": "3s",
                "finalStatus": 4, "errorCode": "", "errorMessage": "",
                "outputs": {"Out": "${inputs.In}"}, "echoInputs": false,
-               "licenseCheck": "ValidLicenseCoverage"}}
+               "licenseCheck": "ValidLicenseCoverage"}},
+    "tables": [{"logicalName": "account", "rows": [{"name": "Contoso", "accountnumber": "C-1"}]},
+               {"logicalName": "new_invoice", "entitySetName": "new_invoices", "primaryNameAttribute": "new_name",
+                "columns": [{"logicalName": "new_name", "type": "String"},
+                            {"logicalName": "new_accountid", "type": "Lookup", "targets": ["account"]}],
+                "alternateKeys": [["new_name"]], "deny": ["Delete"], "rows": []}],
+    "actions": [{"name": "new_Notify", "boundTable": "lead", "inputs": [{"name": "Text", "type": "Edm.String"}],
+                 "outputs": {"Echo": "${inputs.Text}"}, "fail": ""}],
+    "cloudFlows": {"<flow id>": {"name": "...", "auth": "sas|entra", "status": 200, "body": {"id": "${inputs.recordId}"},
+                   "polls": 0, "retryAfter": 1}},
+    "flowSigningKey": "<key that signs flow URLs' sig; default random per start>"
   }
+  Built-in tables: account, contact, lead, incident, task, new_project, systemuser, team.
   -token, -client and -callback-allow-host add to the file's lists; -tenant overrides it.
 
 Endpoints:
@@ -168,9 +191,15 @@ Endpoints:
   GET  /api/data/v9.2/flowsessions({id})[?$select=...]
   GET  /api/data/v9.2/flowsessions({id})/outputs/$value
   POST /api/data/v9.2/flowsessions({id})/Microsoft.Dynamics.CRM.CancelDesktopFlowRun
+  GET|POST /api/data/v9.2/{entity set}   GET|PATCH|DELETE /api/data/v9.2/{entity set}({id or key=value})
+  GET  /api/data/v9.2/EntityDefinitions[(LogicalName='x')[/Attributes|/ManyToOneRelationships]]
+  POST /api/data/v9.2/{action}           POST /api/data/v9.2/{entity set}({id})/Microsoft.Dynamics.CRM.{action}
+  POST /workflows/{flow id}/triggers/manual/paths/invoke?api-version=...&sp=...&sv=1.0&sig=...
+  GET  /workflows/{flow id}/runs/{run}/operations/{op}?...   (the Location of a 202)
   GET  /_emulator/calls            POST /_emulator/faults        POST /_emulator/revoke-tokens
   POST /_emulator/reset            POST /_emulator/tick          GET  /_emulator/sessions
   GET  /_emulator/sessions/{id}    POST /_emulator/sessions/{id}/status
+  GET  /_emulator/tables/{name}/rows   GET /_emulator/actions   GET /_emulator/cloudflows   GET /_emulator/flowruns
 `
 
 // parseArgs reads flags with environment fallbacks; lookup is os.LookupEnv in main.

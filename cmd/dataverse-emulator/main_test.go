@@ -85,6 +85,11 @@ func TestConfigErrors(t *testing.T) {
 		"negative duration":   `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"duration": "-1s"}}}`,
 		"running finalStatus": `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"finalStatus": 2}}}`,
 		"not JSON":            `flows: {}`,
+		"bad column type":     `{"tables": [{"logicalName": "x", "columns": [{"logicalName": "a", "type": "Text"}]}]}`,
+		"bad seed row":        `{"tables": [{"logicalName": "account", "rows": [{"nope": 1}]}]}`,
+		"unknown table field": `{"tables": [{"logicalName": "x", "colums": []}]}`,
+		"bad action type":     `{"actions": [{"name": "a", "inputs": [{"name": "p", "type": "Edm.Thing"}]}]}`,
+		"bad flow auth":       `{"cloudFlows": {"0a0a0a0a-0000-4000-8000-000000000001": {"auth": "basic"}}}`,
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -105,7 +110,7 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-help"}, noEnv, io.Discard, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"-listen", "-config", "-token", "-client", "-callback-allow-host", "-tenant", envListen, "/_emulator/faults", `"flows"`} {
+	for _, want := range []string{"-listen", "-config", "-token", "-client", "-callback-allow-host", "-tenant", envListen, "/_emulator/faults", `"flows"`, `"tables"`, `"cloudFlows"`, "EntityDefinitions"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -221,6 +226,31 @@ func TestBinary(t *testing.T) {
 	resp.Body.Close()
 	if calls.Counts["Token"] != 1 || calls.Counts["RunDesktopFlow"] != 1 {
 		t.Errorf("counts = %v", calls.Counts)
+	}
+
+	// Seeded rows with a lookup between them, and a signed cloud-flow URL from the admin endpoint.
+	status, b = send("GET", "contacts(emailaddress1='ada@contoso.example')?$select=fullname,_parentcustomerid_value&$expand=parentcustomerid_account($select=name)", "")
+	if status != 200 || !strings.Contains(string(b), `"fullname":"Ada Lovelace"`) || !strings.Contains(string(b), `"name":"Contoso"`) {
+		t.Errorf("seeded contact: %d %s", status, b)
+	}
+	resp, err = http.Get(base + "/_emulator/cloudflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []struct{ ID, URL string }
+	_ = json.NewDecoder(resp.Body).Decode(&flows)
+	resp.Body.Close()
+	if len(flows) == 0 || !strings.Contains(flows[0].URL, "sig=") {
+		t.Fatalf("cloud flows: %+v", flows)
+	}
+	resp, err = http.Post(flows[0].URL, "application/json", strings.NewReader(`{"recordId":"r-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"r-1"`) {
+		t.Errorf("cloud flow: %d %s", resp.StatusCode, b)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

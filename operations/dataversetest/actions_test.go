@@ -58,3 +58,53 @@ func TestCustomActions(t *testing.T) {
 		t.Fatalf("refused calls were recorded: %d", n)
 	}
 }
+
+func TestAdminInspectsRowsActionsAndFlows(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{Actions: testActions, CloudFlows: map[string]CloudFlow{syncFlow: {Name: "N"}},
+		Tables: []Table{{LogicalName: "account", Rows: []map[string]any{{"name": "Seeded", "accountcategorycode": 1}}}}})
+	adminGet := func(path string, v any) {
+		t.Helper()
+		resp, err := http.Get(s.URL() + "/_emulator/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		if err := jsonDecode(resp.Body, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows []map[string]any
+	adminGet("tables/account/rows", &rows)
+	if len(rows) != 1 || rows[0]["name"] != "Seeded" || rows[0]["accountcategorycode@"+annFormatted] != "Preferred Customer" || rows[0]["_ownerid_value@"+annLookupTable] != "systemuser" {
+		t.Fatalf("rows %v", rows)
+	}
+	send(t, s, http.MethodPost, api+"new_Ping", nil)
+	var calls []ActionCall
+	adminGet("actions", &calls)
+	if len(calls) != 1 || calls[0].Name != "new_Ping" {
+		t.Fatalf("actions %v", calls)
+	}
+	var flows []struct{ ID, Auth, URL string }
+	adminGet("cloudflows", &flows)
+	if len(flows) != 1 || flows[0].URL != s.FlowURL(syncFlow) || flows[0].Auth != FlowAuthSAS {
+		t.Fatalf("cloudflows %v (want %s)", flows, s.FlowURL(syncFlow))
+	}
+	post(t, flows[0].URL, "", map[string]any{"recordId": "r"})
+	var runs []FlowRun
+	adminGet("flowruns", &runs)
+	if len(runs) != 1 || runs[0].Body["recordId"] != "r" {
+		t.Fatalf("flowruns %v", runs)
+	}
+	resp, err := http.Get(s.URL() + "/_emulator/tables/nope/rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown table: %d", resp.StatusCode)
+	}
+}

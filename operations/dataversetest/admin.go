@@ -26,6 +26,10 @@ type adminCalls struct {
 //	GET  /_emulator/sessions              every run (FlowSession rows as a JSON array, by id)
 //	GET  /_emulator/sessions/{id}         a run's state (FlowSession as JSON)
 //	POST /_emulator/sessions/{id}/status  {"statuscode": 8} forces a run's status
+//	GET  /_emulator/tables/{name}/rows    a table's rows as the Web API returns them, with every annotation
+//	GET  /_emulator/actions               accepted custom API calls (ActionCall, oldest first)
+//	GET  /_emulator/cloudflows            the cloud flows with their trigger URLs
+//	GET  /_emulator/flowruns              accepted cloud-flow trigger calls (FlowRun, oldest first)
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/_emulator/")
 	bad := func(status int, msg string) {
@@ -74,6 +78,34 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case path == "tick" && post:
 		e.Tick()
 		ok(nil)
+	case strings.HasPrefix(path, "tables/") && strings.HasSuffix(path, "/rows") && r.Method == http.MethodGet:
+		rows, found := e.Rows(strings.TrimSuffix(strings.TrimPrefix(path, "tables/"), "/rows"))
+		if !found {
+			bad(http.StatusNotFound, "no such table")
+			return
+		}
+		ok(rows)
+	case path == "actions" && r.Method == http.MethodGet:
+		ok(e.ActionCalls())
+	case path == "flowruns" && r.Method == http.MethodGet:
+		ok(e.FlowRuns())
+	case path == "cloudflows" && r.Method == http.MethodGet:
+		type flowInfo struct {
+			ID   string `json:"id"`
+			Name string `json:"name,omitempty"`
+			Auth string `json:"auth"`
+			URL  string `json:"url"`
+		}
+		out := []flowInfo{}
+		for _, id := range sortedKeys(e.opts.CloudFlows) {
+			f := e.opts.CloudFlows[id]
+			auth := f.Auth
+			if auth == "" {
+				auth = FlowAuthSAS
+			}
+			out = append(out, flowInfo{ID: strings.ToLower(id), Name: f.Name, Auth: auth, URL: orgURL(r) + e.FlowTriggerPath(id)})
+		}
+		ok(out)
 	case path == "sessions" && r.Method == http.MethodGet:
 		ok(e.Sessions())
 	case strings.HasPrefix(path, "sessions/"):

@@ -66,6 +66,16 @@ type flowRun struct {
 	op   string
 }
 
+// findFlow returns the configured flow with an id in any case.
+func (e *Emulator) findFlow(id string) (CloudFlow, bool) {
+	for k, f := range e.opts.CloudFlows {
+		if strings.EqualFold(k, id) {
+			return f, true
+		}
+	}
+	return CloudFlow{}, false
+}
+
 func flowSigningKey(configured string) []byte {
 	if configured != "" {
 		return []byte(configured)
@@ -104,7 +114,7 @@ func (e *Emulator) sign(workflowID, sp, sv string) string {
 func (e *Emulator) FlowTriggerPath(flowID string) string {
 	id := strings.ToLower(flowID)
 	p := "/workflows/" + id + "/triggers/manual/paths/invoke?api-version=2016-06-01"
-	if e.opts.CloudFlows[flowID].Auth == FlowAuthEntra {
+	if f, _ := e.findFlow(id); f.Auth == FlowAuthEntra {
 		return p
 	}
 	sp := "/triggers/manual/run"
@@ -169,13 +179,7 @@ func (e *Emulator) serveCloudFlow(w *recorder, r *http.Request, rt route) string
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/powerautomate/automations/direct"), "/"), "/")
 	workflowID := strings.ToLower(parts[1])
-	var flow CloudFlow
-	found := false
-	for id, f := range e.opts.CloudFlows {
-		if strings.EqualFold(id, workflowID) {
-			flow, found = f, true
-		}
-	}
+	flow, found := e.findFlow(workflowID)
 	if !found {
 		flowError(w, http.StatusNotFound, "WorkflowNotFound", "The workflow could not be found.")
 		return ""

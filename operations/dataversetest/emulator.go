@@ -71,6 +71,9 @@ func NewHandler(opts Options) *Emulator {
 			e.static[t] = fmt.Sprintf("static-token-%d", i+1)
 		}
 	}
+	if err := opts.Validate(); err != nil {
+		panic("dataversetest: " + err.Error())
+	}
 	var err error
 	if e.tables, err = compileTables(opts.Tables); err != nil {
 		panic("dataversetest: " + err.Error())

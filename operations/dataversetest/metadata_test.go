@@ -62,7 +62,7 @@ func TestEntityDefinitions(t *testing.T) {
 	wantError(t, send(t, s, http.MethodGet, api+"EntityDefinitions?$select=Bogus", nil), 400, CodeQuerySyntax, "Could not find a property named 'Bogus'")
 }
 
-func TestValidateTables(t *testing.T) {
+func TestValidateOptions(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
@@ -80,7 +80,7 @@ func TestValidateTables(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := ValidateTables(c.tables)
+			err := Options{Tables: c.tables}.Validate()
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -99,7 +99,7 @@ type Options struct {
 	// Tables are added to the built-in tables (account, contact, lead,
 	// incident, task, new_project, systemuser, team); one named like a
 	// built-in table without Columns adds its Rows, AlternateKeys and Deny to
-	// it. NewHandler panics on an invalid table (see ValidateTables).
+	// it. NewHandler panics on invalid tables, actions or flows (see Validate).
 	Tables []Table
 	// Actions are the custom APIs (bound or unbound) the Web API offers.
 	Actions []Action

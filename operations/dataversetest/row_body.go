@@ -86,7 +86,7 @@ func (e *Emulator) parseRowBodyLocked(t *table, body []byte, id string) (rowBody
 		if k == "createdon" || k == "modifiedon" || k == "versionnumber" {
 			continue // system columns: Dataverse ignores values sent for them
 		}
-		v, err := columnValue(t, c, raw)
+		v, err := columnValue(t.LogicalName, c, raw)
 		if err != nil {
 			return out, err
 		}
@@ -106,7 +106,7 @@ func jsonNode(raw json.RawMessage) string {
 }
 
 // columnValue converts one JSON value to the stored form of column c.
-func columnValue(t *table, c *Column, raw json.RawMessage) (any, *odataError) {
+func columnValue(tableName string, c *Column, raw json.RawMessage) (any, *odataError) {
 	edm := edmType(c.Type)
 	if string(raw) == "null" {
 		return nil, nil
@@ -175,7 +175,7 @@ func columnValue(t *table, c *Column, raw json.RawMessage) (any, *odataError) {
 	}
 	if len(c.Options) > 0 {
 		if _, ok := c.Options[int(n)]; !ok {
-			return nil, newError(http.StatusBadRequest, CodeOutOfRange, fmt.Sprintf("A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range.", n, c.LogicalName, t.LogicalName))
+			return nil, newError(http.StatusBadRequest, CodeOutOfRange, fmt.Sprintf("A validation error occurred. The value %d of '%s' on record of type '%s' is outside the valid range.", n, c.LogicalName, tableName))
 		}
 	}
 	return n, nil

@@ -127,11 +127,7 @@ func (e *Emulator) insertLocked(t *table, id string, vals map[string]any, now ti
 	for _, name := range t.order {
 		c := t.cols[name]
 		if _, set := vals[name]; !set && c.Default != nil {
-			if n, ok := c.Default.(int); ok {
-				vals[name] = int64(n)
-			} else {
-				vals[name] = c.Default
-			}
+			vals[name] = c.Default
 		}
 	}
 	if _, ok := t.cols["ownerid"]; ok {
@@ -247,14 +243,55 @@ func (e *Emulator) seedLocked() error {
 	return nil
 }
 
-// ValidateTables reports what is wrong with tables (as Options.Tables): a
-// column type, a target table, a key, a privilege or a seed row.
-func ValidateTables(tables []Table) error {
-	e := &Emulator{opts: Options{Clock: time.Now}.withDefaults()}
+// Validate reports what NewHandler would refuse in o: a table's column
+// type, target table, key, privilege or seed row, an action's parameter
+// type, or a cloud flow's auth or status.
+func (o Options) Validate() error {
+	e := &Emulator{opts: o.withDefaults()}
 	var err error
-	if e.tables, err = compileTables(tables); err != nil {
+	if e.tables, err = compileTables(o.Tables); err != nil {
 		return err
+	}
+	if _, err = compileActions(o.Actions, e.tables); err != nil {
+		return err
+	}
+	for id, f := range o.CloudFlows {
+		if _, ok := parseGUID(id); !ok {
+			return fmt.Errorf("cloudFlows[%s]: the flow id must be a GUID", id)
+		}
+		if f.Auth != "" && f.Auth != FlowAuthSAS && f.Auth != FlowAuthEntra {
+			return fmt.Errorf("cloudFlows[%s].auth %q is not sas or entra", id, f.Auth)
+		}
+		if f.Status != 0 && f.Status != 200 && f.Status != 201 && f.Status != 202 {
+			return fmt.Errorf("cloudFlows[%s].status %d is not 200, 201 or 202", id, f.Status)
+		}
+		if f.Polls < 0 || f.RetryAfter < 0 {
+			return fmt.Errorf("cloudFlows[%s]: polls and retryAfter must not be negative", id)
+		}
 	}
 	e.store = newRowStore()
 	return e.seedLocked()
+}
+
+// Rows returns a table's rows (by logical name) in creation order, as the
+// Web API renders them with every annotation; false if there is no such table.
+func (e *Emulator) Rows(logicalName string) ([]map[string]any, bool) {
+	t, ok := e.tables[logicalName]
+	if !ok {
+		return nil, false
+	}
+	e.mu.Lock()
+	var objs []orderedObject
+	for _, r := range e.store.sorted(logicalName) {
+		objs = append(objs, e.renderRowLocked(t, r, nil, nil, prefer{annotations: "*"}, true))
+	}
+	e.mu.Unlock()
+	out := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		b, _ := json.Marshal(o)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		out = append(out, m)
+	}
+	return out, true
 }

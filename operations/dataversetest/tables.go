@@ -1,6 +1,7 @@
 package dataversetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -225,6 +226,14 @@ func indexTable(t Table, n int) (*table, error) {
 			}
 		} else if len(c.Targets) > 0 {
 			return nil, fmt.Errorf("%s: targets are for Lookup, Customer and Owner columns only", cw)
+		}
+		if c.Default != nil {
+			raw, _ := json.Marshal(c.Default)
+			v, err := columnValue(t.LogicalName, &c, raw)
+			if err != nil || v == nil {
+				return nil, fmt.Errorf("%s: default %s is not a value of the column", cw, raw)
+			}
+			c.Default = v
 		}
 		tb.cols[c.LogicalName] = &c
 		tb.order = append(tb.order, c.LogicalName)
