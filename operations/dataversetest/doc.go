@@ -3,6 +3,16 @@
 // token endpoint, the RunDesktopFlow and CancelDesktopFlowRun actions, the
 // flowsession row, its outputs file column and the completion callback.
 //
+// It also emulates table rows and their metadata (account, contact, lead,
+// incident, task, new_project and tables of Options.Tables): create,
+// retrieve, update/upsert and delete with ETags and If-Match/If-None-Match,
+// alternate keys, @odata.bind lookups read back as _x_value with their
+// annotations, $select/$filter/$orderby/$top/$expand/$count with
+// odata.maxpagesize paging and formatted values, EntityDefinitions, custom
+// APIs (Options.Actions), and cloud flows' HTTP-request triggers
+// (Options.CloudFlows: SAS-signed or Entra-protected URLs, synchronous and
+// 202 + Location answers).
+//
 // It works like net/http/httptest: NewServer starts it on a loopback port for
 // a test, NewHandler returns the bare http.Handler for the standalone binary
 // (cmd/dataverse-emulator). Both answer with Dataverse's status codes, OData

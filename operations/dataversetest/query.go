@@ -289,7 +289,9 @@ func parsePrefer(h http.Header) (prefer, *odataError) {
 			if err != nil || n < 1 {
 				return p, newError(http.StatusBadRequest, CodeQuerySyntax, fmt.Sprintf("The value '%s' of the odata.maxpagesize preference is not a positive integer.", v))
 			}
-			p.maxPageSize = min(n, MaxPageSize)
+			if n <= MaxPageSize { // documented: larger requests are ignored
+				p.maxPageSize = n
+			}
 		case "odata.include-annotations":
 			p.annotations = strings.Trim(strings.TrimSpace(v), `"`)
 		}

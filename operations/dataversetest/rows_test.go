@@ -385,3 +385,13 @@ func do(t *testing.T, req *http.Request) answer {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+func TestPageSizeAboveTheMaximumIsIgnored(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{})
+	create(t, s, "accounts", map[string]any{"name": "a"})
+	a := send(t, s, http.MethodGet, api+"accounts", nil, "Prefer", "odata.maxpagesize=5001")
+	if a.status != 200 || a.header.Get("Preference-Applied") != "" {
+		t.Fatalf("maxpagesize 5001: %d %q", a.status, a.header.Get("Preference-Applied"))
+	}
+}
