@@ -77,17 +77,19 @@ func (t *table) manyToOne(all map[string]*table) []orderedObject {
 	var out []orderedObject
 	for _, nav := range navs {
 		np := t.navs[nav]
-		target := all[np.target]
-		out = append(out, orderedObject{
-			{"SchemaName", np.target + "_" + t.LogicalName + "_" + np.column},
-			{"ReferencedEntity", np.target},
-			{"ReferencedAttribute", target.PrimaryIDAttribute},
-			{"ReferencingEntity", t.LogicalName},
-			{"ReferencingAttribute", np.column},
-			{"ReferencedEntityNavigationPropertyName", np.target + "_" + t.LogicalName + "_" + np.column},
-			{"ReferencingEntityNavigationPropertyName", nav},
-			{"RelationshipType", "OneToManyRelationship"},
-		})
+		for _, name := range np.targets {
+			target := all[name]
+			out = append(out, orderedObject{
+				{"SchemaName", name + "_" + t.LogicalName + "_" + np.column},
+				{"ReferencedEntity", name},
+				{"ReferencedAttribute", target.PrimaryIDAttribute},
+				{"ReferencingEntity", t.LogicalName},
+				{"ReferencingAttribute", np.column},
+				{"ReferencedEntityNavigationPropertyName", name + "_" + t.LogicalName + "_" + np.column},
+				{"ReferencingEntityNavigationPropertyName", nav},
+				{"RelationshipType", "OneToManyRelationship"},
+			})
+		}
 	}
 	return out
 }

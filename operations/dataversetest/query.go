@@ -191,7 +191,7 @@ func parseExpandItem(e *Emulator, t *table, item string) (expandItem, *odataErro
 		return expandItem{}, unknownProperty(t, name)
 	}
 	it := expandItem{nav: name, np: np}
-	target := e.tables[np.target]
+	target := e.tables[np.targets[0]] // $select is checked against the first target
 	for _, o := range splitOutside(opts, ';') {
 		if strings.TrimSpace(o) == "" {
 			continue
@@ -369,7 +369,7 @@ func (e *Emulator) renderRowLocked(t *table, r *row, cols []*Column, expand []ex
 	}
 	for _, x := range expand {
 		var sub any
-		if ref, ok := r.vals[x.np.column].(lookupRef); ok && ref.table == x.np.target {
+		if ref, ok := r.vals[x.np.column].(lookupRef); ok && x.np.binds(ref.table) {
 			if tr, found := e.store.get(ref.table, ref.id); found {
 				sub = e.renderRowLocked(e.tables[ref.table], tr, x.sel, nil, p, true)
 			}
@@ -382,7 +382,7 @@ func (e *Emulator) renderRowLocked(t *table, r *row, cols []*Column, expand []ex
 // navFor is the navigation property of column c that points at target.
 func navFor(t *table, c *Column, target string) string {
 	for nav, np := range t.navs {
-		if np.column == c.LogicalName && np.target == target {
+		if np.column == c.LogicalName && np.binds(target) {
 			return nav
 		}
 	}

@@ -201,7 +201,7 @@ func (e *Emulator) resolveBindLocked(np navProp, ref string) (string, string, *o
 		path = path[i+len(apiPrefix):]
 	}
 	path = strings.TrimPrefix(path, "/")
-	bad := payloadError(fmt.Sprintf("An error occurred while processing the '@odata.bind' value '%s': the value is not a valid entity reference such as '/%s(<id>)'.", ref, e.tables[np.target].EntitySetName))
+	bad := payloadError(fmt.Sprintf("An error occurred while processing the '@odata.bind' value '%s': the value is not a valid entity reference such as '/%s(<id>)'.", ref, e.tables[np.targets[0]].EntitySetName))
 	open := strings.IndexByte(path, '(')
 	if open <= 0 || !strings.HasSuffix(path, ")") {
 		return "", "", bad
@@ -211,8 +211,8 @@ func (e *Emulator) resolveBindLocked(np navProp, ref string) (string, string, *o
 	if t == nil {
 		return "", "", newError(http.StatusBadRequest, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", set))
 	}
-	if t.LogicalName != np.target {
-		return "", "", payloadError(fmt.Sprintf("The entity reference '%s' points at table '%s', but the navigation property binds table '%s'.", ref, t.LogicalName, np.target))
+	if !np.binds(t.LogicalName) {
+		return "", "", payloadError(fmt.Sprintf("The entity reference '%s' points at table '%s', but the navigation property binds table '%s'.", ref, t.LogicalName, strings.Join(np.targets, "' or '")))
 	}
 	r, err := e.findRowLocked(t, key)
 	if err != nil {

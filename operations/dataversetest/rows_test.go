@@ -395,3 +395,21 @@ func TestPageSizeAboveTheMaximumIsIgnored(t *testing.T) {
 		t.Fatalf("maxpagesize 5001: %d %q", a.status, a.header.Get("Preference-Applied"))
 	}
 }
+
+func TestOwnerBindsUserOrTeam(t *testing.T) {
+	t.Parallel()
+	const team = "7ea00000-0000-4000-8000-000000000001"
+	s := start(t, Options{Tables: []Table{{LogicalName: "team", Rows: []map[string]any{{"teamid": team, "name": "Sales"}}}}})
+	a := create(t, s, "accounts", map[string]any{"name": "T", "ownerid@odata.bind": "/teams(" + team + ")"})
+	id := a["accountid"].(string)
+	m := send(t, s, http.MethodGet, api+"accounts("+id+")?$select=_ownerid_value", nil, "Prefer", `odata.include-annotations="*"`).json(t)
+	if m["_ownerid_value"] != team || m["_ownerid_value@"+annLookupTable] != "team" || m["_ownerid_value@"+annFormatted] != "Sales" {
+		t.Fatalf("team owner: %v", m)
+	}
+	send(t, s, http.MethodPatch, api+"accounts("+id+")", map[string]any{"ownerid@odata.bind": "/systemusers(" + callerID + ")"})
+	m = send(t, s, http.MethodGet, api+"accounts("+id+")?$select=_ownerid_value", nil, "Prefer", `odata.include-annotations="*"`).json(t)
+	if m["_ownerid_value@"+annLookupTable] != "systemuser" {
+		t.Fatalf("user owner: %v", m)
+	}
+	wantError(t, send(t, s, http.MethodPatch, api+"accounts("+id+")", map[string]any{"ownerid@odata.bind": "/accounts(" + id + ")"}), 400, CodePayloadError, "binds table 'systemuser' or 'team'")
+}

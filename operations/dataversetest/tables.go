@@ -87,11 +87,14 @@ type table struct {
 	metadata string             // MetadataId
 }
 
-// navProp is a single-valued navigation property of a lookup column.
+// navProp is a single-valued navigation property of a lookup column. Most
+// point at one table; ownerid points at systemuser and team alike.
 type navProp struct {
-	column string
-	target string
+	column  string
+	targets []string
 }
+
+func (np navProp) binds(table string) bool { return containsString(np.targets, table) }
 
 // edmType is the OData type of a column's value.
 func edmType(t string) string {
@@ -222,7 +225,11 @@ func indexTable(t Table, n int) (*table, error) {
 						nav = c.LogicalName + "_" + target
 					}
 				}
-				tb.navs[nav] = navProp{column: c.LogicalName, target: target}
+				np := tb.navs[nav]
+				if np.column != "" && np.column != c.LogicalName {
+					return nil, fmt.Errorf("%s: navigation property %s is also column %s's", cw, nav, np.column)
+				}
+				tb.navs[nav] = navProp{column: c.LogicalName, targets: append(np.targets, target)}
 			}
 		} else if len(c.Targets) > 0 {
 			return nil, fmt.Errorf("%s: targets are for Lookup, Customer and Owner columns only", cw)
