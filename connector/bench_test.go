@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -23,8 +24,8 @@ func BenchmarkHandleStatus(b *testing.B) {
 	})
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL())
-	hosts, _ := NewHostPolicy(u.Hostname())
-	h := NewHandler(Config{SecretPrefix: "SECRET_", MaxOutputBytes: DefaultMaxOutputBytes}, hosts, nil, zerolog.Nop())
+	hosts, _ := egress.NewHostPolicy(u.Hostname())
+	h := NewHandler(Options{Hosts: hosts, Limits: defaultLimits(b), SecretPrefix: "SECRET_", MaxOutputBytes: DefaultMaxOutputBytes, Log: zerolog.Nop()})
 	h.Secrets.Lookup = func(string) (string, bool) { return testToken, true }
 
 	ctx := context.Background()

@@ -15,8 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/pa-connector/pa-connector/auth"
-	"github.com/pa-connector/pa-connector/connector/secrets"
 	"github.com/pa-connector/pa-connector/operations"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
 // Variables the native job type reads, as Camunda's Power Automate template names them.

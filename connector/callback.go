@@ -2,195 +2,19 @@ package connector
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
-
-	"github.com/pa-connector/pa-connector/connector/secrets"
+	"github.com/pa-connector/pa-connector/callback"
 	"github.com/pa-connector/pa-connector/operations"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
-// Callbacks is the worker's side of Power Automate's completion callbacks. A trigger that asks
-// for one gets callbackUrl = PublicURL + "/callbacks/" + token (see callback_token.go); when the
-// run ends, Power Automate POSTs there, the receiver (callback_receiver.go) reads the run's
-// status and outputs from Dataverse itself, and either wakes the runFlowAndWait job waiting on
-// this replica or publishes a Zeebe message correlated by the flow session id.
-type Callbacks struct {
-	// PublicURL is the base URL Power Automate reaches the worker's listener at (no trailing /).
-	PublicURL string
-	// Message is the name of the message published for a completed run.
-	Message string
-	// MessageTTL is how long Zeebe buffers the message for a catch event not reached yet.
-	MessageTTL time.Duration
-	// TokenTTL is a token's lifetime; 0: the run's timeout plus CallbackTokenMargin.
-	TokenTTL time.Duration
-	// SafetyPoll is how often a runFlowAndWait job waiting for its callback reads the status
-	// anyway, in case the callback is lost or lands on another replica.
-	SafetyPoll time.Duration
-	// Publisher publishes messages; the Zeebe adapter (Worker) is one.
-	Publisher MessagePublisher
-	Log       zerolog.Logger
-
-	counter *prometheus.CounterVec // nil until RegisterMetrics
-
-	keys *callbackKeys
-	key  []byte // to refuse jobs that read the key through a secret placeholder
-
-	mu      sync.Mutex
-	waiters map[string][]chan map[string]any // flow session id → jobs waiting on this replica
-	recent  map[string]recentRun             // completions that came while nobody waited
-}
-
-// MessagePublisher publishes a Zeebe message. Only the Zeebe adapter implements it.
-type MessagePublisher interface {
-	PublishMessage(ctx context.Context, m Message) error
-}
-
-// Message is a Zeebe message to publish.
-type Message struct {
-	Name           string
-	CorrelationKey string
-	ID             string // Zeebe refuses a second message with the same id while the first is buffered
-	TTL            time.Duration
-	Variables      map[string]any
-}
-
-// ErrMessageExists is PublishMessage's answer when a message with the same id is buffered.
-var ErrMessageExists = errors.New("a message with this id was already published")
-
-// Defaults of the callback settings.
-const (
-	DefaultCallbackMessage = "desktop-flow-completed"
-	// CallbackTokenMargin is added to a run's timeout for its token's lifetime: a run may wait
-	// up to 6 hours for a machine before its timeout starts counting (NoCandidateMachine), and
-	// the callback is retried after that.
-	CallbackTokenMargin = 6*time.Hour + 30*time.Minute
-	// callbackRecentTTL is how long a completion nobody waited for is kept for a job that
-	// registers just after (the run ended before the trigger's answer was handled).
-	callbackRecentTTL = 10 * time.Minute
-	callbackRecentMax = 10000
-)
-
-type recentRun struct {
-	summary map[string]any
-	at      time.Time
-}
-
-// NewCallbacks checks the key and returns the callbacks of a worker.
-func NewCallbacks(publicURL, key string) (*Callbacks, error) {
-	keys, err := newCallbackKeys(key)
-	if err != nil {
-		return nil, err
-	}
-	return &Callbacks{
-		PublicURL:  strings.TrimRight(publicURL, "/"),
-		Message:    DefaultCallbackMessage,
-		MessageTTL: time.Hour,
-		SafetyPoll: 5 * time.Minute,
-		keys:       keys,
-		key:        []byte(key),
-		waiters:    map[string][]chan map[string]any{},
-		recent:     map[string]recentRun{},
-	}, nil
-}
-
-// RegisterMetrics adds pa_connector_callbacks_total to the worker's metrics.
-func (c *Callbacks) RegisterMetrics(m *Metrics) {
-	if m == nil {
-		return
-	}
-	c.counter = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "pa_connector_callbacks_total",
-		Help: "Completion callbacks received, by outcome (published, already-published, delivered to a waiting job, or the reason for refusing one).",
-	}, []string{"outcome"})
-	m.Registry.MustRegister(c.counter)
-}
-
-func (c *Callbacks) count(outcome string) {
-	if c.counter != nil {
-		c.counter.WithLabelValues(outcome).Inc()
-	}
-}
-
-// isKey reports whether a resolved secret value is the callback key.
-func (c *Callbacks) isKey(v string) bool {
-	return c != nil && subtle.ConstantTimeCompare([]byte(v), c.key) == 1
-}
-
-// callbackURL returns a fresh callback URL for a run of workflow in org, and its token.
-func (c *Callbacks) callbackURL(org, workflow, mode string, runTimeout time.Duration, auth any, now time.Time) (string, string, error) {
-	ttl := c.TokenTTL
-	if ttl <= 0 {
-		ttl = runTimeout + CallbackTokenMargin
-	}
-	tok, err := c.keys.sign(callbackClaims{Org: org, Workflow: workflow, Mode: mode, Expires: now.Add(ttl).Unix()}, auth)
-	if err != nil {
-		return "", "", fmt.Errorf("making the callback token: %w", err)
-	}
-	return c.PublicURL + "/callbacks/" + tok, tok, nil
-}
-
-// await registers a job waiting for run id on this replica. The channel receives the run's
-// summary once; a completion that came just before is delivered at once. done unregisters.
-func (c *Callbacks) await(id string) (ch <-chan map[string]any, done func()) {
-	w := make(chan map[string]any, 1)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.recent[id]; ok && time.Since(r.at) < callbackRecentTTL {
-		w <- r.summary
-	}
-	c.waiters[id] = append(c.waiters[id], w)
-	return w, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		ws := c.waiters[id]
-		for i, x := range ws {
-			if x == w {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(c.waiters, id)
-		} else {
-			c.waiters[id] = ws
-		}
-	}
-}
-
-// notify hands a completed run's summary to the jobs waiting for it on this replica and
-// reports whether there were any. Otherwise the summary is kept a while for a job that is
-// about to wait (its trigger's answer is still on the way).
-func (c *Callbacks) notify(id string, summary map[string]any) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ws := c.waiters[id]
-	for _, w := range ws {
-		select {
-		case w <- summary:
-		default: // already has it
-		}
-	}
-	if len(ws) > 0 {
-		return true
-	}
-	now := time.Now()
-	if len(c.recent) >= callbackRecentMax {
-		for k, r := range c.recent {
-			if now.Sub(r.at) >= callbackRecentTTL || len(c.recent) >= callbackRecentMax {
-				delete(c.recent, k)
-			}
-		}
-	}
-	c.recent[id] = recentRun{summary: summary, at: now}
-	return false
-}
+// The handler's side of completion callbacks (package callback): a trigger asks for one by
+// sending a callbackUrl, and the receiver has the handler read the finished run.
 
 // WaitMode values of the waitMode variable.
 const (
@@ -226,11 +50,11 @@ func (h *Handler) resolveWaitMode(b *bound) error {
 
 // addCallbackURL puts a fresh callbackUrl into a native trigger's body.
 func (h *Handler) addCallbackURL(b *bound) error {
-	mode := callbackModeMessage
+	mode := callback.ModeMessage
 	if b.wait {
-		mode = callbackModeWait
+		mode = callback.ModeWait
 	}
-	u, tok, err := h.Callbacks.callbackURL(b.org, b.workflow, mode, time.Duration(b.body.Timeout)*time.Second, b.rawAuth, h.now())
+	u, tok, err := h.Callbacks.URL(b.org, b.workflow, mode, time.Duration(b.body.Timeout)*time.Second, b.rawAuth, h.now())
 	if err != nil {
 		return err
 	}
@@ -292,4 +116,66 @@ func withSecretRefs(auth any, vars map[string]any) any {
 	}
 	m[SecretRefsKey] = l
 	return m
+}
+
+// callbackColumns are the flowsession columns the receiver has read: the status columns and
+// the workflow the run belongs to, checked against the token's.
+const callbackColumns = operations.StatusColumns + ",_regardingobjectid_value"
+
+// ReadFinishedRun reads a run a verified callback names (callback.RunReader), with the
+// credentials its token sealed: it holds the trigger's secrets in held (one that is gone by now
+// is not needed to read), checks that the run belongs to the token's workflow and has ended,
+// and returns its summary (outputs included). Refusals are *callback.Error.
+func (h *Handler) ReadFinishedRun(ctx context.Context, run callback.Run, held *secrets.Set) (map[string]any, error) {
+	auth := run.Auth
+	if refs, ok := auth[SecretRefsKey].([]any); ok {
+		delete(auth, SecretRefsKey)
+		for _, r := range refs {
+			if _, vals, err := h.Secrets.Resolve(r); err == nil {
+				held.Add(vals...)
+			}
+		}
+	}
+	_, used, err := h.Secrets.Resolve(auth)
+	if err != nil {
+		return nil, &callback.Error{Status: http.StatusInternalServerError, Reason: "credentials unavailable", Err: err}
+	}
+	held.Add(used...)
+	b := &bound{org: run.Org, timeout: DefaultConnectionTimeout, secrets: held}
+	if b.creds, b.scrub, err = credentials(auth, run.Org); err == nil {
+		held.Add(b.scrub...)
+		held.Add(derived(b, append(used, b.scrub...))...)
+		err = h.Hosts.Check(run.Org)
+		if err == nil && b.creds.TokenURL != "" {
+			err = h.Hosts.Check(b.creds.TokenURL)
+		}
+	}
+	if err != nil {
+		return nil, &callback.Error{Status: http.StatusInternalServerError, Reason: "credentials unusable", Err: err}
+	}
+	job := Job{Deadline: time.Now().Add(25 * time.Second)} // bounds in-process waits on 429
+	call := operations.Status(b.org, run.ID)
+	call.URL = strings.Replace(call.URL, operations.StatusColumns, callbackColumns, 1)
+	res, err := h.send(ctx, job, headers{}, b, call)
+	var he *operations.HTTPError
+	switch {
+	case errors.As(err, &he) && he.Status == http.StatusNotFound:
+		return nil, &callback.Error{Status: http.StatusForbidden, Reason: "unknown run"}
+	case errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden || he.Status == http.StatusBadRequest):
+		return nil, &callback.Error{Status: http.StatusBadGateway, Reason: "dataverse refused", Err: err}
+	case err != nil:
+		return nil, err
+	}
+	row, _ := res.Body.(map[string]any)
+	// The run must name the token's workflow: a row whose workflow is null, missing or not a
+	// string belongs to no workflow the token speaks for.
+	if wf, _ := row["_regardingobjectid_value"].(string); wf == "" || !strings.EqualFold(wf, run.Workflow) {
+		return nil, &callback.Error{Status: http.StatusForbidden, Reason: "workflow mismatch"}
+	}
+	code, ok := row["statuscode"].(int64)
+	if !ok || !operations.Terminal(int(code)) {
+		return nil, &callback.Error{Status: http.StatusServiceUnavailable, Reason: "run not ended",
+			Err: fmt.Errorf("the run has statuscode %v in Dataverse", row["statuscode"])}
+	}
+	return h.summarize(ctx, job, headers{}, b, run.ID, row)
 }

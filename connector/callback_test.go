@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,20 +15,23 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pa-connector/pa-connector/callback"
 	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
+	"github.com/pa-connector/pa-connector/secrets"
+	"github.com/pa-connector/pa-connector/secrets/secretstest"
 )
 
 // fakePublisher stands in for the Zeebe adapter: it keeps published messages and refuses a
 // second message with the same id, as Zeebe does while the first is buffered.
 type fakePublisher struct {
 	mu       sync.Mutex
-	messages []Message
+	messages []callback.Message
 	fail     int // fail this many publishes first
 	attempts int
 }
 
-func (p *fakePublisher) PublishMessage(_ context.Context, m Message) error {
+func (p *fakePublisher) PublishMessage(_ context.Context, m callback.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.attempts++
@@ -37,17 +41,17 @@ func (p *fakePublisher) PublishMessage(_ context.Context, m Message) error {
 	}
 	for _, x := range p.messages {
 		if x.ID == m.ID {
-			return ErrMessageExists
+			return callback.ErrMessageExists
 		}
 	}
 	p.messages = append(p.messages, m)
 	return nil
 }
 
-func (p *fakePublisher) published() []Message {
+func (p *fakePublisher) published() []callback.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Message(nil), p.messages...)
+	return append([]callback.Message(nil), p.messages...)
 }
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -72,7 +76,8 @@ func (s *syncBuffer) String() string {
 // emulator calls back, as Power Automate would call the public URL.
 type cbFixture struct {
 	*fixture
-	cb   *Callbacks
+	cb   *callback.Callbacks
+	rc   *callback.Receiver
 	pub  *fakePublisher
 	log  *syncBuffer
 	recv *httptest.Server
@@ -85,15 +90,18 @@ func newCallbackFixture(t *testing.T, opts ...func(*dataversetest.Options)) *cbF
 		o.CallbackRetryInterval = 50 * time.Millisecond
 	}}, opts...)
 	f := &cbFixture{fixture: newFixture(t, opts...), pub: &fakePublisher{}, log: &syncBuffer{}}
-	f.recv = httptest.NewServer(mux(&Worker{}, NewMetrics(), false, f.h.CallbackReceiver()))
+	f.rc = &callback.Receiver{Runs: f.h, Publisher: f.pub, Message: callback.DefaultMessage, MessageTTL: time.Hour,
+		MaxOutputBytes: DefaultMaxOutputBytes, Log: zerolog.New(f.log)}
+	mx := http.NewServeMux()
+	mx.Handle("POST "+callback.Path+"{token}", f.rc)
+	f.recv = httptest.NewServer(mx)
 	t.Cleanup(f.recv.Close)
-	cb, err := NewCallbacks(f.recv.URL, testCallbackKey)
+	cb, err := callback.New(f.recv.URL, testCallbackKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb.Publisher, cb.Log = f.pub, zerolog.New(f.log)
 	cb.SafetyPoll = time.Hour
-	f.cb = cb
+	f.cb, f.rc.Callbacks = cb, cb
 	f.h.Callbacks = cb
 	f.h.Log = zerolog.New(f.log)
 	f.h.JobTimeout = 3 * time.Second // lease steps of 1 s: the fixture's jobs have a fixed 1-minute deadline
@@ -101,7 +109,7 @@ func newCallbackFixture(t *testing.T, opts ...func(*dataversetest.Options)) *cbF
 }
 
 // waitMessages waits until n messages are published.
-func (f *cbFixture) waitMessages(n int) []Message {
+func (f *cbFixture) waitMessages(n int) []callback.Message {
 	f.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -154,7 +162,7 @@ func TestCallbackTriggerPublishesTheRunsMessage(t *testing.T) {
 	}
 	m := f.waitMessages(1)[0]
 	out, _ := m.Variables["flowOutputs"].(map[string]any)
-	if m.Name != DefaultCallbackMessage || m.CorrelationKey != id || m.ID != id || m.TTL != time.Hour ||
+	if m.Name != callback.DefaultMessage || m.CorrelationKey != id || m.ID != id || m.TTL != time.Hour ||
 		m.Variables["flowSessionId"] != id || m.Variables["statusCode"] != int64(4) || m.Variables["statusName"] != "Succeeded" ||
 		out["Output1"] != "called back" {
 		t.Fatalf("message = %+v", m)
@@ -293,14 +301,20 @@ func TestCallbackForgedOrExpiredIsRefusedAndPublishesNothing(t *testing.T) {
 	other := f.startRun(map[string]any{"waitMode": "poll", "workflowId": failingFlow})
 	f.waitStatus(other)
 	auth := map[string]any{"type": "bearer", "token": "{{secrets.TOKEN}}"}
-	sign := func(k *callbackKeys, org, wf string, exp time.Duration) string {
-		tok, err := k.sign(callbackClaims{Org: org, Workflow: wf, Mode: callbackModeMessage, Expires: time.Now().Add(exp).Unix()}, auth)
+	attacker, err := callback.New(f.recv.URL, testCallbackKey+"-attacker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sign issues a token for a run of wf in org that expires exp from now.
+	sign := func(cb *callback.Callbacks, org, wf string, exp time.Duration) string {
+		cb.TokenTTL = time.Hour
+		_, tok, err := cb.URL(org, wf, callback.ModeMessage, 0, auth, time.Now().Add(exp-time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	good := sign(f.cb.keys, f.srv.URL(), workflowID, time.Hour)
+	good := sign(f.cb, f.srv.URL(), workflowID, time.Hour)
 	tampered := []byte(good)
 	tampered[10] ^= 1
 	cases := []struct {
@@ -309,8 +323,8 @@ func TestCallbackForgedOrExpiredIsRefusedAndPublishesNothing(t *testing.T) {
 	}{
 		{"garbage", "not-a-token", workflowID, done, 401},
 		{"tampered", string(tampered), workflowID, done, 401},
-		{"signed with another key", sign(testKeys(t, testCallbackKey+"-attacker"), f.srv.URL(), workflowID, time.Hour), workflowID, done, 401},
-		{"expired", sign(f.cb.keys, f.srv.URL(), workflowID, -time.Minute), workflowID, done, 403},
+		{"signed with another key", sign(attacker, f.srv.URL(), workflowID, time.Hour), workflowID, done, 401},
+		{"expired", sign(f.cb, f.srv.URL(), workflowID, -time.Minute), workflowID, done, 403},
 		{"workflow header not the token's", good, failingFlow, done, 403},
 		{"run of another workflow", good, workflowID, other, 403},
 		{"unknown run", good, workflowID, "00000000-0000-4000-8000-000000000001", 403},
@@ -466,11 +480,7 @@ func TestCallbackTokenKeepsSecretReferences(t *testing.T) {
 	id := f.startRun(nil)
 	s, _ := f.srv.Session(id)
 	tok := s.CallbackURL[strings.Index(s.CallbackURL, "/callbacks/")+len("/callbacks/"):]
-	c, err := f.cb.keys.parse(tok, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := f.cb.keys.auth(c)
+	_, auth, err := f.cb.Open(tok, time.Now())
 	if err != nil || auth["token"] != "{{secrets.TOKEN}}" {
 		t.Fatalf("sealed authentication = %v, %v; want the placeholder, not the secret", auth, err)
 	}
@@ -494,8 +504,8 @@ func TestCallbackRunWithoutWorkflowIsRefused(t *testing.T) {
 			fmt.Fprint(w, row) // any read: the run's row, or its outputs
 		}))
 		t.Cleanup(dv.Close)
-		tok, err := f.cb.keys.sign(callbackClaims{Org: dv.URL, Workflow: workflowID, Mode: callbackModeMessage, Expires: time.Now().Add(time.Hour).Unix()},
-			map[string]any{"type": "bearer", "token": "{{secrets.TOKEN}}"})
+		_, tok, err := f.cb.URL(dv.URL, workflowID, callback.ModeMessage, time.Hour,
+			map[string]any{"type": "bearer", "token": "{{secrets.TOKEN}}"}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -506,4 +516,32 @@ func TestCallbackRunWithoutWorkflowIsRefused(t *testing.T) {
 	if m := f.pub.published(); len(m) != 0 {
 		t.Fatalf("published %d messages for runs of no workflow", len(m))
 	}
+}
+
+// A run whose outputs echo a secret the trigger passed in: the message the callback receiver
+// publishes, and its log, hold none of it, however long after the trigger the callback comes
+// (the trigger's job and its secrets are long gone: the token names the placeholders).
+func TestSecretsLeakNotFromCallbacks(t *testing.T) {
+	f := newCallbackFixture(t)
+	live := secrets.NewRegistry()
+	// The process's logger: every line scrubbed of the secrets live holds.
+	logger := zerolog.New(live.Writer(f.log)).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	f.h.Live, f.h.Log, f.rc.Live, f.rc.Log = live, logger, live, logger
+	const input = "input-secret-passed-to-the-flow"
+	f.env["SECRET_IN"] = input
+	if _, err := f.run(f.trigger(map[string]any{"runInputs": map[string]any{"Input1": "{{secrets.IN}}"}}), triggerHeaders); err != nil {
+		t.Fatal(err)
+	}
+	m := f.waitMessages(1)[0]
+	if out, _ := m.Variables["flowOutputs"].(map[string]any); out["Output1"] != "***" {
+		t.Fatalf("flowOutputs = %v, want the echoed input scrubbed", m.Variables["flowOutputs"])
+	}
+	f.callbacksSent(1)
+	raw, _ := json.Marshal(m.Variables)
+	for _, text := range []string{string(raw), f.log.String()} {
+		if l := secretstest.Leaks(text, input); len(l) > 0 {
+			t.Errorf("the input secret left the worker: %s", strings.Join(l, "; "))
+		}
+	}
+	f.noLeak()
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pa-connector/pa-connector/auth"
-	"github.com/pa-connector/pa-connector/connector/secrets"
+	"github.com/pa-connector/pa-connector/callback"
+	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/expr"
 	"github.com/pa-connector/pa-connector/operations"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
 // Handler runs one job: decode, resolve secrets, bind, check hosts, call Dataverse (or, in
@@ -25,7 +27,7 @@ type Handler struct {
 	// Live holds the secret values in use in the process; the callback receiver holds its
 	// values there and scrubs what it publishes and records (nil: nothing is scrubbed).
 	Live      *secrets.Registry
-	Hosts     *HostPolicy
+	Hosts     *egress.HostPolicy
 	Tokens    *auth.Cache
 	Transport http.RoundTripper // shared base transport (connection pool, host-checked dialer, limits)
 	Exprs     *expr.Cache
@@ -40,11 +42,11 @@ type Handler struct {
 	// OnThrottle, when set, is told about each 429 and whether the worker waited in-process.
 	OnThrottle func(wait time.Duration, inProcess bool)
 	// Limits keeps requests under Dataverse's service-protection limits (nil: no client-side limit).
-	Limits *Limits
+	Limits *egress.Limits
 	// JobTimeout is what a waiting job's timeout is extended to each time (default 5 minutes).
 	JobTimeout time.Duration
 	// Callbacks, when set, lets triggers ask Power Automate for a completion callback.
-	Callbacks *Callbacks
+	Callbacks *callback.Callbacks
 	// Records signs the runs triggers record on their element instance (nil: a random key
 	// for this process, see record.go).
 	Records *RunRecords
@@ -52,6 +54,10 @@ type Handler struct {
 	Log zerolog.Logger
 	Now func() time.Time
 }
+
+// CompatJobType is the job type of Camunda's REST connector, which Camunda's Power Automate
+// template uses; served when HTTPJSONCompat is on.
+const CompatJobType = "io.camunda:http-json:1"
 
 // DefaultMaxOutputBytes is Camunda's limit for a connector's output variables.
 const DefaultMaxOutputBytes = 1536 * 1024
@@ -87,7 +93,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	// scrubs every line while they are, so nothing below scrubs by itself.
 	job.Secrets.Add(used...)
 	for _, v := range used {
-		if h.Callbacks.isKey(v) || h.Records.isKey(v) {
+		if h.Callbacks.IsKey(v) || h.Records.isKey(v) {
 			return Result{}, Permanentf("a {{secrets.…}} placeholder resolves to the worker's callback key, which jobs may not read")
 		}
 	}
@@ -199,11 +205,11 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 // send sends one call through the client stack (Egress.Client): auth, limits, 429 waits,
 // redirects, metrics and sent-detection are its layers, not this function's.
 func (h *Handler) send(ctx context.Context, job Job, _ headers, b *bound, call operations.Call) (*operations.Response, error) {
-	e := Egress{Base: h.Transport, Tokens: h.Tokens, Limits: h.Limits, Observe: h.Observe,
+	e := egress.Egress{Base: h.Transport, Tokens: h.Tokens, Limits: h.Limits, Observe: h.Observe,
 		OnThrottle: h.OnThrottle, MaxThrottleWaits: h.MaxThrottleWaits, Now: h.Now}
-	r := Route{Op: call.Op, Credentials: b.creds, OnToken: b.sentToken, Timeout: b.timeout, Deadline: job.deadline}
+	r := egress.Route{Op: call.Op, Credentials: b.creds, OnToken: b.sentToken, Timeout: b.timeout, Deadline: job.deadline}
 	if h.Limits != nil && b.org != "" {
-		r.Identity = identityOf(b)
+		r.Identity = egress.Identity(b.org, b.creds)
 		if call.Op == operations.OpTrigger {
 			r.Connection = b.connection
 		}
@@ -363,8 +369,8 @@ func classify(err error, hd headers) error {
 		he *operations.HTTPError
 		te *operations.TransportError
 		ke *auth.TokenError
-		ho *HostError
-		re *RedirectError
+		ho *egress.HostError
+		re *egress.RedirectError
 	)
 	var (
 		retry *RetryError
@@ -396,7 +402,7 @@ func classify(err error, hd headers) error {
 		}
 		return Permanent(err)
 	case errors.As(err, &te):
-		if te.Op == operations.OpTrigger && MayHaveBeenSent(err) {
+		if te.Op == operations.OpTrigger && egress.MayHaveBeenSent(err) {
 			// RunDesktopFlow has no idempotency key: a trigger that may have reached Dataverse
 			// must not be sent again blindly, or a second run could start. One that failed
 			// before it was sent (the token endpoint, DNS, dial, TLS handshake) is retried.

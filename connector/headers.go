@@ -93,6 +93,10 @@ func isoDuration(d time.Duration) string {
 
 var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$`)
 
+// ParseDuration parses an ISO-8601 duration as the jobTimeout and retryBackoff headers take
+// it (parseDuration); the worker's settings take it too.
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
 // parseDuration parses an ISO-8601 duration of days, hours, minutes and seconds (PT30S, P1DT2H).
 // Years, months and weeks are refused: their length is not fixed.
 func parseDuration(s string) (time.Duration, error) {

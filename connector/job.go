@@ -2,9 +2,10 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/pa-connector/pa-connector/connector/secrets"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
 // Job is what a handler needs of an activated job, independent of the gateway client.
@@ -20,7 +21,7 @@ type Job struct {
 	Headers            map[string]string
 	Variables          string // JSON object
 	// Lease, when set, holds the job's current deadline and extends it; nil means Deadline is fixed.
-	Lease *Lease
+	Lease Lease
 	// SetLocal, when set, records variables on the job's element instance (local scope), where
 	// a redelivered job finds them.
 	SetLocal func(ctx context.Context, vars map[string]any) error
@@ -32,6 +33,28 @@ type Job struct {
 	// the adapter has answered and logged the job; nil holds nothing.
 	Secrets *secrets.Set
 }
+
+// Lease is a job's reservation on the worker, as the Zeebe adapter keeps it: its deadline,
+// which a handler may push out (UpdateJobTimeout), and the hold that marks a trigger's
+// critical section, from before its request is sent until its run is recorded. A held lease
+// never lapses; interrupted once the request is on its way (Sending), the job raises an
+// incident saying a run may have started instead of being handed back.
+type Lease interface {
+	// Deadline is when the job's reservation ends.
+	Deadline() time.Time
+	// Extend sets the job's timeout to d from now (ErrNoExtension: it cannot be extended).
+	Extend(ctx context.Context, d time.Duration) error
+	// Hold starts the critical section of a trigger whose call lasts at most bound, after
+	// making sure the lease outlasts it; on an error the trigger must not be sent.
+	Hold(ctx context.Context, bound time.Duration) error
+	// Sending marks the held trigger's request as on its way: it may reach Dataverse.
+	Sending()
+	// Release ends the critical section: the run is recorded.
+	Release()
+}
+
+// ErrNoExtension means the lease cannot be extended.
+var ErrNoExtension = errors.New("the job's timeout cannot be extended")
 
 // hold starts the critical section of a trigger whose call lasts at most bound (see
 // Lease.Hold); without a lease there is nothing to hold.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -110,7 +111,7 @@ func (r *RunRecords) mac256(job Job, status int64, raw []byte) string {
 	m.Write([]byte(runRecordLabel + "\n" + strconv.FormatInt(job.ElementInstanceKey, 10) + "\n" +
 		strconv.FormatInt(job.ProcessInstanceKey, 10) + "\n" + strconv.FormatInt(status, 10) + "\n"))
 	m.Write(raw)
-	return b64.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // recordedRun returns the run recorded on this job's element instance, or nil when there is

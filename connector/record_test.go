@@ -167,23 +167,6 @@ func TestRecordKeyIsNotReadableByJobs(t *testing.T) {
 	}
 }
 
-// The key signs records even without a public URL, so it is checked whenever it is set, and
-// --help says what it is for.
-func TestCallbackKeyCheckedWithoutPublicURL(t *testing.T) {
-	env := map[string]string{"PA_CONNECTOR_CALLBACK_KEY": "short"}
-	_, err := ParseConfig(nil, func(k string) string { return env[k] }, nil)
-	if err == nil || !strings.Contains(err.Error(), "PA_CONNECTOR_CALLBACK_KEY must be at least 32 bytes") || strings.Contains(err.Error(), "short") {
-		t.Fatalf("err = %v", err)
-	}
-	var help strings.Builder
-	PrintHelp(&help)
-	for _, w := range []string{"signs the run a trigger records", "random key per process", "same key on every replica"} {
-		if !strings.Contains(help.String(), w) {
-			t.Errorf("--help should say %q", w)
-		}
-	}
-}
-
 // A record verifies after the trip through the gateway (encoded, stored, decoded with the
 // job's variables) whatever Dataverse answered: numbers of every size, HTML characters,
 // strings that are not UTF-8.

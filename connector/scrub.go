@@ -5,17 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/pa-connector/pa-connector/connector/secrets"
 )
-
-// scrubDecision removes every held secret from what a FailJob or ThrowError command carries
-// besides its message (Worker.message scrubs that): the error code and the variables.
-func scrubDecision(live *secrets.Registry, d Decision) Decision {
-	d.Code = live.Text(d.Code)
-	d.Variables = live.Map(d.Variables)
-	return d
-}
 
 // derived returns what the worker builds out of a job's secrets (held) that a server may echo
 // instead of the secrets themselves: the Basic header of client credentials (with and without

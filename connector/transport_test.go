@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -142,7 +143,7 @@ func (s *resetServer) URL() string { return "https://" + s.ln.Addr().String() }
 func trustTestTLS(t *testing.T, f *fixture) tls.Certificate {
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
-	base := NewBaseTransport(f.h.Hosts, nil)
+	base := egress.NewBaseTransport(f.h.Hosts, nil)
 	base.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	f.h.Transport = base
 	f.h.Tokens = auth.NewCache(&http.Client{Transport: base})
@@ -198,20 +199,14 @@ func TestTriggerFailureBeforeItWasSentIsRetried(t *testing.T) {
 }
 
 // limitUse is what the limits counted for the fixture's bearer or client-credentials caller.
-func limitUse(t *testing.T, l *Limits) (requests, execMs int64) {
+func limitUse(t *testing.T, l *egress.Limits) (requests, execMs int64) {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.users) != 1 {
-		t.Fatalf("%d callers counted, want 1", len(l.users))
+	use := l.Usage()
+	if len(use) != 1 {
+		t.Fatalf("%d callers counted, want 1", len(use))
 	}
-	for _, u := range l.users {
-		u.window.mu.Lock()
-		requests = u.window.sum
-		u.window.mu.Unlock()
-		u.exec.mu.Lock()
-		execMs = u.exec.sum
-		u.exec.mu.Unlock()
+	for _, u := range use {
+		requests, execMs = u.Requests, u.ExecutionTime.Milliseconds()
 	}
 	return requests, execMs
 }
@@ -219,7 +214,7 @@ func limitUse(t *testing.T, l *Limits) (requests, execMs int64) {
 // Item 9: the limits count every request Dataverse sees, the resend after a 401 included.
 func TestLimitsCountTheResendAfter401(t *testing.T) {
 	f := newFixture(t)
-	f.h.Limits = &Limits{}
+	f.h.Limits = &egress.Limits{}
 	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Status: 401})
 	if _, err := f.run(f.oauth(f.trigger(nil), "{{secrets.CLIENT}}"), nil); err != nil {
 		t.Fatal(err)
@@ -235,7 +230,7 @@ func TestLimitsCountTheResendAfter401(t *testing.T) {
 // Item 9: time spent waiting for Entra ID is not Dataverse execution time.
 func TestLimitsDoNotCountTheTokenWaitAsExecutionTime(t *testing.T) {
 	f := newFixture(t)
-	f.h.Limits = &Limits{}
+	f.h.Limits = &egress.Limits{}
 	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpToken, Delay: 1500 * time.Millisecond})
 	start := time.Now()
 	if _, err := f.run(f.oauth(f.trigger(nil), "{{secrets.CLIENT}}"), nil); err != nil {
@@ -285,8 +280,8 @@ func TestProxyIsUsedAndTheAllowListAppliesToTheTarget(t *testing.T) {
 	}))
 	defer proxy.Close()
 	proxyURL, _ := url.Parse(proxy.URL)
-	hosts, _ := NewHostPolicy("dataverse.invalid,*.crm.dynamics.com")
-	c := &http.Client{Transport: NewBaseTransport(hosts, http.ProxyURL(proxyURL))}
+	hosts, _ := egress.NewHostPolicy("dataverse.invalid,*.crm.dynamics.com")
+	c := &http.Client{Transport: egress.NewBaseTransport(hosts, http.ProxyURL(proxyURL))}
 
 	res, err := c.Get("http://dataverse.invalid/api/data/v9.2/")
 	if err != nil {
@@ -303,7 +298,7 @@ func TestProxyIsUsedAndTheAllowListAppliesToTheTarget(t *testing.T) {
 	}
 	for _, refused := range []string{"http://evil.invalid/", "http://" + proxyURL.Host + "/", "http://contoso.crm.dynamics.com/"} {
 		_, err := c.Get(refused)
-		var he *HostError
+		var he *egress.HostError
 		if !errors.As(err, &he) {
 			t.Errorf("GET %s: err = %v, want the allow-list's refusal", refused, err)
 		}

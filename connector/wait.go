@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pa-connector/pa-connector/backoff"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
@@ -35,7 +36,7 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 	}
 	// Status reads with growing pauses (full jitter between 1 s and a ceiling growing by half
 	// each round, up to pollInterval), so that runs started together are not read together.
-	backoff := &Backoff{Min: time.Second, Base: 2 * time.Second, Factor: 1.5, Cap: max(b.pollInterval, time.Second)}
+	pauses := &backoff.Backoff{Min: time.Second, Base: 2 * time.Second, Factor: 1.5, Cap: max(b.pollInterval, time.Second)}
 	var row map[string]any
 	for {
 		res, err := h.send(ctx, job, hd, b, operations.Status(b.org, id))
@@ -47,7 +48,7 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 		if operations.Terminal(int(code)) {
 			break
 		}
-		pause := backoff.Next()
+		pause := pauses.Next()
 		if err := h.keepLease(ctx, job, pause); err != nil {
 			return nil, err
 		}

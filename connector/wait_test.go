@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
@@ -159,11 +160,7 @@ func TestRunFlowAndWaitExtendsTheLease(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	job := f.job(f.waitVars(workflowID), nil)
-	job.Lease = NewLease(time.Now().Add(10*time.Second), cancel, func(_ context.Context, d time.Duration) error {
-		extended = append(extended, d)
-		return nil
-	})
-	defer job.Lease.Stop()
+	job.Lease = &fakeLease{deadline: time.Now().Add(10 * time.Second), extended: &extended}
 	if _, err := f.h.Handle(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +181,7 @@ func TestClientLimitsPreventConcurrency429(t *testing.T) {
 	for _, limited := range []bool{false, true} {
 		f := newFixture(t, func(o *dataversetest.Options) { o.Limits.Concurrent = 3 })
 		if limited {
-			f.h.Limits = &Limits{Concurrent: 3}
+			f.h.Limits = &egress.Limits{Concurrent: 3}
 		}
 		for i := 0; i < 12; i++ {
 			f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Delay: 150 * time.Millisecond})
@@ -210,36 +207,13 @@ func TestClientLimitsPreventConcurrency429(t *testing.T) {
 	}
 }
 
-func TestSlidingWindowAdmitsAtMostMaxPerPeriod(t *testing.T) {
-	w := newWindow(3, 2*time.Second)
-	ctx := context.Background()
-	start := time.Now()
-	for i := 0; i < 3; i++ {
-		if err := w.wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if time.Since(start) > 100*time.Millisecond {
-		t.Fatal("the first three events should pass at once")
-	}
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if err := w.wait(short); err == nil && time.Since(start) < time.Second {
-		t.Fatal("a fourth event within the period was admitted at once")
-	}
-}
-
 func TestJobTimeoutHeaderSetsTheDeadline(t *testing.T) {
 	f := newFixture(t)
 	var got []time.Duration
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	job := f.job(f.trigger(nil), map[string]string{"jobTimeout": "PT10M"})
-	job.Lease = NewLease(time.Now().Add(time.Minute), cancel, func(_ context.Context, d time.Duration) error {
-		got = append(got, d)
-		return nil
-	})
-	defer job.Lease.Stop()
+	job.Lease = &fakeLease{deadline: time.Now().Add(time.Minute), extended: &got}
 	if _, err := f.h.Handle(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -247,3 +221,29 @@ func TestJobTimeoutHeaderSetsTheDeadline(t *testing.T) {
 		t.Fatalf("extensions %v, deadline in %s; want the job's timeout set to 10 minutes", got, time.Until(job.Lease.Deadline()))
 	}
 }
+
+// fakeLease is a job's lease as the Zeebe adapter keeps it, minus the timer: Extend moves the
+// deadline and records the timeout asked for; holds are not tracked.
+type fakeLease struct {
+	mu       sync.Mutex
+	deadline time.Time
+	extended *[]time.Duration
+}
+
+func (l *fakeLease) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deadline
+}
+
+func (l *fakeLease) Extend(_ context.Context, d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	*l.extended = append(*l.extended, d)
+	l.deadline = time.Now().Add(d)
+	return nil
+}
+
+func (l *fakeLease) Hold(context.Context, time.Duration) error { return nil }
+func (l *fakeLease) Sending()                                  {}
+func (l *fakeLease) Release()                                  {}

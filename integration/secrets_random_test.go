@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pa-connector/pa-connector/connector/secrets/secretstest"
+	"github.com/pa-connector/pa-connector/secrets/secretstest"
 )
 
 // The property of connector's TestSecretsNeverLeakProperty through the binary, for a few

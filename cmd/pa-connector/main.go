@@ -10,16 +10,15 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/pa-connector/pa-connector/connector"
-	"github.com/pa-connector/pa-connector/connector/secrets"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "expr" {
 		os.Exit(runExpr(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	cfg, err := connector.ParseConfig(os.Args[1:], os.Getenv, os.Stdout)
-	if errors.Is(err, connector.ErrHelp) {
+	cfg, err := ParseConfig(os.Args[1:], os.Getenv, os.Stdout)
+	if errors.Is(err, ErrHelp) {
 		return
 	}
 	if err != nil {
@@ -27,11 +26,11 @@ func main() {
 		os.Exit(2)
 	}
 	live := secrets.NewRegistry()
-	logger := connector.NewLogger(cfg, os.Stderr, live)
+	logger := newLogger(cfg, os.Stderr, live)
 	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := connector.Run(ctx, cfg, logger, live); err != nil {
+	if err := run(ctx, cfg, logger, live); err != nil {
 		logger.Error().Err(err).Msg("pa-connector failed")
 		os.Exit(1)
 	}

@@ -69,7 +69,7 @@ func profileSummary(dir, stem string, secs int, r result) *profile {
 
 // entryPoints are functions whose cumulative share tells where the time goes.
 var entryPoints = []struct{ label, fn string }{
-	{"job goroutines: handler + answer", "github.com/pa-connector/pa-connector/connector.(*Worker).run"},
+	{"job goroutines: handler + answer", "github.com/pa-connector/pa-connector/zeebe.(*Worker).run"},
 	{"handler (decode → HTTP → expressions)", "github.com/pa-connector/pa-connector/connector.(*Handler).Handle"},
 	{"Complete command (gRPC unary call)", "github.com/camunda/zeebe/clients/go/v8/pkg/commands.(*CompleteJobCommand).Send"},
 	{"the job's log line", "github.com/rs/zerolog.(*Event).Msg"},
