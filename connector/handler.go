@@ -1,3 +1,8 @@
+// Package connector turns a job into an operation call and an outcome: it decodes the job's
+// variables and headers, resolves secrets, binds and validates the operation, calls it through
+// egress, waits for a run when asked, and maps the answer through the result and error
+// expressions into output variables or a typed outcome (outcome.go). The Zeebe adapter (package
+// zeebe) runs it and answers the gateway.
 package connector
 
 import (

@@ -1,3 +1,6 @@
+// Package egress is every call the worker makes: the host policy (allow-list, IANA
+// special-purpose addresses), Dataverse's service-protection limits, and the http.RoundTripper
+// stack a call goes through, one layer per concern in the order Egress.Client writes down.
 package egress
 
 import (
