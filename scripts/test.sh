@@ -46,8 +46,7 @@ if [[ "$what" == all ]]; then
   bash scripts/bench.sh -short && bash scripts/container-smoke.sh
 fi
 
-step "engine: conformance (one test per item of the Zeebe 8.5 reference's checklist) and the SIGKILL crash test"
-go test -tags integration -count=1 -timeout 10m ./engine/conformance/ ./engine/crashtest/
-
-step "integration tests (they start pa-engine themselves)"
-go test -tags integration -count=1 -timeout 15m ./integration/ "${@:2}"
+# One go test command for the three packages, so that they run side by side (go test runs up to
+# GOMAXPROCS packages at once): the integration tests mostly wait on processes and timers.
+step "engine conformance (one test per item of the Zeebe 8.5 reference's checklist), the SIGKILL crash test, and the integration tests (they start pa-engine themselves)"
+go test -tags integration -count=1 -timeout 15m ./engine/conformance/ ./engine/crashtest/ ./integration/ "${@:2}"
