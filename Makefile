@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build engine test unit fuzz integration node-checks demo bench clean reliability
+.PHONY: all build engine test unit fuzz integration node-checks demo bench clean reliability generate
 
 all: build
 
@@ -23,6 +23,11 @@ engine:
 # (the project's own Zeebe gateway) themselves.
 test:
 	bash scripts/test.sh
+
+# Rewrites what connector/spec generates: examples/element-templates/*.json and README.md's
+# operation reference (CI fails when they differ from the declarations).
+generate:
+	$(GO) run ./tools/specgen
 
 unit:
 	$(GO) vet ./...

@@ -15,16 +15,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/connector/spec"
 	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/secrets"
 )
 
-// Variables the native job type reads, as Camunda's Power Automate template names them.
-var nativeVariables = []string{
-	"operationType", "organizationUri", "authentication", "flowSessionId", "workflowId",
-	"connectionName", "connectionType", "runMode", "runPriority", "runTimeout", "runInputs",
-	"callbackUrl", "connectionTimeoutInSeconds", "pollInterval", "waitMode", RecordedRunVariable,
-}
+// Variables the native job type reads: operationType, the declared fields of every operation,
+// and the recorded run.
+var nativeVariables = func() []string {
+	out := []string{"operationType"}
+	for _, f := range spec.PowerAutomate.Fields() {
+		out = append(out, f.Name)
+	}
+	return append(out, RecordedRunVariable)
+}()
 
 // Variables of Camunda's REST connector (io.camunda:http-json:1), read in compatibility mode.
 var restVariables = []string{
@@ -32,8 +36,8 @@ var restVariables = []string{
 	"connectionTimeoutInSeconds", "readTimeoutInSeconds", RecordedRunVariable,
 }
 
-// DefaultConnectionTimeout is the template's connectionTimeoutInSeconds default.
-const DefaultConnectionTimeout = 20 * time.Second
+// DefaultConnectionTimeout is the declared connectionTimeoutInSeconds default.
+var DefaultConnectionTimeout = time.Duration(declaredInt(spec.ConnectionTimeout)) * time.Second
 
 // bound is a job's variables turned into one HTTP call.
 type bound struct {
@@ -71,64 +75,79 @@ func inputErr(field, format string, args ...any) error {
 	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// bindNative turns the native job type's variables into a call.
+// bindNative turns the native job type's variables into a call: the operation's declared fields
+// are bound and checked (bindFields), then the operation's handler builds the call.
 func bindNative(v map[string]any) (*bound, error) {
 	opName, err := str(v, "operationType", true)
 	if err != nil {
 		return nil, err
 	}
-	org, err := orgURL(v)
+	op, build := spec.PowerAutomate.Operation(opName), nativeOps[opName]
+	if op == nil || build == nil {
+		var names []string
+		for _, op := range spec.PowerAutomate.Operations {
+			names = append(names, op.Name)
+		}
+		return nil, inputErr("operationType", "unknown operation %q (want %s or %s)", opName,
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+	}
+	val, err := bindFields(v, op.Fields, (*spec.Field).Var)
 	if err != nil {
 		return nil, err
 	}
-	b := &bound{org: org}
-	if b.timeout, err = seconds(v, "connectionTimeoutInSeconds", DefaultConnectionTimeout); err != nil {
+	b := &bound{org: val.text(spec.OrganizationURI), timeout: time.Duration(val.int(spec.ConnectionTimeout)) * time.Second}
+	ba := val[spec.Authentication].(boundAuth)
+	b.creds, b.scrub = ba.creds, ba.scrub
+	defaultScopes(b.creds, b.org)
+	if err := build(b, val); err != nil {
 		return nil, err
-	}
-	if b.creds, b.scrub, err = credentials(v["authentication"], org); err != nil {
-		return nil, err
-	}
-	switch operations.Op(opName) {
-	case OpRunFlowAndWait:
-		b.wait = true
-		if b.pollInterval, err = pollInterval(v); err != nil {
-			return nil, err
-		}
-		fallthrough
-	case operations.OpTrigger:
-		wf, err := id(v, "workflowId")
-		if err != nil {
-			return nil, err
-		}
-		body, err := triggerBody(v, map[string]string{"timeout": "runTimeout", "inputs": "runInputs"})
-		if err != nil {
-			return nil, err
-		}
-		if b.call, err = operations.Trigger(org, wf, body); err != nil {
-			return nil, err
-		}
-		b.connection = body.ConnectionName
-		b.workflow, b.body = wf, body
-		if b.waitMode, err = str(v, "waitMode", false); err != nil {
-			return nil, err
-		}
-		if b.waitMode = strings.ToLower(strings.TrimSpace(b.waitMode)); b.waitMode != "" && b.waitMode != WaitPoll && b.waitMode != WaitCallback {
-			return nil, inputErr("waitMode", "must be poll or callback, got %s", excerpt(b.waitMode, 40))
-		}
-	case operations.OpStatus, operations.OpOutputs, operations.OpCancel:
-		sid, err := id(v, "flowSessionId")
-		if err != nil {
-			return nil, err
-		}
-		b.call = map[operations.Op]func(string, string) operations.Call{
-			operations.OpStatus:  operations.Status,
-			operations.OpOutputs: operations.Outputs,
-			operations.OpCancel:  operations.Cancel,
-		}[operations.Op(opName)](org, sid)
-	default:
-		return nil, inputErr("operationType", "unknown operation %q (want triggerFlowRun, getStatusOfFlowRun, getFlowOutputs, cancelFlowRun or runFlowAndWait)", opName)
 	}
 	return b, nil
+}
+
+// nativeOps build each declared operation's call from its bound fields. Every operation
+// spec.PowerAutomate declares has one, and only those (TestEveryDeclaredOperationHasAHandler).
+var nativeOps = map[string]func(*bound, values) error{
+	spec.OpGetStatus: func(b *bound, v values) error {
+		b.call = operations.Status(b.org, v.text(spec.FlowSessionID))
+		return nil
+	},
+	spec.OpGetOutputs: func(b *bound, v values) error {
+		b.call = operations.Outputs(b.org, v.text(spec.FlowSessionID))
+		return nil
+	},
+	spec.OpCancel: func(b *bound, v values) error {
+		b.call = operations.Cancel(b.org, v.text(spec.FlowSessionID))
+		return nil
+	},
+	spec.OpTrigger: bindTrigger,
+	spec.OpRunFlowAndWait: func(b *bound, v values) error {
+		b.wait, b.pollInterval = true, v.duration(spec.PollInterval)
+		return bindTrigger(b, v)
+	},
+}
+
+func bindTrigger(b *bound, v values) error {
+	wf, body := v.text(spec.WorkflowID), runBody(v)
+	var err error
+	if b.call, err = operations.Trigger(b.org, wf, body); err != nil {
+		return err
+	}
+	b.connection, b.workflow, b.body, b.waitMode = body.ConnectionName, wf, body, v.text(spec.WaitMode)
+	return nil
+}
+
+// runBody is RunDesktopFlow's body from the bound spec.TriggerFields.
+func runBody(v values) operations.RunDesktopFlowBody {
+	return operations.RunDesktopFlowBody{
+		ConnectionName: v.text(spec.ConnectionName),
+		ConnectionType: int32(v.int(spec.ConnectionType)),
+		RunMode:        v.text(spec.RunMode),
+		RunPriority:    v.text(spec.RunPriority),
+		Timeout:        int32(v.int(spec.RunTimeout)),
+		Inputs:         v.text(spec.RunInputs),
+		CallbackURL:    v.text(spec.CallbackURL),
+	}
 }
 
 // bindREST turns Camunda REST connector variables into a call. A URL that addresses a Dataverse
@@ -222,7 +241,7 @@ func bindREST(v map[string]any) (*bound, error) {
 			if !ok {
 				return nil, inputErr("body", "must be a context (map) for RunDesktopFlow, got %s", typeName(body))
 			}
-			tb, err := triggerBody(m, map[string]string{})
+			tv, err := bindFields(m, spec.TriggerFields, (*spec.Field).WireName)
 			if err != nil {
 				var ie *InputError
 				if errors.As(err, &ie) {
@@ -230,6 +249,7 @@ func bindREST(v map[string]any) (*bound, error) {
 				}
 				return nil, err
 			}
+			tb := runBody(tv)
 			b.connection = tb.ConnectionName
 			body = tb
 		}
@@ -298,13 +318,10 @@ func restAuth(a any, b *bound, org string) error {
 
 // credentials binds the template's authentication object for Dataverse.
 func credentials(a any, org string) (*auth.Credentials, []string, error) {
-	m, ok := a.(map[string]any)
-	if !ok {
-		if a == nil {
-			return nil, nil, inputErr("authentication", "is required")
-		}
-		return nil, nil, inputErr("authentication", "must be a context (map), got %s", typeName(a))
+	if err := authContext(a); err != nil {
+		return nil, nil, err
 	}
+	m := a.(map[string]any)
 	typ, _ := m["type"].(string)
 	c := &auth.Credentials{Type: strings.ToLower(strings.TrimSpace(typ))}
 	switch c.Type {
@@ -329,9 +346,7 @@ func credentials(a any, org string) (*auth.Credentials, []string, error) {
 		default:
 			return nil, nil, inputErr("authentication.scopes", "must be a string or a list of strings, got %s", typeName(s))
 		}
-		if len(c.Scopes) == 0 && org != "" {
-			c.Scopes = []string{org + "/.default"}
-		}
+		defaultScopes(c, org)
 	case "":
 		return nil, nil, inputErr("authentication.type", "is required (bearer or oauth-client-credentials-flow)")
 	default:
@@ -341,114 +356,6 @@ func credentials(a any, org string) (*auth.Credentials, []string, error) {
 		return nil, nil, &InputError{Field: "authentication", Msg: err.Error()}
 	}
 	return c, []string{c.Token, c.ClientSecret}, nil
-}
-
-// triggerBody binds RunDesktopFlow's fields with the types Dataverse declares. names maps a body
-// field to the variable that holds it when they differ (runTimeout, runInputs).
-func triggerBody(v map[string]any, names map[string]string) (operations.RunDesktopFlowBody, error) {
-	name := func(f string) string {
-		if n, ok := names[f]; ok {
-			return n
-		}
-		return f
-	}
-	var b operations.RunDesktopFlowBody
-	var err error
-	if b.ConnectionName, err = str(v, "connectionName", true); err != nil {
-		return b, err
-	}
-	mode, err := str(v, "runMode", true)
-	if err != nil {
-		return b, err
-	}
-	b.RunMode = strings.ToLower(strings.TrimSpace(mode))
-	if b.RunMode != "attended" && b.RunMode != "unattended" {
-		return b, inputErr("runMode", "must be attended or unattended, got %s", excerpt(mode, 40))
-	}
-	if b.RunPriority, err = str(v, "runPriority", false); err != nil {
-		return b, err
-	}
-	if b.RunPriority == "" {
-		b.RunPriority = "normal"
-	}
-	ct, err := integer(v, "connectionType", 1)
-	if err != nil {
-		return b, err
-	}
-	if ct != 1 && ct != 2 {
-		return b, inputErr("connectionType", "must be 1 (connection) or 2 (connection reference), got %d", ct)
-	}
-	b.ConnectionType = int32(ct)
-	to, err := integer(v, name("timeout"), 7200)
-	if err != nil {
-		return b, err
-	}
-	if to < 1 || to > 86400 {
-		return b, inputErr(name("timeout"), "must be between 1 and 86400 seconds, got %d", to)
-	}
-	b.Timeout = int32(to)
-	switch in := v[name("inputs")].(type) {
-	case nil:
-	case string:
-		if strings.TrimSpace(in) != "" {
-			obj, err := decodeJSON(in, name("inputs"))
-			if err != nil {
-				var ie *InputError
-				if errors.As(err, &ie) && ie.Field == name("inputs") {
-					ie.Msg = "must be a JSON object (as a context or a JSON string): " + strings.TrimPrefix(ie.Msg, "is ")
-				}
-				return b, err
-			}
-			if _, ok := obj.(map[string]any); !ok {
-				// "null", a list or a number would reach the flow as its inputs: Dataverse takes an object.
-				return b, inputErr(name("inputs"), "must be a JSON object (as a context or a JSON string), got %s", typeName(obj))
-			}
-			b.Inputs = in
-		}
-	case map[string]any:
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return b, inputErr(name("inputs"), "cannot be encoded as JSON: %v", err)
-		}
-		b.Inputs = string(raw)
-	default:
-		return b, inputErr(name("inputs"), "must be a context or a JSON object string, got %s", typeName(in))
-	}
-	if len(b.Inputs) > 2<<20 {
-		return b, inputErr(name("inputs"), "is %d bytes; Dataverse takes at most 2 MB", len(b.Inputs))
-	}
-	if b.CallbackURL, err = str(v, "callbackUrl", false); err != nil {
-		return b, err
-	}
-	return b, nil
-}
-
-func orgURL(v map[string]any) (string, error) {
-	s, err := str(v, "organizationUri", true)
-	if err != nil {
-		return "", err
-	}
-	s = strings.TrimRight(strings.TrimSpace(s), "/")
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", inputErr("organizationUri", "must be an absolute URL such as https://org.crm.dynamics.com")
-	}
-	if u.RawQuery != "" || (u.Path != "" && u.Path != "/") {
-		return "", inputErr("organizationUri", "must be the organization's root URL, without path or query")
-	}
-	return s, nil
-}
-
-func id(v map[string]any, field string) (string, error) {
-	s, err := str(v, field, true)
-	if err != nil {
-		return "", err
-	}
-	s = strings.Trim(strings.TrimSpace(s), "{}")
-	if !operations.ValidID(s) {
-		return "", inputErr(field, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %s", excerpt(s, 60))
-	}
-	return strings.ToLower(s), nil
 }
 
 // str reads a string variable; numbers are not silently accepted.
@@ -585,25 +492,31 @@ func excerpt(s string, n int) string {
 }
 
 // OpRunFlowAndWait triggers a run and completes the job only when the run has ended.
-const OpRunFlowAndWait operations.Op = "runFlowAndWait"
-
-// DefaultPollInterval is the longest pause between two status reads of runFlowAndWait.
-const DefaultPollInterval = 30 * time.Second
-
-func pollInterval(v map[string]any) (time.Duration, error) {
-	s, err := str(v, "pollInterval", false)
-	if err != nil || s == "" {
-		return DefaultPollInterval, err
-	}
-	d, err := parseDuration(s)
-	if err != nil {
-		return 0, inputErr("pollInterval", "%v", err)
-	}
-	if d < time.Second || d > time.Hour {
-		return 0, inputErr("pollInterval", "must be between PT1S and PT1H, got %s", s)
-	}
-	return d, nil
-}
+const OpRunFlowAndWait operations.Op = spec.OpRunFlowAndWait
 
 // sentToken holds an access token sent for the job with the job's secrets.
 func (b *bound) sentToken(token string) { b.secrets.Add(token) }
+
+// authContext checks that the authentication variable is there and is a context.
+func authContext(a any) error {
+	if _, ok := a.(map[string]any); ok {
+		return nil
+	}
+	if a == nil {
+		return inputErr("authentication", "is required")
+	}
+	return inputErr("authentication", "must be a context (map), got %s", typeName(a))
+}
+
+// boundAuth is an Auth field bound: the credentials and the literal secrets to scrub.
+type boundAuth struct {
+	creds *auth.Credentials
+	scrub []string
+}
+
+// defaultScopes gives client credentials without scopes the organization's default scope.
+func defaultScopes(c *auth.Credentials, org string) {
+	if c.Type == auth.TypeClientCredentials && len(c.Scopes) == 0 && org != "" {
+		c.Scopes = []string{org + "/.default"}
+	}
+}

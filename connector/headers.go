@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pa-connector/pa-connector/connector/spec"
 )
 
 // headers are the task headers Camunda's templates set.
@@ -26,12 +28,12 @@ func parseHeaders(h map[string]string) (headers, error) {
 	}
 	var err error
 	if s := h["retryBackoff"]; s != "" {
-		if out.retryBackoff, err = boundedDuration(s, 0, MaxRetryBackoff); err != nil {
+		if out.retryBackoff, err = boundedDuration(s, spec.RetryBackoff.Shortest, spec.RetryBackoff.Longest); err != nil {
 			return out, fmt.Errorf("task header retryBackoff: %w", err)
 		}
 	}
 	if s := h["jobTimeout"]; s != "" {
-		if out.jobTimeout, err = boundedDuration(s, time.Second, MaxJobTimeoutHeader); err != nil {
+		if out.jobTimeout, err = boundedDuration(s, spec.JobTimeout.Shortest, spec.JobTimeout.Longest); err != nil {
 			return out, fmt.Errorf("task header jobTimeout: %w", err)
 		}
 	}
@@ -39,17 +41,17 @@ func parseHeaders(h map[string]string) (headers, error) {
 }
 
 // Bounds of the durations a job can carry. Zeebe takes any timeout and backoff; values beyond
-// these are mistakes (P100000D), and a job held or parked that long looks lost.
-const (
-	// MaxJobTimeoutHeader bounds the jobTimeout header: a job reserved longer than a day hides
-	// a crashed worker's job for that long (runFlowAndWait extends its lease itself).
-	MaxJobTimeoutHeader = 24 * time.Hour
-	// MaxRetryBackoff bounds the retryBackoff header and jobError's retryBackoff: a retry
-	// parked for more than a day is better an incident that someone sees.
-	MaxRetryBackoff = 24 * time.Hour
-	// MaxJobErrorRetries bounds jobError's retries (Zeebe's default is 3).
-	MaxJobErrorRetries = 100
+// these are mistakes (P100000D), and a job held or parked that long looks lost. The header
+// bounds are declared with the headers (spec.JobTimeout, spec.RetryBackoff).
+var (
+	// MaxJobTimeoutHeader bounds the jobTimeout header.
+	MaxJobTimeoutHeader = spec.JobTimeout.Longest
+	// MaxRetryBackoff bounds the retryBackoff header and jobError's retryBackoff.
+	MaxRetryBackoff = spec.RetryBackoff.Longest
 )
+
+// MaxJobErrorRetries bounds jobError's retries (Zeebe's default is 3).
+const MaxJobErrorRetries = 100
 
 // boundedDuration parses an ISO-8601 duration and checks it lies in [lo, hi].
 func boundedDuration(s string, lo, hi time.Duration) (time.Duration, error) {
@@ -58,40 +60,12 @@ func boundedDuration(s string, lo, hi time.Duration) (time.Duration, error) {
 		return 0, err
 	}
 	if d < lo || d > hi {
-		return 0, fmt.Errorf("must be between %s and %s, got %s", isoDuration(lo), isoDuration(hi), excerpt(s, 40))
+		return 0, fmt.Errorf("must be between %s and %s, got %s", spec.ISODuration(lo), spec.ISODuration(hi), excerpt(s, 40))
 	}
 	return d, nil
 }
 
-// isoDuration writes d as ISO-8601 days, hours, minutes and seconds (P1D, PT30S, PT0S).
-func isoDuration(d time.Duration) string {
-	if d <= 0 {
-		return "PT0S"
-	}
-	var b strings.Builder
-	b.WriteString("P")
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dD", days)
-		d -= days * 24 * time.Hour
-	}
-	if d > 0 {
-		b.WriteString("T")
-		if h := d / time.Hour; h > 0 {
-			fmt.Fprintf(&b, "%dH", h)
-			d -= h * time.Hour
-		}
-		if m := d / time.Minute; m > 0 {
-			fmt.Fprintf(&b, "%dM", m)
-			d -= m * time.Minute
-		}
-		if d > 0 {
-			b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S")
-		}
-	}
-	return b.String()
-}
-
-var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$`)
+var isoDurationRE = regexp.MustCompile("^" + spec.DurationPattern + "$") // the templates check the same shape
 
 // ParseDuration parses an ISO-8601 duration as the jobTimeout and retryBackoff headers take
 // it (parseDuration); the worker's settings take it too.
