@@ -74,26 +74,33 @@ func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
 // parseDuration parses an ISO-8601 duration of days, hours, minutes and seconds (PT30S, P1DT2H).
 // Years, months and weeks are refused: their length is not fixed.
 func parseDuration(s string) (time.Duration, error) {
-	m := isoDurationRE.FindStringSubmatch(s)
-	if m == nil || s == "P" || s == "PT" || s[len(s)-1] == 'T' {
+	if !isoDurationRE.MatchString(s) {
 		return 0, fmt.Errorf("%s is not an ISO-8601 duration such as PT30S", excerpt(s, 40))
 	}
+	// The shape is checked: each number is followed by its unit, M after T is minutes.
 	var d time.Duration
-	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
-		if m[i+1] != "" {
-			n, err := strconv.ParseInt(m[i+1], 10, 64)
+	num := 1
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == 'T':
+			num = i + 1
+		case c >= '0' && c <= '9' || c == '.' || c == ',':
+		case c == 'S':
+			f, err := strconv.ParseFloat(strings.Replace(s[num:i], ",", ".", 1), 64)
+			if err != nil || f > 1e7 {
+				return 0, fmt.Errorf("%q is out of range", s)
+			}
+			d += time.Duration(f * float64(time.Second))
+			num = i + 1
+		default:
+			n, err := strconv.ParseInt(s[num:i], 10, 64)
 			if err != nil || n > 100000 {
 				return 0, fmt.Errorf("%q is out of range", s)
 			}
-			d += time.Duration(n) * unit
+			d += time.Duration(n) * map[byte]time.Duration{'D': 24 * time.Hour, 'H': time.Hour, 'M': time.Minute}[c]
+			num = i + 1
 		}
-	}
-	if m[4] != "" {
-		f, err := strconv.ParseFloat(strings.Replace(m[4], ",", ".", 1), 64)
-		if err != nil || f > 1e7 {
-			return 0, fmt.Errorf("%q is out of range", s)
-		}
-		d += time.Duration(f * float64(time.Second))
 	}
 	return d, nil
 }

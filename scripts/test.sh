@@ -26,6 +26,10 @@ else
 fi
 
 if [[ "$what" == all ]]; then
+  # The element templates and README's operation reference are generated from connector/spec's
+  # declarations (the same ones the worker binds and validates with); `make generate` rewrites them.
+  step "generated element templates and README operation reference match connector/spec"
+  go test -count=1 -run 'TestGeneratedFilesAreCommitted' ./connector/spec/
   step "go vet"
   go vet ./... && go vet -tags integration ./integration/ ./engine/...
   step "unit tests (race detector)"

@@ -13,12 +13,16 @@ import (
 const TemplateSchema = "https://unpkg.com/@camunda/zeebe-element-templates-json-schema/resources/schema.json"
 
 // Patterns the templates and the binding share. DurationPattern is the ISO-8601 subset the
-// worker parses: days, hours, minutes and seconds (years, months and weeks have no fixed length).
+// worker parses: days, hours, minutes and seconds (years, months and weeks have no fixed
+// length), at least one of them, and T only before a time. RE2 and JavaScript read it alike.
 const (
-	DurationPattern = `P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?`
+	DurationPattern = `P(?:\d+D(?:` + timePart + `)?|` + timePart + `)`
 	GUIDPattern     = `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`
 	// a value the template lets through to the worker unchecked: a FEEL expression or a secret
 	feelOrSecret = `=.+|\{\{secrets\..+\}\}`
+
+	secondsPart = `\d+(?:[.,]\d+)?S`
+	timePart    = `T(?:\d+H(?:\d+M)?(?:` + secondsPart + `)?|\d+M(?:` + secondsPart + `)?|` + secondsPart + `)`
 )
 
 type template struct {
