@@ -203,7 +203,7 @@ func TestTemplatePatternsAgreeWithBinding(t *testing.T) {
 	}
 	for _, s := range []string{"", "0", "20", "7200", "86401", "-1", "1.5", "abc", "attended", "Attended", "unattended ",
 		"PT30S", "PT1H", "P1D", "PT0.5S", "P", "PT", "P1W", "P1Y", "PT1H30M", "pt30s",
-		"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeez", "../x"} {
+		"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeez", "zzzzzzzz-bbbb-cccc-dddd-eeeeeeeeeeee", "../x"} {
 		patternAgrees(t, patterns, s)
 	}
 }
