@@ -55,7 +55,7 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 		if s == "" || err != nil {
 			return nil, err
 		}
-		if g := strings.Trim(strings.TrimSpace(s), "{}"); operations.ValidID(g) {
+		if g := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "{"), "}"); operations.ValidID(g) {
 			return strings.ToLower(g), nil
 		}
 		return nil, inputErr(key, "must be a GUID such as 00000000-0000-0000-0000-000000000000, got %s", excerpt(strings.TrimSpace(s), 60))
