@@ -71,7 +71,7 @@ func compileActions(list []Action, tables map[string]*table) (map[string]*Action
 	return out, nil
 }
 
-// ActionCalls returns the accepted custom API calls, oldest first.
+// ActionCalls returns the accepted custom API calls, oldest first (the last 10,000).
 func (e *Emulator) ActionCalls() []ActionCall {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -121,6 +121,9 @@ func (e *Emulator) serveAction(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	call.Inputs = inputs
 	e.mu.Lock()
+	if len(e.actionLog) >= maxCalls { // bounded like Calls
+		e.actionLog = append(e.actionLog[:0], e.actionLog[1:]...)
+	}
 	e.actionLog = append(e.actionLog, call)
 	e.mu.Unlock()
 	if len(a.Outputs) == 0 {

@@ -113,8 +113,9 @@ func (e *Emulator) resetLocked() {
 	}
 }
 
-// Reset forgets runs, calls, faults, callbacks and limit usage. The
-// configuration and issued tokens stay.
+// Reset forgets runs, calls, faults, callbacks, limit usage, action calls
+// and cloud-flow runs, and puts the tables' rows back to their seed rows.
+// The configuration and issued tokens stay.
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
