@@ -413,3 +413,17 @@ func TestOwnerBindsUserOrTeam(t *testing.T) {
 	}
 	wantError(t, send(t, s, http.MethodPatch, api+"accounts("+id+")", map[string]any{"ownerid@odata.bind": "/accounts(" + id + ")"}), 400, CodePayloadError, "binds table 'systemuser' or 'team'")
 }
+
+func TestResetRestoresTheSeedRows(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{Tables: []Table{{LogicalName: "account", Rows: []map[string]any{{"name": "Seeded"}}}}})
+	create(t, s, "accounts", map[string]any{"name": "Added"})
+	if rows, _ := s.Rows("account"); len(rows) != 2 {
+		t.Fatalf("before reset: %d rows", len(rows))
+	}
+	s.Reset()
+	rows, _ := s.Rows("account")
+	if len(rows) != 1 || rows[0]["name"] != "Seeded" {
+		t.Fatalf("after reset: %v", rows)
+	}
+}
