@@ -360,7 +360,12 @@ func credentials(a any, org string) (*auth.Credentials, []string, error) {
 
 // str reads a string variable; numbers are not silently accepted.
 func str(v map[string]any, field string, required bool) (string, error) {
-	switch s := v[field].(type) {
+	return strOf(field, v[field], required)
+}
+
+// strOf reads the string value x of field.
+func strOf(field string, x any, required bool) (string, error) {
+	switch s := x.(type) {
 	case nil:
 		if required {
 			return "", inputErr(field, "is required")
@@ -379,7 +384,12 @@ func str(v map[string]any, field string, required bool) (string, error) {
 // integer reads a whole number given as a number or a numeric string (Zeebe passes static
 // template values as strings).
 func integer(v map[string]any, field string, def int64) (int64, error) {
-	switch n := v[field].(type) {
+	return integerOf(field, v[field], def)
+}
+
+// integerOf reads the whole-number value x of field.
+func integerOf(field string, x any, def int64) (int64, error) {
+	switch n := x.(type) {
 	case nil:
 		return def, nil
 	case int64:

@@ -45,13 +45,13 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 	}
 	switch f.Kind {
 	case spec.Text:
-		s, err := str(map[string]any{key: x}, key, f.Required)
+		s, err := strOf(key, x, f.Required)
 		if s == "" || err != nil {
 			return nil, err
 		}
 		return s, nil
 	case spec.GUID:
-		s, err := str(map[string]any{key: x}, key, f.Required)
+		s, err := strOf(key, x, f.Required)
 		if s == "" || err != nil {
 			return nil, err
 		}
@@ -64,7 +64,7 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 	case spec.Int:
 		return boundInt(f, key, x)
 	case spec.Enum:
-		s, err := str(map[string]any{key: x}, key, f.Required)
+		s, err := strOf(key, x, f.Required)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 		}
 		return nil, inputErr(key, "must be %s, got %s", f.OneOf(), excerpt(s, 40))
 	case spec.Duration:
-		s, err := str(map[string]any{key: x}, key, f.Required)
+		s, err := strOf(key, x, f.Required)
 		if s == "" || err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func describe(x any) string {
 
 // boundInt binds a whole number within the field's bounds or choices.
 func boundInt(f *spec.Field, key string, x any) (any, error) {
-	n, err := integer(map[string]any{key: x}, key, -1<<62)
+	n, err := integerOf(key, x, -1<<62)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func list(f *spec.Field, key string, x any) (any, error) {
 
 // orgURL binds a Dataverse organization's root URL, without a trailing slash.
 func orgURL(key string, x any, required bool) (any, error) {
-	s, err := str(map[string]any{key: x}, key, required)
+	s, err := strOf(key, x, required)
 	if s == "" || err != nil {
 		return nil, err
 	}
