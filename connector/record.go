@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"sync"
@@ -39,6 +40,15 @@ type RunRecords struct {
 	// secret is the configured key, to refuse jobs that read it through a secret placeholder;
 	// nil for a random key.
 	secret []byte
+	// macs holds *recordMAC: an HMAC and its buffers, reset and reused (a new HMAC-SHA256 and
+	// its message cost a dozen allocations per trigger; docs/benchmarks.md, issue 11).
+	macs sync.Pool
+}
+
+// recordMAC is one HMAC-SHA256 under the record key, with the buffers of what it signs.
+type recordMAC struct {
+	h        hash.Hash
+	buf, sum []byte
 }
 
 // NewRunRecords derives the record key from the callback key. With no key, it draws a random
@@ -107,11 +117,21 @@ func (r *RunRecords) sign(job Job, status int64, body any) (string, error) {
 }
 
 func (r *RunRecords) mac256(job Job, status int64, raw []byte) string {
-	m := hmac.New(sha256.New, r.mac)
-	m.Write([]byte(runRecordLabel + "\n" + strconv.FormatInt(job.ElementInstanceKey, 10) + "\n" +
-		strconv.FormatInt(job.ProcessInstanceKey, 10) + "\n" + strconv.FormatInt(status, 10) + "\n"))
-	m.Write(raw)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m, _ := r.macs.Get().(*recordMAC)
+	if m == nil {
+		m = &recordMAC{h: hmac.New(sha256.New, r.mac)}
+	}
+	m.h.Reset()
+	b := append(m.buf[:0], runRecordLabel+"\n"...)
+	for _, n := range [...]int64{job.ElementInstanceKey, job.ProcessInstanceKey, status} {
+		b = append(strconv.AppendInt(b, n, 10), '\n')
+	}
+	m.h.Write(b)
+	m.h.Write(raw)
+	m.buf, m.sum = b, m.h.Sum(m.sum[:0])
+	sig := base64.RawURLEncoding.EncodeToString(m.sum)
+	r.macs.Put(m)
+	return sig
 }
 
 // recordedRun returns the run recorded on this job's element instance, or nil when there is
