@@ -58,36 +58,49 @@ func (e *Egress) Client(r Route) operations.Doer {
 	//            the server may have received it (a trigger may have started a run)
 	//  base      shared: request log (debug level) → http.Transport (pool, proxy from the
 	//            environment checked against the allow-list, host-checked dialer)
-	var rt http.RoundTripper = &sentTransport{next: e.Base}
+	l := new(layers) // one allocation for the whole stack
+	now := e.Now
+	if now == nil {
+		now = time.Now
+	}
+	l.sent = sentTransport{next: e.Base}
+	var rt http.RoundTripper = &l.sent
 	if e.Observe != nil {
-		rt = &metricsTransport{next: rt, op: r.Op, observe: e.Observe, now: e.now}
+		l.metrics = metricsTransport{next: rt, op: r.Op, observe: e.Observe, now: now}
+		rt = &l.metrics
 	}
 	if r.Timeout > 0 {
-		rt = &timeoutTransport{next: rt, timeout: r.Timeout}
+		l.timeout = timeoutTransport{next: rt, timeout: r.Timeout}
+		rt = &l.timeout
 	}
 	if e.Limits != nil && r.Identity != "" {
-		rt = &limitTransport{next: rt, limits: e.Limits, identity: r.Identity, connection: r.Connection}
+		l.limit = limitTransport{next: rt, limits: e.Limits, identity: r.Identity, connection: r.Connection}
+		rt = &l.limit
 	}
 	if r.Credentials != nil {
-		rt = &auth.Transport{Base: rt, Cache: e.Tokens, Credentials: *r.Credentials, OnToken: r.OnToken}
+		l.auth = auth.Transport{Base: rt, Cache: e.Tokens, Credentials: *r.Credentials, OnToken: r.OnToken}
+		rt = &l.auth
 	}
-	rt = &throttleTransport{next: rt, maxWaits: e.MaxThrottleWaits, deadline: r.Deadline, now: e.now,
+	l.throttle = throttleTransport{next: rt, maxWaits: e.MaxThrottleWaits, deadline: r.Deadline, now: now,
 		limits: e.Limits, identity: r.Identity, onThrottle: e.OnThrottle}
-	return doer{&redirectTransport{next: rt}}
+	l.redirect = redirectTransport{next: &l.throttle}
+	return l
 }
 
-func (e *Egress) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
+// layers is one call's stack, its layers allocated together (a request's share of the stack's
+// cost; docs/benchmarks.md, issue 11). Do sends a request through it as it is: no redirects
+// followed, no *url.Error wrapping (whose text would quote the URL, query included).
+type layers struct {
+	redirect redirectTransport
+	throttle throttleTransport
+	auth     auth.Transport
+	limit    limitTransport
+	timeout  timeoutTransport
+	metrics  metricsTransport
+	sent     sentTransport
 }
 
-// doer sends a request through a RoundTripper as it is: no redirects followed, no *url.Error
-// wrapping (whose text would quote the URL, query included).
-type doer struct{ rt http.RoundTripper }
-
-func (d doer) Do(req *http.Request) (*http.Response, error) { return d.rt.RoundTrip(req) }
+func (l *layers) Do(req *http.Request) (*http.Response, error) { return l.redirect.RoundTrip(req) }
 
 // closeRequestBody closes req's body, as a RoundTripper must when it returns without sending.
 func closeRequestBody(req *http.Request) {
