@@ -35,6 +35,8 @@ type Callbacks struct {
 // Defaults of the callback settings.
 const (
 	DefaultMessage = "desktop-flow-completed"
+	// DefaultMessageTTL is how long Zeebe buffers the message by default.
+	DefaultMessageTTL = time.Hour
 	// TokenMargin is added to a run's timeout for its token's lifetime: a run may wait
 	// up to 6 hours for a machine before its timeout starts counting (NoCandidateMachine), and
 	// the callback is retried after that.

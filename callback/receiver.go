@@ -34,7 +34,9 @@ type Receiver struct {
 	Publisher Publisher
 	// Message is the name of the message published for a completed run (default DefaultMessage).
 	Message string
-	// MessageTTL is how long Zeebe buffers the message for a catch event not reached yet.
+	// MessageTTL is how long Zeebe buffers the message for a catch event not reached yet
+	// (0: DefaultMessageTTL; a message published with TTL 0 would be lost whenever the
+	// callback comes before the process reaches its catch event).
 	MessageTTL time.Duration
 	// MaxOutputBytes bounds a message's variables: larger outputs are left out (0: no bound).
 	MaxOutputBytes int
@@ -220,7 +222,11 @@ func (rc *Receiver) publish(ctx context.Context, summary map[string]any) error {
 	if name == "" {
 		name = DefaultMessage
 	}
-	return rc.Publisher.PublishMessage(ctx, Message{Name: name, CorrelationKey: id, ID: id, TTL: rc.MessageTTL, Variables: vars})
+	ttl := rc.MessageTTL
+	if ttl <= 0 {
+		ttl = DefaultMessageTTL
+	}
+	return rc.Publisher.PublishMessage(ctx, Message{Name: name, CorrelationKey: id, ID: id, TTL: ttl, Variables: vars})
 }
 
 func (rc *Receiver) now() time.Time {

@@ -90,7 +90,7 @@ func newCallbackFixture(t *testing.T, opts ...func(*dataversetest.Options)) *cbF
 		o.CallbackRetryInterval = 50 * time.Millisecond
 	}}, opts...)
 	f := &cbFixture{fixture: newFixture(t, opts...), pub: &fakePublisher{}, log: &syncBuffer{}}
-	f.rc = &callback.Receiver{Runs: f.h, Publisher: f.pub, Message: callback.DefaultMessage, MessageTTL: time.Hour,
+	f.rc = &callback.Receiver{Runs: f.h, Publisher: f.pub, Message: callback.DefaultMessage,
 		MaxOutputBytes: DefaultMaxOutputBytes, Log: zerolog.New(f.log)}
 	mx := http.NewServeMux()
 	mx.Handle("POST "+callback.Path+"{token}", f.rc)

@@ -92,7 +92,6 @@ type Engine struct {
 	await        chan *Result // the awaiting channel of the command being processed
 	steps        int
 
-	rr        int
 	streamsMu sync.Mutex
 	streams   map[int64]*Stream
 	nextID    int64

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"sort"
 )
 
@@ -46,7 +47,8 @@ func (e *Engine) RemoveStream(s *Stream) []*ActivatedJob {
 }
 
 // streamPushes turns the jobs that just became activatable into push commands for open
-// streams of their type (round robin); the others wake long polls.
+// streams of their type, one chosen at random as Zeebe does (a job handed back by a full
+// worker is not pushed to the same stream again and again); the others wake long polls.
 func (e *Engine) streamPushes() []*request {
 	if len(e.ready) == 0 {
 		return nil
@@ -71,8 +73,7 @@ func (e *Engine) streamPushes() []*request {
 			e.woken[j.Type] = true
 			continue
 		}
-		e.rr++
-		s := list[e.rr%len(list)]
+		s := list[rand.N(len(list))]
 		out = append(out, &request{cmd: &Cmd{Op: OpPush, Key: k, Worker: s.Worker, Timeout: s.Timeout, Fetch: s.Fetch, StreamID: s.ID}})
 	}
 	e.ready = e.ready[:0]

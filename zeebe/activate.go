@@ -179,8 +179,8 @@ func (w *Worker) activate(ctx context.Context, jobType string, n int, streaming 
 // already sent on it: the client drops them and they come back only after their timeout. So
 // the stream stays open for as long as the worker runs and every job it brings is answered: a
 // job pushed while every slot is taken is handed back at once, unstarted, retries unchanged,
-// with a short retry backoff (busyBackoff) so that the gateway offers it again once a slot may
-// have freed instead of pushing it straight back. A gateway without streaming (UNIMPLEMENTED)
+// with a retry backoff (bounces.go) so that the gateway offers it again once a slot may have
+// freed instead of pushing it straight back. A gateway without streaming (UNIMPLEMENTED)
 // ends it, leaving polling.
 func (w *Worker) stream(ctx context.Context, jobType string) {
 	retry := w.backoff()
@@ -231,23 +231,19 @@ func (w *Worker) stream(ctx context.Context, jobType string) {
 }
 
 // take starts a job that arrived without a reserved slot (pushed, or polled beside a stream)
-// if a slot is free, and hands it back otherwise.
+// if a slot is free, and hands it back otherwise, with a backoff that grows while the same job
+// keeps finding the worker full (bounces).
 func (w *Worker) take(ctx context.Context, j entities.Job) {
 	switch {
 	case ctx.Err() != nil:
 		w.handBackAsync(j, 0, "pa-connector is shutting down; the job was not started")
 	case w.active.tryTake(1) == 0:
-		w.handBackAsync(j, busyBackoff(), "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
+		w.Metrics.handled(j.Type, "", "handed-back-busy", 0)
+		w.handBackAsync(j, w.busy.next(j.Key), "pa-connector is at its PA_CONNECTOR_MAX_JOBS_ACTIVE; the job was not started")
 	default:
+		w.busy.forget(j.Key)
 		w.start(j)
 	}
-}
-
-// busyBackoff is the retry backoff of a job handed back for want of a free slot: long enough
-// that a full worker's open stream does not bounce it back and forth, short enough that it
-// starts soon after a slot frees.
-func busyBackoff() time.Duration {
-	return (&backoff.Backoff{Min: 500 * time.Millisecond, Base: 2 * time.Second}).Next()
 }
 
 // handBackAsync hands a job back without holding up the stream.

@@ -23,7 +23,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"job_type"}),
 		jobsC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pa_connector_jobs_handled_total",
-			Help: "Jobs handled, by job type, operation and outcome (completed, failed, incident, bpmn-error, handed-back, timed-out).",
+			Help: "Jobs handled, by job type, operation and outcome (completed, failed, incident, bpmn-error, handed-back, handed-back-busy: pushed while every slot was taken, timed-out).",
 		}, []string{"job_type", "operation", "outcome"}),
 		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "pa_connector_job_duration_seconds", Help: "Time from activation to the answer sent to Zeebe.",

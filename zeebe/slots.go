@@ -7,8 +7,8 @@ import (
 
 // slots counts the jobs the worker holds against a bound (PA_CONNECTOR_MAX_JOBS_ACTIVE for jobs
 // at work, PA_CONNECTOR_MAX_JOBS_WAITING for runFlowAndWait jobs waiting for their run). Unlike a
-// buffered channel it can wait for a slot to free without taking it: the job stream reopens
-// only when a pushed job could start.
+// buffered channel it can wait for a slot to free without taking it: a poll beside the job
+// stream asks for jobs only when one could start.
 type slots struct {
 	mu    sync.Mutex
 	max   int

@@ -45,7 +45,8 @@ type JobHandler interface {
 //
 // Capacity: MaxJobsActive bounds the jobs the worker holds while they work, and with them the
 // jobs it reserves: a poll asks for free slots only, a job pushed while none is free is handed
-// back at once (and the stream closed until one frees), and no activated job waits in a queue.
+// back at once with a retry backoff (the stream stays open), and no activated job waits in a
+// queue.
 // A runFlowAndWait job that waits for its run moves to one of MaxJobsWaiting slots.
 type Worker struct {
 	Gateway        Gateway
@@ -70,6 +71,7 @@ type Worker struct {
 	active   *slots // jobs at work
 	waiting  *slots // runFlowAndWait jobs waiting for their run
 	inflight sync.WaitGroup
+	busy     bounces // the busy backoff of jobs handed back for want of a slot
 	ready    atomic.Bool
 	draining atomic.Bool
 	mu       sync.Mutex
