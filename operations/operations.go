@@ -1,7 +1,9 @@
-// Package operations is the Dataverse desktop-flow client: it builds the documented Web API
-// requests (RunDesktopFlow, the flowsession row, its outputs, CancelDesktopFlowRun), sends them
-// and turns the answers into a Response or a typed *HTTPError. It knows nothing of jobs, Zeebe or
-// expressions; authentication and limits live in the http.Client's transport.
+// Package operations is the Dataverse client: it builds the documented Web API requests of
+// desktop flows (RunDesktopFlow, the flowsession row, its outputs, CancelDesktopFlowRun) and of
+// rows and actions (Rows: tables resolved through EntityDefinitions, alternate keys, lookups
+// bound through navigation properties, paging), sends them and turns the answers into a
+// Response or a typed *HTTPError; bad input is an *InputError naming the field. It knows nothing
+// of jobs, Zeebe or expressions; authentication and limits live in the http.Client's transport.
 package operations
 
 import (
