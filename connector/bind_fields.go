@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pa-connector/pa-connector/connector/spec"
@@ -38,10 +39,21 @@ func bindFields(vars map[string]any, fields []*spec.Field, name func(*spec.Field
 	return out, nil
 }
 
+// boxedDefaults holds each field's Default as an any, boxed once instead of on every job.
+var boxedDefaults sync.Map // *spec.Field → any
+
+func defaultOf(f *spec.Field) any {
+	if v, ok := boxedDefaults.Load(f); ok {
+		return v
+	}
+	v, _ := boxedDefaults.LoadOrStore(f, any(f.Default))
+	return v
+}
+
 // bindField checks one value x of field f, read from the variable key. The messages name key.
 func bindField(f *spec.Field, key string, x any) (any, error) {
 	if x == nil && f.Default != "" && f.Kind != spec.Auth {
-		x = f.Default // the declared default is bound like a given value: tests check it binds
+		x = defaultOf(f) // the declared default is bound like a given value: tests check it binds
 	}
 	switch f.Kind {
 	case spec.Text:
