@@ -110,9 +110,6 @@ func (ts *Tables) catalog(ctx context.Context, c caller, org string, reload bool
 		if t.LogicalName == "" || t.EntitySetName == "" {
 			continue // intersect and virtual tables without an entity set cannot hold rows here
 		}
-		if old := cat.byName[strings.ToLower(t.LogicalName)]; old != nil && old.navs != nil {
-			t.navs = old.navs
-		}
 		cat.all = append(cat.all, t)
 		cat.byName[strings.ToLower(t.LogicalName)] = t
 		if _, taken := cat.byName[strings.ToLower(t.EntitySetName)]; !taken {
