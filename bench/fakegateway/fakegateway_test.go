@@ -94,7 +94,11 @@ func TestPollAndStream(t *testing.T) {
 				return
 			default:
 			}
-			pctx, done := context.WithTimeout(ctx, 200*time.Millisecond)
+			// The client gives the gateway 90% of its deadline as the long poll and keeps 10%
+			// to receive the answer: with 200 ms that was 20 ms, and on a loaded machine a batch
+			// the gateway had sent was dropped by the client (the test then waited for it in
+			// vain). 5 s leaves 500 ms.
+			pctx, done := context.WithTimeout(ctx, 5*time.Second)
 			jobs, err := c.NewActivateJobsCommand().JobType("t").MaxJobsToActivate(4).Timeout(time.Minute).
 				WorkerName("w").Send(pctx)
 			done()
