@@ -20,12 +20,18 @@ import (
 	"github.com/pa-connector/pa-connector/secrets"
 )
 
-// Variables the native job type reads: operationType, the declared fields of every operation,
+// Variables the native job types read: operationType, the declared fields of every operation,
 // and the recorded run.
 var nativeVariables = func() []string {
 	out := []string{"operationType"}
-	for _, f := range spec.PowerAutomate.Fields() {
-		out = append(out, f.Name)
+	seen := map[string]bool{}
+	for _, j := range spec.JobTypes {
+		for _, f := range j.Fields() {
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				out = append(out, f.Name)
+			}
+		}
 	}
 	return append(out, RecordedRunVariable)
 }()
@@ -61,6 +67,8 @@ type bound struct {
 	// rawAuth is the authentication variable before secrets were resolved: what a callback
 	// token seals, so secret placeholders stay references resolved by the receiver.
 	rawAuth any
+	// rows runs a dataverse:1 operation (nil for the other job types).
+	rows rowsFunc
 }
 
 // InputError is a variable that cannot be used; it names the field.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pa-connector/pa-connector/auth"
 	"github.com/pa-connector/pa-connector/callback"
+	"github.com/pa-connector/pa-connector/connector/spec"
 	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/expr"
 	"github.com/pa-connector/pa-connector/operations"
@@ -55,6 +56,8 @@ type Handler struct {
 	// Records signs the runs triggers record on their element instance (nil: a random key
 	// for this process, see record.go).
 	Records *RunRecords
+	// Tables caches the tables' metadata dataverse:1 resolves names with (nil: made on first use).
+	Tables *operations.Tables
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
 	Now func() time.Time
@@ -121,9 +124,12 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		op = "rest"
 	}
 	var res *operations.Response
-	if b.wait {
+	switch {
+	case b.rows != nil:
+		res, err = h.runRows(ctx, job, b)
+	case b.wait:
 		res, err = h.runAndWait(ctx, job, hd, b, vars)
-	} else {
+	default:
 		res, err = h.call(ctx, job, hd, b, vars)
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
@@ -147,9 +153,12 @@ func (h *Handler) bind(jobType string, vars map[string]any) (*bound, error) {
 		b   *bound
 		err error
 	)
-	if h.CompatType != "" && jobType == h.CompatType {
+	switch {
+	case h.CompatType != "" && jobType == h.CompatType:
 		b, err = bindREST(vars)
-	} else {
+	case jobType == spec.Dataverse.Type:
+		b, err = bindDataverse(vars)
+	default:
 		b, err = bindNative(vars)
 	}
 	if err != nil {
@@ -376,6 +385,7 @@ func classify(err error, hd headers) error {
 		ke *auth.TokenError
 		ho *egress.HostError
 		re *egress.RedirectError
+		ie *operations.InputError
 	)
 	var (
 		retry *RetryError
@@ -384,6 +394,8 @@ func classify(err error, hd headers) error {
 	switch {
 	case errors.As(err, &retry), errors.As(err, &perm):
 		return err // already an outcome
+	case errors.As(err, &ie):
+		return rowsInput(ie)
 	case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
 		// The stack waited in process as long as the job's deadline allowed: hand the job
 		// back for Retry-After (1 s when none was named) or the retryBackoff header, whichever
@@ -463,7 +475,12 @@ func errorContext(err error) map[string]any {
 		for k, v := range he.Header {
 			hdrs[k] = strings.Join(v, ",")
 		}
-		out["variables"] = map[string]any{"response": map[string]any{"headers": hdrs, "body": he.Body}}
+		vars := map[string]any{"response": map[string]any{"headers": hdrs, "body": he.Body}}
+		if he.Code != "" {
+			// Dataverse's own error code and message (0x80060882, ...), beside the HTTP status.
+			vars["code"], vars["message"] = he.Code, he.Message
+		}
+		out["variables"] = vars
 	case errors.As(err, &te) && te.Timeout:
 		out["code"] = "408"
 	case errors.As(err, &ke):

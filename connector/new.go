@@ -63,6 +63,7 @@ func NewHandler(o Options) *Handler {
 		Limits:     o.Limits,
 		JobTimeout: o.JobTimeout,
 		Records:    NewRunRecords(o.RecordKey),
+		Tables:     &operations.Tables{},
 		Log:        o.Log,
 	}
 	// A token endpoint's refusal loses the secrets held (h.Live) before auth quotes and cuts it.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pa-connector/pa-connector/callback"
 	"github.com/pa-connector/pa-connector/connector"
+	"github.com/pa-connector/pa-connector/connector/spec"
 	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/secrets"
 	"github.com/pa-connector/pa-connector/zeebe"
@@ -78,7 +79,7 @@ func run(ctx context.Context, cfg Config, logger zerolog.Logger, live *secrets.R
 	}
 	defer client.Close()
 
-	types := []string{cfg.JobType}
+	types := []string{cfg.JobType, spec.Dataverse.Type}
 	if cfg.HTTPJSONCompat {
 		types = append(types, connector.CompatJobType)
 	}

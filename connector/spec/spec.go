@@ -217,4 +217,4 @@ func Size(n int) string { return bytesText(n) }
 
 // JobTypes are the job types whose templates and README reference are generated. An operation
 // is declared here only once a handler serves it (connector's TestEveryDeclaredOperationHasAHandler).
-var JobTypes = []*JobType{PowerAutomate}
+var JobTypes = []*JobType{PowerAutomate, Dataverse}

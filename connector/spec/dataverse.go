@@ -1,0 +1,103 @@
+package spec
+
+import (
+	"strconv"
+
+	"github.com/pa-connector/pa-connector/operations"
+)
+
+// Fields of the dataverse:1 row operations.
+var (
+	Table = &Field{
+		Name: "table", Label: "Table", Group: "input", Kind: Text, Required: true,
+		Help: "The table's logical name (account, contact, task) or its entity set name (accounts). A name that is no table gets an incident naming the closest tables.",
+	}
+	RowID = &Field{
+		Name: "rowId", Label: "Row ID", Group: "input", Kind: RowRef, Required: true,
+		Help: "The row's id (a GUID), or an alternate key as a FEEL context of column values such as ={emailaddress1: \"a@b.c\"}.",
+	}
+	Row = &Field{
+		Name: "row", Label: "Row", Group: "input", Kind: Context, Required: true,
+		Help: "The columns to write, as a FEEL context such as ={subject: \"Call back\", regardingobjectid: {table: \"lead\", id: leadId}}. A lookup is set by {table, id}; raw name@odata.bind keys pass through.",
+	}
+	Select = &Field{
+		Name: "select", Label: "Select columns", Group: "input", Kind: List,
+		Help: "The columns to read, as a list or a comma-separated string; empty: all columns.",
+	}
+	Expand = &Field{
+		Name: "expand", Label: "Expand", Group: "input", Kind: Text,
+		Help: "An OData $expand of single-valued lookups, for example primarycontactid($select=fullname).",
+	}
+	Filter = &Field{
+		Name: "filter", Label: "Filter", Group: "input", Kind: Text,
+		Help: "An OData $filter, for example statecode eq 0 and contains(name,'Contoso'); sent as one encoded query parameter.",
+	}
+	OrderBy = &Field{
+		Name: "orderBy", Label: "Order by", Group: "input", Kind: Text,
+		Help: "An OData $orderby, for example scheduledend asc.",
+	}
+	Top = &Field{
+		Name: "top", Label: "Top", Group: "input", Kind: Int, Min: 1, Max: 1 << 31 / 2,
+		Help: "The most rows Dataverse returns in all ($top); empty: no limit but maxRows.",
+	}
+	PageSize = &Field{
+		Name: "pageSize", Label: "Page size", Group: "input", Kind: Int,
+		Default: strconv.Itoa(operations.DefaultPageSize), NoPrefill: true, Min: 1, Max: operations.MaxPageSize, Unit: "rows",
+		Help: "Rows per page read from Dataverse (Prefer: odata.maxpagesize).",
+		Note: "Default = " + strconv.Itoa(operations.DefaultPageSize) + " rows, max = " + strconv.Itoa(operations.MaxPageSize) + ".",
+	}
+	MaxRows = &Field{
+		Name: "maxRows", Label: "Maximum rows", Group: "input", Kind: Int,
+		Default: strconv.Itoa(operations.DefaultMaxRows), NoPrefill: true, Min: 1, Max: 1 << 31 / 2, Unit: "rows",
+		Help: "The worker follows @odata.nextLink until it has read this many rows; the result's nextLink is non-null when more remain.",
+		Note: "Default = " + strconv.Itoa(operations.DefaultMaxRows) + " rows.",
+	}
+	IncludeFormattedValues = &Field{
+		Name: "includeFormattedValues", Label: "Include formatted values", Group: "input", Kind: Bool,
+		Help: "true: each row carries Dataverse's formatted values (column@OData.Community.Display.V1.FormattedValue).",
+	}
+	IfMatch = &Field{
+		Name: "ifMatch", Label: "If-Match (ETag)", Group: "input", Kind: Text,
+		Help: "An ETag the row must still have (optimistic concurrency, a mismatch is error code 412); empty: the row must exist (\"*\"), an update never creates.",
+	}
+)
+
+// Operation names of dataverse:1.
+const (
+	OpCreateRow = string(operations.OpCreateRow)
+	OpGetRow    = string(operations.OpGetRow)
+	OpListRows  = string(operations.OpListRows)
+	OpUpdateRow = string(operations.OpUpdateRow)
+	OpDeleteRow = string(operations.OpDeleteRow)
+)
+
+const rowResultHelp = "Expression to map the response into process variables; response.body is "
+
+// Dataverse is the job type dataverse:1: rows of Dataverse tables, with the same
+// authentication, secrets, limits and outcomes as desktop flows.
+var Dataverse = &JobType{
+	Type:        "dataverse:1",
+	File:        "pa-connector-dataverse.json",
+	TemplateID:  "io.pa-connector.Dataverse.v1",
+	Version:     1,
+	Name:        "Dataverse rows (pa-connector)",
+	Description: "Create, get, list, update and delete Dataverse rows with the pa-connector job worker (job type dataverse:1). A missing row (404) and an ETag mismatch (412) can be caught through the error expression",
+	Keywords:    []string{"dataverse", "dynamics 365", "rows", "create row", "get row", "list rows", "update row", "delete row", "odata"},
+	Engines:     PowerAutomate.Engines,
+	Icon:        PowerAutomate.Icon,
+	Groups:      PowerAutomate.Groups,
+	Default:     OpGetRow,
+	Operations: []*Operation{
+		{Name: OpGetRow, Label: "Get a row", Fields: with(dataverse, Table, RowID, Select, Expand),
+			Result: Result{ID: "resultExpressionGetRow", Value: "={row: response.body.row}", Help: rowResultHelp + "{row}." + resultExpressionDocs}},
+		{Name: OpCreateRow, Label: "Create a row", Fields: with(dataverse, Table, Row),
+			Result: Result{ID: "resultExpressionCreateRow", Value: "={rowId: response.body.id}", Help: rowResultHelp + "{id, row} (the row as created)." + resultExpressionDocs}},
+		{Name: OpUpdateRow, Label: "Update a row", Fields: with(dataverse, Table, RowID, Row, IfMatch),
+			Result: Result{ID: "resultExpressionUpdateRow", Help: rowResultHelp + "{id, row} (the row as updated)." + resultExpressionDocs}},
+		{Name: OpDeleteRow, Label: "Delete a row", Fields: with(dataverse, Table, RowID, IfMatch),
+			Result: Result{ID: "resultExpressionDeleteRow", Help: rowResultHelp + "{id}." + resultExpressionDocs}},
+		{Name: OpListRows, Label: "List rows", Fields: with(dataverse, Table, Select, Filter, OrderBy, Expand, Top, PageSize, MaxRows, IncludeFormattedValues),
+			Result: Result{ID: "resultExpressionListRows", Value: "={rows: response.body.rows}", Help: rowResultHelp + "{rows, count, nextLink}: nextLink is non-null when more rows remain." + resultExpressionDocs}},
+	},
+	Headers: taskHeaders,
+}
