@@ -102,6 +102,10 @@ func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
 	retry := w.backoff()
 	failures := 0
 	idle := &backoff.Backoff{Min: w.PollInterval, Base: w.PollInterval, Cap: max(2*time.Second, w.PollInterval)}
+	// A long poll holds the slots it asks for until jobs come or it times out: each job type's
+	// poll asks for its share, so that one idle type's poll cannot starve the others' (with
+	// power-automate:1 and dataverse:1, an idle dataverse:1 poll held every slot for its timeout).
+	share := max(1, (w.MaxJobsActive+len(w.Types)-1)/len(w.Types))
 	for ctx.Err() == nil {
 		var n int
 		if streaming {
@@ -111,11 +115,11 @@ func (w *Worker) poll(ctx context.Context, jobType string, streaming bool) {
 				}
 				continue
 			}
-		} else if n = w.active.tryTake(w.MaxJobsActive); n == 0 {
+		} else if n = w.active.tryTake(share); n == 0 {
 			if !w.active.take(ctx) {
 				return
 			}
-			n = 1 + w.active.tryTake(w.MaxJobsActive-1)
+			n = 1 + w.active.tryTake(share-1)
 		}
 		jobs, err := w.activate(ctx, jobType, n, streaming)
 		if !streaming {

@@ -367,3 +367,27 @@ func TestGatewayWaitLogsOncePerStreak(t *testing.T) {
 		t.Fatal("not ready after the gateway answered")
 	}
 }
+
+// Polling several job types: each type's long poll takes only its share of the slots, so an
+// idle type's poll, which holds its slots until it times out, never keeps another type's jobs
+// waiting that long (the binary serves power-automate:1 and dataverse:1 side by side; before,
+// an idle dataverse:1 poll could hold all 100 slots for its request timeout).
+func TestPollingIdleTypeDoesNotStarveAnother(t *testing.T) {
+	c := startEngine(t)
+	const idle, busy = "loop-idle", "loop-busy"
+	pid := deployTask(t, c, busy)
+	g := newGate()
+	close(g.release) // every job completes at once
+	w := &Worker{Gateway: c, Handler: g, Types: []string{busy, idle}, Name: "w", MaxJobsActive: 100, JobTimeout: time.Minute,
+		RequestTimeout: time.Minute, PollInterval: 50 * time.Millisecond, Streaming: "false", Grace: time.Second, Log: zerolog.Nop()}
+	runWorker(t, w)
+	// One at a time: after each job the two polls race for the freed slots again.
+	for i := 0; i < 4; i++ {
+		createN(t, c, pid, 1)
+		select {
+		case <-g.started:
+		case <-time.After(15 * time.Second): // far under the idle poll's minute
+			t.Fatalf("job %d of %s did not start while %s's poll was idle", i, busy, idle)
+		}
+	}
+}
