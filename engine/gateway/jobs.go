@@ -159,7 +159,10 @@ func (s *Server) StreamActivatedJobs(req *pb.StreamActivatedJobsRequest, stream 
 				return nil
 			}
 		case <-ctx.Done():
-			return nil
+			// The call's own end: its deadline (DEADLINE_EXCEEDED) or the client's cancel.
+			// Returning nil would send OK, and a client whose deadline fires at the same moment
+			// would see the stream end normally instead of at its deadline.
+			return status.FromContextError(ctx.Err()).Err()
 		case <-s.closing:
 			return status.Error(codes.Unavailable, "the engine is shutting down")
 		}
