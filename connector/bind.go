@@ -84,33 +84,43 @@ func inputErr(field, format string, args ...any) error {
 }
 
 // bindNative turns the native job type's variables into a call: the operation's declared fields
-// are bound and checked (bindFields), then the operation's handler builds the call.
+// are bound and checked (bindOperation), then the operation's handler builds the call.
 func bindNative(v map[string]any) (*bound, error) {
-	opName, err := str(v, "operationType", true)
+	opName, b, val, err := bindOperation(v, spec.PowerAutomate, func(name string) bool { return nativeOps[name] != nil })
 	if err != nil {
 		return nil, err
 	}
-	op, build := spec.PowerAutomate.Operation(opName), nativeOps[opName]
-	if op == nil || build == nil {
+	if err := nativeOps[opName](b, val); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// bindOperation binds the fields jt declares for the operation named by operationType (one that
+// has a handler), and the organization, timeout and credentials every operation carries.
+func bindOperation(v map[string]any, jt *spec.JobType, handled func(string) bool) (string, *bound, values, error) {
+	opName, err := str(v, "operationType", true)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	op := jt.Operation(opName)
+	if op == nil || !handled(opName) {
 		var names []string
-		for _, op := range spec.PowerAutomate.Operations {
+		for _, op := range jt.Operations {
 			names = append(names, op.Name)
 		}
-		return nil, inputErr("operationType", "unknown operation %q (want %s or %s)", opName,
+		return "", nil, nil, inputErr("operationType", "unknown operation %q (want %s or %s)", opName,
 			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	val, err := bindFields(v, op.Fields, (*spec.Field).Var)
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
 	b := &bound{org: val.text(spec.OrganizationURI), timeout: time.Duration(val.int(spec.ConnectionTimeout)) * time.Second}
 	ba := val[spec.Authentication].(boundAuth)
 	b.creds, b.scrub = ba.creds, ba.scrub
 	defaultScopes(b.creds, b.org)
-	if err := build(b, val); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return opName, b, val, nil
 }
 
 // nativeOps build each declared operation's call from its bound fields. Every operation

@@ -3,9 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/pa-connector/pa-connector/connector/spec"
 	"github.com/pa-connector/pa-connector/egress"
@@ -16,32 +14,15 @@ import (
 type rowsFunc func(ctx context.Context, rows *operations.Rows) (map[string]any, error)
 
 // bindDataverse turns dataverse:1's variables into a rows call: the operation's declared fields
-// are bound and checked (bindFields), then dataverseOps builds the call.
+// are bound and checked (bindOperation), then dataverseOps builds the call.
 func bindDataverse(v map[string]any) (*bound, error) {
-	opName, err := str(v, "operationType", true)
+	opName, b, val, err := bindOperation(v, spec.Dataverse, func(name string) bool { return dataverseOps[name] != nil })
 	if err != nil {
 		return nil, err
 	}
-	op, build := spec.Dataverse.Operation(opName), dataverseOps[opName]
-	if op == nil || build == nil {
-		var names []string
-		for _, op := range spec.Dataverse.Operations {
-			names = append(names, op.Name)
-		}
-		return nil, inputErr("operationType", "unknown operation %q (want %s or %s)", opName,
-			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
-	}
-	val, err := bindFields(v, op.Fields, (*spec.Field).Var)
-	if err != nil {
-		return nil, err
-	}
-	b := &bound{org: val.text(spec.OrganizationURI), timeout: time.Duration(val.int(spec.ConnectionTimeout)) * time.Second}
-	ba := val[spec.Authentication].(boundAuth)
-	b.creds, b.scrub = ba.creds, ba.scrub
-	defaultScopes(b.creds, b.org)
 	// The call's URL is the organization's: the host the handler checks before any request.
 	b.call = operations.Call{Op: operations.Op(opName), URL: b.org + "/"}
-	b.rows = build(val)
+	b.rows = dataverseOps[opName](val)
 	return b, nil
 }
 
