@@ -69,6 +69,9 @@ type bound struct {
 	rawAuth any
 	// rows runs a dataverse:1 operation (nil for the other job types).
 	rows rowsFunc
+	// etag: the write is conditional on an ETag (ifMatch other than "*"), so it cannot be
+	// repeated after it may have been applied.
+	etag bool
 }
 
 // InputError is a variable that cannot be used; it names the field.

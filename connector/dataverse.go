@@ -23,6 +23,7 @@ func bindDataverse(v map[string]any) (*bound, error) {
 	// The call's URL is the organization's: the host the handler checks before any request.
 	b.call = operations.Call{Op: operations.Op(opName), URL: b.org + "/"}
 	b.rows = dataverseOps[opName](val)
+	b.etag = val.text(spec.IfMatch) != "" && val.text(spec.IfMatch) != "*"
 	return b, nil
 }
 

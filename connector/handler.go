@@ -275,7 +275,7 @@ func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, re
 		}
 	}
 	if callErr != nil {
-		return nil, classify(callErr, hd)
+		return nil, classify(callErr, hd, b)
 	}
 	if b.wait {
 		summary, _ := res.Body.(map[string]any)
@@ -378,7 +378,7 @@ func exprFailed(ctx context.Context, what string, err error) error {
 }
 
 // classify turns a call failure with no error-expression decision into an outcome.
-func classify(err error, hd headers) error {
+func classify(err error, hd headers, b *bound) error {
 	var (
 		he *operations.HTTPError
 		te *operations.TransportError
@@ -419,17 +419,37 @@ func classify(err error, hd headers) error {
 		}
 		return Permanent(err)
 	case errors.As(err, &te):
-		if te.Op == operations.OpTrigger && egress.MayHaveBeenSent(err) {
-			// RunDesktopFlow has no idempotency key: a trigger that may have reached Dataverse
-			// must not be sent again blindly, or a second run could start. One that failed
-			// before it was sent (the token endpoint, DNS, dial, TLS handshake) is retried.
-			return Permanentf("%w: the trigger's outcome is unknown, a run may have started; check the desktop flow's runs before resolving this incident (a retry triggers again)", err)
+		if what := unrepeatable(te.Op, b); what != "" && egress.MayHaveBeenSent(err) {
+			// RunDesktopFlow, a create and an action have no idempotency key: a request that
+			// may have reached Dataverse must not be sent again blindly, or a second run, row or
+			// action could happen. One that failed before it was sent (the token endpoint, DNS,
+			// dial, TLS handshake) is retried.
+			return Permanentf("%w: %s", err, what)
 		}
 		return &RetryError{Err: err, Backoff: hd.retryBackoff}
 	case auth.IsPermanent(err):
 		return Permanentf("authentication failed: %w", err)
 	}
 	return &RetryError{Err: err, Backoff: hd.retryBackoff}
+}
+
+// unrepeatable says what a request of op that may have reached its server may have done, when
+// sending it again could do it twice; "" when a retry is safe (reads, an update or delete that
+// any state satisfies).
+func unrepeatable(op operations.Op, b *bound) string {
+	switch op {
+	case operations.OpTrigger:
+		return "the trigger's outcome is unknown, a run may have started; check the desktop flow's runs before resolving this incident (a retry triggers again)"
+	case operations.OpCreateRow:
+		return "the create's outcome is unknown, the row may have been created; check the table before resolving this incident (a retry creates another row)"
+	case operations.OpPerformAction:
+		return "the action's outcome is unknown, it may have run; check its effects before resolving this incident (a retry runs it again)"
+	case operations.OpUpdateRow, operations.OpDeleteRow:
+		if b != nil && b.etag {
+			return "the outcome is unknown, the row may have been changed; check it before resolving this incident (a retry with the same ifMatch ETag is refused as a conflict)"
+		}
+	}
+	return ""
 }
 
 // responseContext is the REST connector's response as expressions see it: status, headers
