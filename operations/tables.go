@@ -31,8 +31,19 @@ type Tables struct {
 	Refresh time.Duration
 	Now     func() time.Time
 
-	mu   sync.Mutex
-	orgs map[string]*catalog
+	mu    sync.Mutex
+	orgs  map[string]*catalog
+	loads map[string]*load // table lists being read, by organization
+	// waiting, when set (tests), is called as a resolution starts waiting for another's read.
+	waiting func()
+}
+
+// load is one read of an organization's table list that concurrent resolutions share: a cold
+// cache under a burst of jobs reads EntityDefinitions once, not once per job.
+type load struct {
+	done chan struct{}
+	cat  *catalog
+	err  error
 }
 
 type catalog struct {
@@ -88,10 +99,45 @@ func (ts *Tables) now() time.Time {
 func (ts *Tables) catalog(ctx context.Context, c caller, org string, reload bool) (*catalog, error) {
 	key := strings.ToLower(strings.TrimRight(org, "/"))
 	ts.mu.Lock()
-	cat := ts.orgs[key]
-	ts.mu.Unlock()
-	if cat != nil && !reload {
+	if cat := ts.orgs[key]; cat != nil && !reload {
+		ts.mu.Unlock()
 		return cat, nil
+	}
+	if l := ts.loads[key]; l != nil {
+		ts.mu.Unlock()
+		if ts.waiting != nil {
+			ts.waiting()
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("reading the table list: %w", ctx.Err())
+		}
+		if l.err == nil {
+			return l.cat, nil
+		}
+		// The read failed with another job's credentials or deadline: read with this one's.
+		return ts.read(ctx, c, org, key, nil)
+	}
+	l := &load{done: make(chan struct{})}
+	if ts.loads == nil {
+		ts.loads = map[string]*load{}
+	}
+	ts.loads[key] = l
+	ts.mu.Unlock()
+	return ts.read(ctx, c, org, key, l)
+}
+
+// read reads org's table list and caches it; l, when not nil, is the shared read it completes.
+func (ts *Tables) read(ctx context.Context, c caller, org, key string, l *load) (cat *catalog, err error) {
+	if l != nil {
+		defer func() {
+			l.cat, l.err = cat, err
+			ts.mu.Lock()
+			delete(ts.loads, key)
+			ts.mu.Unlock()
+			close(l.done)
+		}()
 	}
 	q := url.Values{"$select": {"LogicalName,EntitySetName,PrimaryIdAttribute"}}
 	res, err := c.Do(ctx, Call{Op: OpMetadata, Method: "GET", URL: base(org) + "/EntityDefinitions?" + q.Encode(), Header: jsonHeader(false)})
