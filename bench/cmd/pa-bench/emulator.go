@@ -27,6 +27,33 @@ const (
 	clientSecret = "bench-secret-5f2c"
 )
 
+// benchContacts is how many contacts are seeded: listRows jobs read them all as one page.
+const benchContacts = 50
+
+// benchAccountID is the account every seeded contact's parentcustomerid points to.
+const benchAccountID = "0b5e1f2a-0000-4000-8000-000000000001"
+
+func contactID(k int) string   { return fmt.Sprintf("0b5e1f2a-0000-4000-8000-%012d", 1000+k) }
+func contactName(k int) string { return fmt.Sprintf("Bench Contact %02d", k) }
+
+// benchTables are the seed rows of the row jobs (getRow, listRows): one account and
+// benchContacts contacts with a few columns and a lookup to it.
+func benchTables() []map[string]any {
+	var contacts []map[string]any
+	for k := 0; k < benchContacts; k++ {
+		contacts = append(contacts, map[string]any{
+			"contactid": contactID(k), "firstname": "Bench", "lastname": fmt.Sprintf("Contact %02d", k),
+			"fullname": contactName(k), "emailaddress1": fmt.Sprintf("contact%02d@bench.example", k),
+			"jobtitle": "Buyer", "telephone1": "+1 555 0100",
+			"parentcustomerid_account@odata.bind": "/accounts(" + benchAccountID + ")",
+		})
+	}
+	return []map[string]any{
+		{"logicalName": "account", "rows": []map[string]any{{"accountid": benchAccountID, "name": "Bench Account", "accountnumber": "B-1"}}},
+		{"logicalName": "contact", "rows": contacts},
+	}
+}
+
 // emulator is a running dataverse-emulator binary.
 type emulator struct {
 	cmd *exec.Cmd
@@ -47,7 +74,8 @@ func startEmulator(bin, dir string) (*emulator, error) {
 		"limits": map[string]any{
 			"requests": -1, "executionTime": "100000h", "concurrent": -1, "triggersPerMinute": -1,
 		},
-		"flows": map[string]any{workflowID: map[string]any{"name": "pa-bench"}},
+		"flows":  map[string]any{workflowID: map[string]any{"name": "pa-bench"}},
+		"tables": benchTables(),
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	cfgPath := filepath.Join(dir, "emulator.json")

@@ -72,8 +72,14 @@ func (b *bench) runEngine(ctx context.Context, r engineRun) (res result, err err
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 	processID := "pa-bench-" + r.op.Name
 	jobType := "pa-bench-" + r.op.Name + "-" + suffix
+	taskType := jobType
+	if r.op.JobType != "" {
+		// dataverse:1 has a fixed type, which the worker serves beside its own: only on an
+		// engine no other dataverse:1 worker uses (make bench starts one of its own).
+		taskType = r.op.JobType
+	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	dep, err := zc.NewDeployResourceCommand().AddResource(processXML(processID, jobType, r.op.Headers), processID+".bpmn").Send(dctx)
+	dep, err := zc.NewDeployResourceCommand().AddResource(processXML(processID, taskType, r.op.Headers), processID+".bpmn").Send(dctx)
 	cancel()
 	if err != nil {
 		return res, fmt.Errorf("deploying %s: %w", processID, err)
@@ -158,7 +164,7 @@ func (b *bench) runEngine(ctx context.Context, r engineRun) (res result, err err
 				}
 				t0 := time.Now()
 				ictx, done := context.WithTimeout(rctx, 2*time.Minute)
-				out, err := cmd.WithResult().FetchVariables("statusCode", "flowSessionId").Send(ictx)
+				out, err := cmd.WithResult().FetchVariables(r.op.Outputs...).Send(ictx)
 				// The engine's backpressure refuses commands when too many are in flight: wait
 				// and send again, counting the refusals (the Zeebe client does not retry them).
 				// A gateway shared with other tests may also fail a request under load (INTERNAL,
@@ -176,7 +182,7 @@ func (b *bench) runEngine(ctx context.Context, r engineRun) (res result, err err
 						break
 					}
 					sleep(ictx, pause)
-					out, err = cmd.WithResult().FetchVariables("statusCode", "flowSessionId").Send(ictx)
+					out, err = cmd.WithResult().FetchVariables(r.op.Outputs...).Send(ictx)
 				}
 				done()
 				if err != nil {

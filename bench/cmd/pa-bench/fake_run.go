@@ -139,7 +139,7 @@ func (b *bench) runFake(ctx context.Context, r fakeRun) (res result, err error) 
 	}
 
 	cpuW0, cpuE0, cpuD0 := w.cpu(), cpuOf(b.em.pid()), cpuOf(os.Getpid())
-	job := fakegateway.Job{Type: "power-automate:1", Variants: jsonVariants(vars), CustomHeaders: mustJSON(r.op.Headers)}
+	job := fakegateway.Job{Type: r.op.jobType(), Variants: jsonVariants(vars), CustomHeaders: mustJSON(r.op.Headers)}
 	batch := gw.Release(job, r.jobs, r.maxJobsActive)
 	wctx, cancel := context.WithTimeout(ctx, b.runTimeout(r.jobs)+r.delay*time.Duration(1+r.jobs/max(r.maxJobsActive, 1)))
 	werr := batch.Wait(wctx)

@@ -57,7 +57,7 @@ func run() int {
 		emulatorBin  = flag.String("emulator", "bin/dataverse-emulator", "the dataverse-emulator binary")
 		jobs         = flag.Int("jobs", 10000, "jobs per operation and run")
 		runs         = flag.Int("runs", 3, "runs per operation against the fake gateway (medians are reported)")
-		ops          = flag.String("ops", "status,trigger", "operations to run")
+		ops          = flag.String("ops", "status,trigger", "operations to run: status, trigger (power-automate:1), getRow, listRows (dataverse:1)")
 		maxJobs      = flag.Int("max-jobs-active", 100, "PA_CONNECTOR_MAX_JOBS_ACTIVE of the throughput runs")
 		secrets      = flag.String("secrets", "env,dir", "where the worker reads the jobs' secrets in the fake-gateway throughput runs: env (SECRET_*), dir (PA_CONNECTOR_SECRETS_DIR files, as in Kubernetes); comma-separated, the others only with the first streaming mode")
 		gogc         = flag.String("gogc", "400", "extra fake-gateway throughput runs with the worker's GOGC set to these values (comma-separated; empty: none); with the first streaming mode and secrets source")
@@ -124,7 +124,7 @@ func run() int {
 	for _, name := range strings.Split(*ops, ",") {
 		op, ok := operations[strings.TrimSpace(name)]
 		if !ok {
-			fmt.Fprintf(os.Stderr, "pa-bench: unknown operation %q (status, trigger)\n", name)
+			fmt.Fprintf(os.Stderr, "pa-bench: unknown operation %q (status, trigger, getRow, listRows)\n", name)
 			return 2
 		}
 		opList = append(opList, op)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The worker keeps under Dataverse's service-protection limits on its own: per identity
@@ -20,10 +21,14 @@ const (
 // operation is one kind of job the benchmark runs.
 type operation struct {
 	Name string
+	// JobType is the job type of the jobs against the fake gateway; empty: power-automate:1.
+	JobType string
 	// Headers are the service task's headers.
 	Headers map[string]string
 	// variants builds the jobs' variables against a (reset) emulator; job i gets variant i % len.
 	variants func(ctx context.Context, e *emulator) ([]map[string]any, error)
+	// Outputs are the variables the result expression sets and check reads.
+	Outputs []string
 	// check looks at the variables a completed job produced.
 	check func(vars map[string]any) error
 }
@@ -32,6 +37,7 @@ var operations = map[string]operation{
 	// status: getStatusOfFlowRun with a static bearer token: one Dataverse GET per job.
 	"status": {
 		Name:    "status",
+		Outputs: []string{"statusCode"},
 		Headers: map[string]string{"resultExpression": "={statusCode: response.body.statuscode}"},
 		variants: func(ctx context.Context, e *emulator) ([]map[string]any, error) {
 			id, err := e.trigger(ctx)
@@ -62,6 +68,7 @@ var operations = map[string]operation{
 	// trigger twice.
 	"trigger": {
 		Name:    "trigger",
+		Outputs: []string{"flowSessionId"},
 		Headers: map[string]string{"resultExpression": "={flowSessionId: response.body.flowsessionId}"},
 		variants: func(_ context.Context, e *emulator) ([]map[string]any, error) {
 			var vs []map[string]any
@@ -89,6 +96,78 @@ var operations = map[string]operation{
 			return nil
 		},
 	},
+	// getRow: dataverse:1 getRow of a contact by id with four columns (one a lookup, read back
+	// as _parentcustomerid_value with its annotations), a static bearer token: one Dataverse
+	// GET per job (the table's metadata is read once per worker and cached).
+	"getRow": {
+		Name:    "getRow",
+		Outputs: []string{"contact"},
+		JobType: "dataverse:1",
+		Headers: map[string]string{"resultExpression": "={contact: response.body.row.fullname}"},
+		variants: func(_ context.Context, e *emulator) ([]map[string]any, error) {
+			var vs []map[string]any
+			for k := 0; k < benchContacts; k++ {
+				vs = append(vs, map[string]any{
+					"operationType":   "getRow",
+					"organizationUri": e.url,
+					"authentication":  map[string]any{"type": "bearer", "token": fmt.Sprintf("{{secrets.DV_TOKEN_%d}}", k%identities)},
+					"table":           "contact",
+					"rowId":           contactID(k),
+					"select":          rowColumns,
+				})
+			}
+			return vs, nil
+		},
+		check: func(v map[string]any) error {
+			if name, _ := v["contact"].(string); !strings.HasPrefix(name, "Bench Contact ") {
+				return fmt.Errorf("contact = %v, want a seeded contact's fullname", v["contact"])
+			}
+			return nil
+		},
+	},
+	// listRows: dataverse:1 listRows of the 50 seeded contacts (filter, orderBy, the same four
+	// columns), one page of 50 rows, a static bearer token: one Dataverse GET per job.
+	"listRows": {
+		Name:    "listRows",
+		Outputs: []string{"count", "first"},
+		JobType: "dataverse:1",
+		Headers: map[string]string{"resultExpression": "={count: response.body.count, first: response.body.rows[1].fullname}"},
+		variants: func(_ context.Context, e *emulator) ([]map[string]any, error) {
+			var vs []map[string]any
+			for k := 0; k < identities; k++ {
+				vs = append(vs, map[string]any{
+					"operationType":   "listRows",
+					"organizationUri": e.url,
+					"authentication":  map[string]any{"type": "bearer", "token": fmt.Sprintf("{{secrets.DV_TOKEN_%d}}", k)},
+					"table":           "contact",
+					"select":          rowColumns,
+					"filter":          "statecode eq 0 and startswith(fullname,'Bench Contact')",
+					"orderBy":         "fullname asc",
+				})
+			}
+			return vs, nil
+		},
+		check: func(v map[string]any) error {
+			if n, _ := v["count"].(float64); n != benchContacts {
+				return fmt.Errorf("count = %v, want %d (one page of every seeded contact)", v["count"], benchContacts)
+			}
+			if first, _ := v["first"].(string); first != contactName(0) {
+				return fmt.Errorf("first = %v, want %q (ordered by fullname)", v["first"], contactName(0))
+			}
+			return nil
+		},
+	},
+}
+
+// rowColumns are the columns the row jobs select.
+var rowColumns = []string{"fullname", "emailaddress1", "jobtitle", "_parentcustomerid_value"}
+
+// jobType is the job type the fake gateway hands out for op.
+func (op operation) jobType() string {
+	if op.JobType == "" {
+		return "power-automate:1"
+	}
+	return op.JobType
 }
 
 // jsonVariants renders each variant once.
