@@ -97,7 +97,7 @@ var operations = map[string]operation{
 		},
 	},
 	// getRow: dataverse:1 getRow of a contact by id with four columns (one a lookup, read back
-	// as _parentcustomerid_value with its annotations), a static bearer token: one Dataverse
+	// as _parentcustomerid_value), a static bearer token: one Dataverse
 	// GET per job (the table's metadata is read once per worker and cached).
 	"getRow": {
 		Name:    "getRow",
