@@ -115,7 +115,7 @@ func bindOperation(v map[string]any, jt *spec.JobType, handled func(string) bool
 		return "", nil, nil, inputErr("operationType", "unknown operation %q (want %s or %s)", opName,
 			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
-	val, err := bindFields(v, op.Fields, (*spec.Field).Var)
+	val, err := bindFields(v, op.Fields, (*spec.Field).Var, op.Optional)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -262,7 +262,7 @@ func bindREST(v map[string]any) (*bound, error) {
 			if !ok {
 				return nil, inputErr("body", "must be a context (map) for RunDesktopFlow, got %s", typeName(body))
 			}
-			tv, err := bindFields(m, spec.TriggerFields, (*spec.Field).WireName)
+			tv, err := bindFields(m, spec.TriggerFields, (*spec.Field).WireName, nil)
 			if err != nil {
 				var ie *InputError
 				if errors.As(err, &ie) {

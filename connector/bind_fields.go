@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +26,18 @@ func (v values) int(f *spec.Field) int64              { n, _ := v[f].(int64); re
 func (v values) duration(f *spec.Field) time.Duration { d, _ := v[f].(time.Duration); return d }
 
 // bindFields binds each field from vars, where name(f) is its key, in declaration order: the
-// first field that cannot be used is the error, naming that key.
-func bindFields(vars map[string]any, fields []*spec.Field, name func(*spec.Field) string) (values, error) {
+// first field that cannot be used is the error, naming that key. The fields in optional are
+// bound as optional although they are declared required (spec.Operation.Optional).
+func bindFields(vars map[string]any, fields []*spec.Field, name func(*spec.Field) string, optional []*spec.Field) (values, error) {
 	out := make(values, len(fields))
 	for _, f := range fields {
-		x, err := bindField(f, name(f), vars[name(f)])
+		g := f
+		if f.Required && slices.Contains(optional, f) {
+			c := *f
+			c.Required = false
+			g = &c
+		}
+		x, err := bindField(g, name(f), vars[name(f)])
 		if err != nil {
 			return nil, err
 		}
@@ -50,6 +59,18 @@ func defaultOf(f *spec.Field) any {
 	return v
 }
 
+// patterns holds each Text field's Pattern compiled, anchored, once (keyed by the pattern:
+// bindFields binds an optional field through a copy of its declaration).
+var patterns sync.Map // Pattern → *regexp.Regexp
+
+func patternOf(f *spec.Field) *regexp.Regexp {
+	if re, ok := patterns.Load(f.Pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, _ := patterns.LoadOrStore(f.Pattern, regexp.MustCompile(`^(?:`+f.Pattern+`)$`))
+	return re.(*regexp.Regexp)
+}
+
 // bindField checks one value x of field f, read from the variable key. The messages name key.
 func bindField(f *spec.Field, key string, x any) (any, error) {
 	if x == nil && f.Default != "" && f.Kind != spec.Auth {
@@ -60,6 +81,9 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 		s, err := strOf(key, x, f.Required)
 		if s == "" || err != nil {
 			return nil, err
+		}
+		if f.Pattern != "" && !patternOf(f).MatchString(s) {
+			return nil, inputErr(key, "must be %s, got %s", f.Shape, excerpt(s, 60))
 		}
 		return s, nil
 	case spec.GUID:
@@ -112,6 +136,15 @@ func bindField(f *spec.Field, key string, x any) (any, error) {
 				err = inputErr(key, "is required")
 			}
 			return nil, err
+		}
+		if f.MaxBytes > 0 {
+			raw, err := json.Marshal(m)
+			if err != nil {
+				return nil, inputErr(key, "cannot be encoded as JSON: %v", err)
+			}
+			if len(raw) > f.MaxBytes {
+				return nil, inputErr(key, "is %d bytes as JSON; the worker takes at most %s", len(raw), spec.Size(f.MaxBytes))
+			}
 		}
 		return m, nil
 	case spec.List:

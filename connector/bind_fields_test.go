@@ -103,6 +103,14 @@ func TestBindFieldKinds(t *testing.T) {
 		{rowID, map[string]any{"emailaddress1": "a@b.c"}, map[string]any{"emailaddress1": "a@b.c"}, ""},
 		{rowID, "accounts(1)", nil, `rowId: must be a GUID such as 00000000-0000-0000-0000-000000000000, got "accounts(1)"`},
 		{rowID, map[string]any{}, nil, "rowId: must be a GUID or an alternate key"},
+		{spec.Action, "new_NotifyOwner", "new_NotifyOwner", ""},
+		{spec.Action, "Microsoft.Dynamics.CRM.new_NotifyOwner", "Microsoft.Dynamics.CRM.new_NotifyOwner", ""},
+		{spec.Action, "new_Notify Owner", nil, `action: must be the unique name of a custom API or action (such as new_NotifyOwner), got "new_Notify Owner"`},
+		{spec.Action, "accounts(1)/Microsoft.Dynamics.CRM.x", nil, "action: must be the unique name"},
+		{spec.Action, "a" + strings.Repeat("b", 128), nil, "action: must be the unique name"},
+		{spec.Parameters, map[string]any{"Text": "x"}, map[string]any{"Text": "x"}, ""},
+		{spec.Parameters, nil, nil, ""},
+		{spec.Parameters, map[string]any{"Text": strings.Repeat("x", 2<<20)}, nil, "parameters: is 2097163 bytes as JSON; the worker takes at most 2 MB"},
 		{mode, " Unattended ", "unattended", ""},
 		{mode, "sometimes", nil, `runMode: must be attended or unattended, got "sometimes"`},
 		{spec.ConnectionType, "2", int64(2), ""},
@@ -138,25 +146,27 @@ func TestBindFieldKinds(t *testing.T) {
 	}
 }
 
-// templatePatterns reads each constrained property's pattern from the committed template.
+// templatePatterns reads each constrained property's pattern from the committed templates.
 func templatePatterns(t testing.TB) map[string]*regexp.Regexp {
-	raw, err := os.ReadFile(filepath.Join("..", spec.TemplatePath(spec.PowerAutomate)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Properties []struct {
-			ID          string
-			Constraints struct{ Pattern struct{ Value string } }
-		}
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]*regexp.Regexp{}
-	for _, p := range doc.Properties {
-		if p.Constraints.Pattern.Value != "" {
-			out[p.ID] = regexp.MustCompile(p.Constraints.Pattern.Value)
+	for _, j := range spec.JobTypes {
+		raw, err := os.ReadFile(filepath.Join("..", spec.TemplatePath(j)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Properties []struct {
+				ID          string
+				Constraints struct{ Pattern struct{ Value string } }
+			}
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Properties {
+			if p.Constraints.Pattern.Value != "" {
+				out[p.ID] = regexp.MustCompile(p.Constraints.Pattern.Value)
+			}
 		}
 	}
 	return out
@@ -171,7 +181,7 @@ func patternAgrees(t testing.TB, patterns map[string]*regexp.Regexp, s string) {
 	if strings.HasPrefix(s, "=") || strings.HasPrefix(s, "{{secrets.") {
 		return // the worker sees what the expression or secret gives, not s
 	}
-	for _, f := range append(spec.PowerAutomate.Fields(), spec.RetryBackoff, spec.JobTimeout) {
+	for _, f := range append(append(spec.PowerAutomate.Fields(), spec.Dataverse.Fields()...), spec.RetryBackoff, spec.JobTimeout) {
 		re := patterns[f.Name]
 		if re == nil {
 			continue
@@ -197,14 +207,15 @@ func patternAgrees(t testing.TB, patterns map[string]*regexp.Regexp, s string) {
 
 func TestTemplatePatternsAgreeWithBinding(t *testing.T) {
 	patterns := templatePatterns(t)
-	for _, id := range []string{"flowSessionId", "workflowId", "runMode", "runTimeout", "pollInterval", "connectionTimeoutInSeconds", "retryBackoff", "jobTimeout"} {
+	for _, id := range []string{"flowSessionId", "workflowId", "runMode", "runTimeout", "pollInterval", "connectionTimeoutInSeconds", "retryBackoff", "jobTimeout", "action", "top", "pageSize"} {
 		if patterns[id] == nil {
 			t.Errorf("the template has no pattern for %s", id)
 		}
 	}
 	for _, s := range []string{"", "0", "20", "7200", "86401", "-1", "1.5", "abc", "attended", "Attended", "unattended ",
 		"PT30S", "PT1H", "P1D", "PT0.5S", "P", "PT", "P1W", "P1Y", "PT1H30M", "pt30s",
-		"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeez", "zzzzzzzz-bbbb-cccc-dddd-eeeeeeeeeeee", "{{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}}", "../x"} {
+		"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeez", "zzzzzzzz-bbbb-cccc-dddd-eeeeeeeeeeee", "{{aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee}}", "../x",
+		"new_NotifyOwner", "Microsoft.Dynamics.CRM.new_X", "microsoft.dynamics.crm.new_X", "_x", "9x", "new_X/../y", "a" + strings.Repeat("b", 127), "a" + strings.Repeat("b", 128)} {
 		patternAgrees(t, patterns, s)
 	}
 }

@@ -49,6 +49,18 @@ var dataverseOps = map[string]func(values) rowsFunc{
 			return r.UpdateRow(ctx, table, id, row, ifMatch)
 		}
 	},
+	spec.OpUpsertRow: func(v values) rowsFunc {
+		table, id, row := v.text(spec.Table), v[spec.RowID], v.context(spec.Row)
+		return func(ctx context.Context, r *operations.Rows) (map[string]any, error) {
+			return r.UpsertRow(ctx, table, id, row)
+		}
+	},
+	spec.OpPerformAction: func(v values) rowsFunc {
+		req := operations.ActionRequest{Action: v.text(spec.Action), Table: v.text(spec.Table), RowID: v[spec.RowID], Parameters: v.context(spec.Parameters)}
+		return func(ctx context.Context, r *operations.Rows) (map[string]any, error) {
+			return r.PerformAction(ctx, req)
+		}
+	},
 	spec.OpDeleteRow: func(v values) rowsFunc {
 		table, id, ifMatch := v.text(spec.Table), v[spec.RowID], v.text(spec.IfMatch)
 		return func(ctx context.Context, r *operations.Rows) (map[string]any, error) {

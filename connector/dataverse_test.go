@@ -110,6 +110,110 @@ func TestDataverseRowLifecycle(t *testing.T) {
 	}
 }
 
+// upsertRow creates the row it names when missing (created true) and updates it after that
+// (created false): one row, holding the second write.
+func TestDataverseUpsertCreatesThenUpdates(t *testing.T) {
+	f := dvFixture(t)
+	const id = "c0c0c0c0-0000-4000-8000-0000000000aa"
+	first := f.dvBody("upsertRow", map[string]any{"table": "contact", "rowId": id, "row": map[string]any{"lastname": "Hamilton"}})
+	if r, _ := first["row"].(map[string]any); first["created"] != true || first["id"] != id || r["lastname"] != "Hamilton" {
+		t.Fatalf("first upsertRow = %v, want {id, row, created: true}", first)
+	}
+	second := f.dvBody("upsertRow", map[string]any{"table": "contacts", "rowId": "{" + strings.ToUpper(id) + "}", "row": map[string]any{"firstname": "Margaret"}})
+	r, _ := second["row"].(map[string]any)
+	if second["created"] != false || second["id"] != id || r["firstname"] != "Margaret" || r["lastname"] != "Hamilton" {
+		t.Fatalf("second upsertRow = %v, want {id, row, created: false} with both columns", second)
+	}
+	// By alternate key: the seeded contact is updated, not duplicated.
+	byKey := f.dvBody("upsertRow", map[string]any{"table": "contact", "rowId": map[string]any{"emailaddress1": "ada@example.com"}, "row": map[string]any{"firstname": "Ada"}})
+	if byKey["created"] != false || byKey["id"] != dvContact {
+		t.Fatalf("upsertRow by alternate key = %v, want the seeded contact updated", byKey)
+	}
+	if rows, _ := f.srv.Rows("contact"); len(rows) != 2 {
+		t.Errorf("%d contacts after three upserts, want 2 (the seeded one and one created)", len(rows))
+	}
+}
+
+// actions are the custom APIs the performAction tests call.
+var actions = []dataversetest.Action{
+	{Name: "new_Echo", Inputs: []dataversetest.Parameter{{Name: "Message", Type: "Edm.String"}, {Name: "Times", Type: "Edm.Int32", Optional: true}},
+		Outputs: map[string]any{"Echo": "${inputs.Message}", "Times": "${inputs.Times}"}},
+	{Name: "new_NotifyOwner", BoundTable: "contact", Inputs: []dataversetest.Parameter{{Name: "Text", Type: "Edm.String"}},
+		Outputs: map[string]any{"Contact": "${row.id}", "Said": "${inputs.Text}"}},
+	{Name: "new_Quiet"},
+}
+
+func actionFixture(t *testing.T) *fixture {
+	return newFixture(t, func(o *dataversetest.Options) {
+		o.Tables = []dataversetest.Table{{LogicalName: "contact", Rows: []map[string]any{{"contactid": dvContact, "lastname": "Lovelace"}}}}
+		o.Actions = actions
+	})
+}
+
+func TestDataversePerformAction(t *testing.T) {
+	f := actionFixture(t)
+	unbound := f.dvBody("performAction", map[string]any{"action": "new_Echo", "parameters": map[string]any{"Message": "hi", "Times": 2}})
+	if unbound["Echo"] != "hi" || unbound["Times"] != int64(2) {
+		t.Fatalf("unbound action = %v, want its outputs {Echo: hi, Times: 2}", unbound)
+	}
+	bound := f.dvBody("performAction", map[string]any{"action": "Microsoft.Dynamics.CRM.new_NotifyOwner", "table": "contacts", "rowId": dvContact,
+		"parameters": `{"Text": "call back"}`})
+	if bound["Contact"] != dvContact || bound["Said"] != "call back" {
+		t.Fatalf("bound action = %v, want its outputs for the contact", bound)
+	}
+	if quiet := f.dvBody("performAction", map[string]any{"action": "new_Quiet"}); len(quiet) != 0 {
+		t.Fatalf("action without outputs = %v, want {}", quiet)
+	}
+	calls := f.srv.ActionCalls()
+	if len(calls) != 3 || calls[1].Name != "new_NotifyOwner" || calls[1].RowID != dvContact || calls[1].Inputs["Text"] != "call back" {
+		t.Fatalf("action calls = %+v, want new_Echo, new_NotifyOwner on the contact, new_Quiet", calls)
+	}
+}
+
+// An action's failures: a parameter Dataverse refuses is an incident naming its code; an action
+// that does not exist (or is called unbound although bound) is an incident saying so, even under
+// an error expression that catches 404s; a bound action's missing row is a catchable 404.
+func TestDataversePerformActionFailures(t *testing.T) {
+	f := actionFixture(t)
+	cases := []struct {
+		name string
+		vars map[string]any
+		want []string
+	}{
+		{"unknown parameter", map[string]any{"action": "new_Echo", "parameters": map[string]any{"Message": "x", "Nope": 1}}, []string{"400", "0x80048d19", "Nope"}},
+		{"parameter of the wrong type", map[string]any{"action": "new_Echo", "parameters": map[string]any{"Message": 5}}, []string{"400", "0x80048d19", "Edm.String"}},
+		{"missing parameter", map[string]any{"action": "new_Echo"}, []string{"400", "0x80048d19", "Message"}},
+		{"no such action", map[string]any{"action": "new_Missing"}, []string{`invalid input: action: Dataverse has no custom API or action "new_Missing" unbound`, "0x8006088a"}},
+		{"bound action called unbound", map[string]any{"action": "new_NotifyOwner", "parameters": map[string]any{"Text": "x"}},
+			[]string{`invalid input: action: Dataverse has no custom API or action "new_NotifyOwner" unbound`}},
+		{"unbound action called bound", map[string]any{"action": "new_Echo", "table": "contact", "rowId": dvContact},
+			[]string{`invalid input: action: Dataverse has no custom API or action "new_Echo" bound to table contact`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.dv("performAction", c.vars, map[string]string{"errorExpression": catchConflicts})
+			d := Decide(err, 3)
+			if d.Kind != "fail" || d.Retries != 0 {
+				t.Fatalf("decision = %+v, want an incident", d)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(d.Message, w) {
+					t.Errorf("incident %q lacks %q", d.Message, w)
+				}
+			}
+		})
+	}
+	_, err := f.dv("performAction", map[string]any{"action": "new_NotifyOwner", "table": "contact", "rowId": "c0c0c0c0-0000-4000-8000-0000000000ff",
+		"parameters": map[string]any{"Text": "x"}}, map[string]string{"errorExpression": catchConflicts})
+	var be *BPMNError
+	if !errors.As(err, &be) || be.Code != "404" || be.Variables["code"] != "0x80040217" {
+		t.Fatalf("bound action on a missing row = %v, want BPMN error 404 with Dataverse's 0x80040217", err)
+	}
+	if n := len(f.srv.ActionCalls()); n != 0 {
+		t.Errorf("%d action calls accepted, want none", n)
+	}
+}
+
 func TestDataverseListRowsFollowsPages(t *testing.T) {
 	var rows []map[string]any
 	for i := range 7 {
@@ -171,6 +275,19 @@ func TestDataverseBadInputNamesTheField(t *testing.T) {
 		{"top zero", "listRows", map[string]any{"table": "contact", "top": 0}, "top"},
 		{"includeFormattedValues not a bool", "listRows", map[string]any{"table": "contact", "includeFormattedValues": "maybe"}, "includeFormattedValues"},
 		{"filter not text", "listRows", map[string]any{"table": "contact", "filter": []any{"a"}}, "filter"},
+		{"upsert without rowId", "upsertRow", map[string]any{"table": "contact", "row": map[string]any{"lastname": "x"}}, "rowId"},
+		{"upsert without row", "upsertRow", map[string]any{"table": "contact", "rowId": dvContact}, "row"},
+		{"upsert without table", "upsertRow", map[string]any{"rowId": dvContact, "row": map[string]any{"lastname": "x"}}, "table"},
+		{"missing action", "performAction", map[string]any{"parameters": map[string]any{}}, "action"},
+		{"action not text", "performAction", map[string]any{"action": 5}, "action"},
+		{"action not a name", "performAction", map[string]any{"action": "new_Echo/../accounts"}, "action"},
+		{"action with a space", "performAction", map[string]any{"action": "new_Echo "}, "action"},
+		{"rowId without table", "performAction", map[string]any{"action": "new_Echo", "rowId": dvContact}, "table"},
+		{"table without rowId", "performAction", map[string]any{"action": "new_Echo", "table": "contact"}, "rowId"},
+		{"bound rowId not a GUID", "performAction", map[string]any{"action": "new_Echo", "table": "contact", "rowId": "x"}, "rowId"},
+		{"parameters not a context", "performAction", map[string]any{"action": "new_Echo", "parameters": 7}, "parameters"},
+		{"parameters a JSON list", "performAction", map[string]any{"action": "new_Echo", "parameters": "[1]"}, "parameters"},
+		{"parameters over 2 MB", "performAction", map[string]any{"action": "new_Echo", "parameters": map[string]any{"Message": strings.Repeat("x", 2<<20)}}, "parameters"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package operations
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -282,16 +283,23 @@ type ActionRequest struct {
 	Parameters map[string]any
 }
 
-var actionName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+// ActionNamePattern is the shape of an action's unique name, optionally qualified by the
+// Microsoft.Dynamics.CRM namespace (RE2 and JavaScript read it alike; unanchored).
+const ActionNamePattern = `(?:Microsoft\.Dynamics\.CRM\.)?[A-Za-z_][A-Za-z0-9_]{0,127}`
+
+var actionName = regexp.MustCompile(`^` + ActionNamePattern + `$`)
 
 // PerformAction calls the action and returns its response: its output parameters, or an
 // empty context when it has none (204).
 func (r *Rows) PerformAction(ctx context.Context, req ActionRequest) (map[string]any, error) {
-	name := strings.TrimPrefix(req.Action, "Microsoft.Dynamics.CRM.")
-	if !actionName.MatchString(name) {
+	if !actionName.MatchString(req.Action) {
 		return nil, &InputError{Field: "action", Msg: fmt.Sprintf("must be the unique name of a custom API or action such as new_NotifyOwner, got %q", truncate(req.Action, 80))}
 	}
+	name := strings.TrimPrefix(req.Action, "Microsoft.Dynamics.CRM.")
 	u := base(r.Org) + "/" + name
+	if req.Table != "" && req.RowID == nil {
+		return nil, &InputError{Field: "rowId", Msg: "is required with table (a bound action runs on a row)"}
+	}
 	if req.Table != "" {
 		_, row, err := r.rowURL(ctx, req.Table, req.RowID)
 		if err != nil {
@@ -310,11 +318,25 @@ func (r *Rows) PerformAction(ctx context.Context, req ActionRequest) (map[string
 		return nil, &InputError{Field: "parameters", Msg: fmt.Sprintf("cannot be encoded as JSON: %v", err)}
 	}
 	res, err := r.Client.Do(ctx, Call{Op: OpPerformAction, Method: http.MethodPost, URL: u, Header: jsonHeader(true), Body: b})
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound && he.Code == CodeResourceNotFound {
+		// The URL's last segment is the action: a missing row of a bound one is 0x80040217.
+		kind := "unbound"
+		if req.Table != "" {
+			kind = "bound to table " + req.Table
+		}
+		return nil, &InputError{Field: "action", Msg: fmt.Sprintf("Dataverse has no custom API or action %q %s (404 %s: %s)",
+			name, kind, he.Code, truncate(he.Message, 200))}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return rowOf(res), nil
 }
+
+// CodeResourceNotFound is Dataverse's error code for a URL segment that names nothing (an
+// entity set, function or action that does not exist).
+const CodeResourceNotFound = "0x8006088a"
 
 // addSelect sets $select from a list of column names or a comma-separated string.
 func addSelect(q url.Values, sel any) error {

@@ -432,4 +432,21 @@ func TestPerformAction(t *testing.T) {
 	inputError(t, err, "action")
 	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_Echo", RowID: leadID})
 	inputError(t, err, "table")
+	before := len(srv.Calls())
+	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_NotifyOwner", Table: "lead"})
+	inputError(t, err, "rowId")
+	if n := len(srv.Calls()) - before; n != 0 {
+		t.Errorf("table without rowId sent %d requests, want none", n)
+	}
+	// An action that does not exist, or is bound otherwise, is the action's fault (0x8006088a);
+	// a bound action's missing row stays Dataverse's 404 0x80040217, as for getRow.
+	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_Missing"})
+	inputError(t, err, "action")
+	if err == nil || !strings.Contains(err.Error(), `"new_Missing" unbound`) || !strings.Contains(err.Error(), "0x8006088a") {
+		t.Errorf("missing action = %v, want it named, unbound, with Dataverse's code", err)
+	}
+	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_NotifyOwner"})
+	inputError(t, err, "action")
+	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_NotifyOwner", Table: "lead", RowID: "99999999-0000-4000-8000-000000000000"})
+	httpError(t, err, 404, "0x80040217")
 }

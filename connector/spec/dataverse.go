@@ -10,11 +10,11 @@ import (
 var (
 	Table = &Field{
 		Name: "table", Label: "Table", Group: "input", Kind: Text, Required: true,
-		Help: "The table's logical name (account, contact, task) or its entity set name (accounts). A name that is no table gets an incident naming the closest tables.",
+		Help: "The table's logical name (account, contact, task) or its entity set name (accounts). A name that is no table gets an incident naming the closest tables. For performAction: the table of the row a bound action runs on, with rowId; empty for an unbound action.",
 	}
 	RowID = &Field{
 		Name: "rowId", Label: "Row ID", Group: "input", Kind: RowRef, Required: true,
-		Help: "The row's id (a GUID), or an alternate key as a FEEL context of column values such as ={emailaddress1: \"a@b.c\"}.",
+		Help: "The row's id (a GUID), or an alternate key as a FEEL context of column values such as ={emailaddress1: \"a@b.c\"}. For performAction: the row a bound action runs on, with table; empty for an unbound action.",
 	}
 	Row = &Field{
 		Name: "row", Label: "Row", Group: "input", Kind: Context, Required: true,
@@ -56,6 +56,15 @@ var (
 		Name: "includeFormattedValues", Label: "Include formatted values", Group: "input", Kind: Bool,
 		Help: "true: each row carries Dataverse's formatted values (column@OData.Community.Display.V1.FormattedValue).",
 	}
+	Action = &Field{
+		Name: "action", Label: "Action", Group: "input", Kind: Text, Required: true,
+		Pattern: operations.ActionNamePattern, Shape: "the unique name of a custom API or action (such as new_NotifyOwner)",
+		Help: "The unique name of the custom API or custom process action to call (case-sensitive), such as new_NotifyOwner. A bound one runs on the row that table and rowId name. One that does not exist (or is bound otherwise) gets an incident saying so.",
+	}
+	Parameters = &Field{
+		Name: "parameters", Label: "Parameters", Group: "input", Kind: Context, MaxBytes: 2 << 20,
+		Help: "The action's request parameters, as a FEEL context such as ={Text: \"Call back\", Priority: 2}; empty: none. A parameter Dataverse refuses (unknown, missing or of the wrong type) gets an incident naming Dataverse's error code.",
+	}
 	IfMatch = &Field{
 		Name: "ifMatch", Label: "If-Match (ETag)", Group: "input", Kind: Text,
 		Help: "An ETag the row must still have (optimistic concurrency, a mismatch is error code 412); empty: the row must exist (\"*\"), an update never creates.",
@@ -69,6 +78,9 @@ const (
 	OpListRows  = string(operations.OpListRows)
 	OpUpdateRow = string(operations.OpUpdateRow)
 	OpDeleteRow = string(operations.OpDeleteRow)
+	OpUpsertRow = string(operations.OpUpsertRow)
+	// OpPerformAction calls a custom API or action, unbound or bound to a row.
+	OpPerformAction = string(operations.OpPerformAction)
 )
 
 const rowResultHelp = "Expression to map the response into process variables; response.body is "
@@ -81,8 +93,8 @@ var Dataverse = &JobType{
 	TemplateID:  "io.pa-connector.Dataverse.v1",
 	Version:     1,
 	Name:        "Dataverse rows (pa-connector)",
-	Description: "Create, get, list, update and delete Dataverse rows with the pa-connector job worker (job type dataverse:1). A missing row (404) and an ETag mismatch (412) can be caught through the error expression",
-	Keywords:    []string{"dataverse", "dynamics 365", "rows", "create row", "get row", "list rows", "update row", "delete row", "odata"},
+	Description: "Create, get, list, update, upsert and delete Dataverse rows and call custom APIs and actions with the pa-connector job worker (job type dataverse:1). A missing row (404) and an ETag mismatch (412) can be caught through the error expression",
+	Keywords:    []string{"dataverse", "dynamics 365", "rows", "create row", "get row", "list rows", "update row", "upsert row", "delete row", "custom api", "action", "odata"},
 	Engines:     PowerAutomate.Engines,
 	Icon:        PowerAutomate.Icon,
 	Groups:      PowerAutomate.Groups,
@@ -94,10 +106,16 @@ var Dataverse = &JobType{
 			Result: Result{ID: "resultExpressionCreateRow", Value: "={rowId: response.body.id}", Help: rowResultHelp + "{id, row} (the row as created)." + resultExpressionDocs}},
 		{Name: OpUpdateRow, Label: "Update a row", Fields: with(dataverse, Table, RowID, Row, IfMatch),
 			Result: Result{ID: "resultExpressionUpdateRow", Help: rowResultHelp + "{id, row} (the row as updated)." + resultExpressionDocs}},
+		{Name: OpUpsertRow, Label: "Upsert a row (update it, or create it when missing)", Fields: with(dataverse, Table, RowID, Row),
+			Result: Result{ID: "resultExpressionUpsertRow", Help: rowResultHelp + "{id, row, created}: created is true when the row did not exist." + resultExpressionDocs}},
 		{Name: OpDeleteRow, Label: "Delete a row", Fields: with(dataverse, Table, RowID, IfMatch),
 			Result: Result{ID: "resultExpressionDeleteRow", Help: rowResultHelp + "{id}." + resultExpressionDocs}},
 		{Name: OpListRows, Label: "List rows", Fields: with(dataverse, Table, Select, Filter, OrderBy, Expand, Top, PageSize, MaxRows, IncludeFormattedValues),
 			Result: Result{ID: "resultExpressionListRows", Value: "={rows: response.body.rows}", Help: rowResultHelp + "{rows, count, nextLink}: nextLink is non-null when more rows remain." + resultExpressionDocs}},
+		{Name: OpPerformAction, Label: "Perform an action (custom API)", Fields: with(dataverse, Action, Table, RowID, Parameters),
+			Optional: []*Field{Table, RowID},
+			Result: Result{ID: "resultExpressionPerformAction", Value: "={actionResponse: response.body}",
+				Help: "Expression to map the response into process variables; response.body is the action's response: its output parameters, {} when it has none." + resultExpressionDocs}},
 	},
 	Headers: taskHeaders,
 }

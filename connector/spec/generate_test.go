@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,10 +178,20 @@ func TestDeclarationsAreComplete(t *testing.T) {
 			if f.Kind == Duration && f.Shortest > f.Longest {
 				t.Errorf("%s: %s's bounds are empty", j.Type, f.Name)
 			}
+			if f.Pattern != "" {
+				if _, err := regexp.Compile(f.Pattern); err != nil || f.Kind != Text || f.Shape == "" {
+					t.Errorf("%s: %s's pattern %q: %v (a Text field's, with a Shape for messages)", j.Type, f.Name, f.Pattern, err)
+				}
+			}
 		}
 		for _, op := range j.Operations {
 			if op.Result.ID == "" || op.Label == "" {
 				t.Errorf("%s: %s has no label or result id", j.Type, op.Name)
+			}
+			for _, f := range op.Optional {
+				if !f.Required || !slices.Contains(op.Fields, f) {
+					t.Errorf("%s: %s takes %s as optional, which is not one of its required fields", j.Type, op.Name, f.Name)
+				}
 			}
 		}
 	}
@@ -192,5 +204,35 @@ func TestReadmeTableNamesEveryOperationAndField(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
+	}
+}
+
+// A field one operation takes as optional although others require it is two properties bound
+// to the same variable, shown for disjoint operations, and unstarred in that operation's row.
+func TestTemplateSplitsAFieldOptionalForOneOperation(t *testing.T) {
+	j := toy()
+	all := j.Operations[2].Fields[0]
+	j.Operations[2].Optional = []*Field{all}
+	p := properties(t, j)
+	req, opt := p["all"], p["allOptional"]
+	if req == nil || opt == nil {
+		t.Fatalf("properties %v, want all and allOptional", p)
+	}
+	cond := func(m map[string]any) string { b, _ := json.Marshal(m["condition"]); return string(b) }
+	if got := cond(req); got != `{"oneOf":["x","y"],"property":"operationType"}` {
+		t.Errorf("required property's condition %s", got)
+	}
+	if got := cond(opt); got != `{"equals":"z","property":"operationType"}` {
+		t.Errorf("optional property's condition %s", got)
+	}
+	if req["constraints"].(map[string]any)["notEmpty"] != true || opt["constraints"] != nil || opt["optional"] != true {
+		t.Errorf("required %v, optional %v", req, opt)
+	}
+	if b := opt["binding"].(map[string]any); b["name"] != "all" {
+		t.Errorf("optional property bound to %v, want the variable all", b)
+	}
+	table := ReadmeTable([]*JobType{j})
+	if !strings.Contains(table, "| `z` | Z | `all` |") || !strings.Contains(table, "| `x` | X | `all`\\*, `some` |") {
+		t.Errorf("README rows do not follow the operation's requiredness:\n%s", table)
 	}
 }

@@ -25,7 +25,7 @@ func ReadmeTable(jobs []*JobType) string {
 			var vars []string
 			for _, f := range op.Fields {
 				v := "`" + f.Name + "`"
-				if f.Required {
+				if op.Requires(f) {
 					v += "\\*"
 				}
 				vars = append(vars, v)
@@ -57,6 +57,9 @@ func valueText(f *Field) string {
 	switch f.Kind {
 	case Text:
 		s = "text"
+		if f.Shape != "" {
+			s += ": " + f.Shape
+		}
 	case GUID:
 		s = "a GUID (braces and case ignored)"
 	case OrgURL:
@@ -71,13 +74,11 @@ func valueText(f *Field) string {
 		s = choiceList(f, "`", "`", " or ")
 	case Duration:
 		s = fmt.Sprintf("an ISO-8601 duration (days, hours, minutes, seconds), %s–%s", ISODuration(f.Shortest), ISODuration(f.Longest))
-	case JSONObject:
+	case JSONObject, Context:
 		s = "a context, or a JSON object as text"
 		if f.MaxBytes > 0 {
 			s += fmt.Sprintf(", at most %s as JSON", bytesText(f.MaxBytes))
 		}
-	case Context:
-		s = "a context, or a JSON object as text"
 	case List:
 		s = "a list of strings, or one comma-separated string"
 	case Bool:

@@ -8,6 +8,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -97,9 +98,13 @@ type Field struct {
 	Unit          string // of an Int, in messages and help: "seconds"
 	// Shortest and Longest bound a Duration.
 	Shortest, Longest time.Duration
-	// MaxBytes bounds a JSONObject's JSON text.
+	// MaxBytes bounds a JSONObject's or a Context's JSON text.
 	MaxBytes int
-	Choices  []Choice
+	// Pattern is the shape a Text value must have (RE2 and JavaScript read it alike, unanchored
+	// here): the template's pattern and the binding check both come from it. Shape says what
+	// it accepts, in messages: "the unique name of a custom API or action, such as new_Notify".
+	Pattern, Shape string
+	Choices        []Choice
 	// NoFEEL: the template offers the field as a dropdown, never an expression.
 	NoFEEL bool
 	// Multiline: the template shows a text area.
@@ -121,7 +126,15 @@ type Operation struct {
 	Name   string
 	Label  string
 	Fields []*Field
-	Result Result
+	// Optional are fields of Fields that this operation takes as optional although they are
+	// declared Required (performAction's table and rowId, which only a bound action needs).
+	Optional []*Field
+	Result   Result
+}
+
+// Requires reports whether the operation requires f.
+func (op *Operation) Requires(f *Field) bool {
+	return f.Required && !slices.Contains(op.Optional, f)
 }
 
 // Group is a group of the element template.
@@ -183,18 +196,19 @@ func (j *JobType) Header(name string) *Field {
 	panic(fmt.Sprintf("spec: %s declares no header %q", j.Type, name))
 }
 
-// usedBy returns the operations whose fields include f, in declaration order.
-func (j *JobType) usedBy(f *Field) []string {
-	var out []string
+// usedBy returns the operations whose fields include f, in declaration order: those that
+// take it as declared, and those that take a Required field as optional.
+func (j *JobType) usedBy(f *Field) (asDeclared, optional []string) {
 	for _, op := range j.Operations {
-		for _, g := range op.Fields {
-			if g == f {
-				out = append(out, op.Name)
-				break
-			}
+		switch {
+		case !slices.Contains(op.Fields, f):
+		case f.Required && !op.Requires(f):
+			optional = append(optional, op.Name)
+		default:
+			asDeclared = append(asDeclared, op.Name)
 		}
 	}
-	return out
+	return asDeclared, optional
 }
 
 // Var is the field's variable name.

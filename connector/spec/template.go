@@ -135,19 +135,29 @@ func Template(j *JobType) ([]byte, error) {
 	}
 	t.Properties = append(t.Properties, opChoice)
 	for _, f := range j.Fields() {
-		var cond *condition
-		if ops := j.usedBy(f); len(ops) == 1 {
-			cond = &condition{Property: "operationType", Equals: ops[0]}
-		} else if len(ops) < len(j.Operations) {
-			cond = &condition{Property: "operationType", OneOf: ops}
-		}
 		if f.Kind == Auth {
 			t.Properties = append(t.Properties, authProperties(f)...)
 			continue
 		}
-		p := inputProperty(f, f.Name)
-		p.Condition = cond
-		t.Properties = append(t.Properties, p)
+		// A field some operations require and others take as optional is two properties
+		// (the Modeler's notEmpty cannot depend on the operation) bound to the same variable,
+		// shown for disjoint sets of operations.
+		requiring, optional := j.usedBy(f)
+		if len(requiring) > 0 {
+			p := inputProperty(f, f.Name)
+			p.Condition = operationCondition(j, requiring)
+			t.Properties = append(t.Properties, p)
+		}
+		if len(optional) > 0 {
+			g, id := *f, f.Name
+			g.Required = false
+			if len(requiring) > 0 {
+				id += "Optional"
+			}
+			p := inputProperty(&g, id)
+			p.Binding, p.Condition = input(f.Name), operationCondition(j, optional)
+			t.Properties = append(t.Properties, p)
+		}
 	}
 	for _, h := range j.Headers {
 		if h == ResultExpression {
@@ -207,6 +217,17 @@ func checkTemplate(j *JobType, t template) error {
 			!regexp.MustCompile(p.Constraints.Pattern.Value).MatchString(*p.Value) {
 			return fmt.Errorf("%s: property %s's default %q does not match its own pattern", j.Type, p.ID, *p.Value)
 		}
+	}
+	return nil
+}
+
+// operationCondition shows a property for these operations: nil when they are all of them.
+func operationCondition(j *JobType, ops []string) *condition {
+	switch {
+	case len(ops) == 1:
+		return &condition{Property: "operationType", Equals: ops[0]}
+	case len(ops) < len(j.Operations):
+		return &condition{Property: "operationType", OneOf: ops}
 	}
 	return nil
 }
@@ -283,6 +304,11 @@ func valuePattern(f *Field) *pattern {
 	case Duration:
 		return &pattern{Value: `^(` + feelOrSecret + `|` + DurationPattern + `)` + empty + `$`,
 			Message: "Must be an ISO-8601 duration such as PT30S or a FEEL expression"}
+	case Text:
+		if f.Pattern != "" {
+			return &pattern{Value: `^(` + feelOrSecret + `|` + f.Pattern + `)` + empty + `$`,
+				Message: "Must be " + f.Shape + " or a FEEL expression"}
+		}
 	}
 	return nil
 }
