@@ -433,7 +433,7 @@ func TestPerformAction(t *testing.T) {
 	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_Echo", RowID: leadID})
 	inputError(t, err, "table")
 	before := len(srv.Calls())
-	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_NotifyOwner", Table: "lead"})
+	_, err = r.PerformAction(ctx, operations.ActionRequest{Action: "new_NotifyOwner", Table: "leads_not_cached"})
 	inputError(t, err, "rowId")
 	if n := len(srv.Calls()) - before; n != 0 {
 		t.Errorf("table without rowId sent %d requests, want none", n)
