@@ -72,6 +72,8 @@ type bound struct {
 	// etag: the write is conditional on an ETag (ifMatch other than "*"), so it cannot be
 	// repeated after it may have been applied.
 	etag bool
+	// flow runs a cloud flow (runCloudFlow; nil for the other operations).
+	flow *cloudFlow
 }
 
 // InputError is a variable that cannot be used; it names the field.
@@ -120,9 +122,12 @@ func bindOperation(v map[string]any, jt *spec.JobType, handled func(string) bool
 		return "", nil, nil, err
 	}
 	b := &bound{org: val.text(spec.OrganizationURI), timeout: time.Duration(val.int(spec.ConnectionTimeout)) * time.Second}
-	ba := val[spec.Authentication].(boundAuth)
-	b.creds, b.scrub = ba.creds, ba.scrub
-	defaultScopes(b.creds, b.org)
+	for _, f := range op.Fields {
+		if ba, ok := val[f].(boundAuth); ok { // absent only where it is optional (runCloudFlow)
+			b.creds, b.scrub = ba.creds, ba.scrub
+			defaultScopes(b.creds, b.org)
+		}
+	}
 	return opName, b, val, nil
 }
 
@@ -146,6 +151,7 @@ var nativeOps = map[string]func(*bound, values) error{
 		b.wait, b.pollInterval = true, v.duration(spec.PollInterval)
 		return bindTrigger(b, v)
 	},
+	spec.OpRunCloudFlow: bindCloudFlow,
 }
 
 func bindTrigger(b *bound, v values) error {

@@ -127,6 +127,8 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	switch {
 	case b.rows != nil:
 		res, err = h.runRows(ctx, job, b)
+	case b.flow != nil:
+		res, err = h.runCloudFlow(ctx, job, hd, b)
 	case b.wait:
 		res, err = h.runAndWait(ctx, job, hd, b, vars)
 	default:
@@ -425,6 +427,10 @@ func classify(err error, hd headers, b *bound) error {
 			// action could happen. One that failed before it was sent (the token endpoint, DNS,
 			// dial, TLS handshake) is retried.
 			return Permanentf("%w: %s", err, what)
+		}
+		if te.Op == operations.OpRunCloudFlow && egress.MayHaveBeenSent(err) {
+			// A flow's trigger has no idempotency key either (polls are repeated in place).
+			return Permanentf("%w: the call's outcome is unknown, the flow may have started; check its run history before resolving this incident (a retry calls the trigger again)", err)
 		}
 		return &RetryError{Err: err, Backoff: hd.retryBackoff}
 	case auth.IsPermanent(err):

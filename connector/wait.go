@@ -99,6 +99,15 @@ func (h *Handler) summarize(ctx context.Context, job Job, hd headers, b *bound, 
 // keepLease extends the job's timeout when the next pause would outlast it. If the gateway
 // cannot extend it, the job is handed back (retries unchanged) to resume from the recorded run.
 func (h *Handler) keepLease(ctx context.Context, job Job, pause time.Duration) error {
+	if err := h.extendLease(ctx, job, pause); err != nil {
+		return &RetryError{Err: fmt.Errorf("the run is still going and the job's timeout could not be extended (%v); it resumes the same run when redelivered", err), KeepRetries: true}
+	}
+	return nil
+}
+
+// extendLease extends the job's timeout when the next pause would outlast it; the error is the
+// gateway's refusal (ErrNoExtension without a lease).
+func (h *Handler) extendLease(ctx context.Context, job Job, pause time.Duration) error {
 	timeout := h.JobTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -107,16 +116,10 @@ func (h *Handler) keepLease(ctx context.Context, job Job, pause time.Duration) e
 	if time.Until(job.deadline()) > margin {
 		return nil
 	}
-	var err error
-	if job.Lease != nil {
-		err = job.Lease.Extend(ctx, max(timeout, 2*margin))
-	} else {
-		err = ErrNoExtension
+	if job.Lease == nil {
+		return ErrNoExtension
 	}
-	if err != nil {
-		return &RetryError{Err: fmt.Errorf("the run is still going and the job's timeout could not be extended (%v); it resumes the same run when redelivered", err), KeepRetries: true}
-	}
-	return nil
+	return job.Lease.Extend(ctx, max(timeout, 2*margin))
 }
 
 // failedRun is runFlowAndWait's default outcome for a run that ended without succeeding.

@@ -10,9 +10,11 @@ import (
 	"strings"
 )
 
-// DefaultAllowedHosts are Microsoft's Dataverse and Entra ID hosts, sovereign clouds included.
+// DefaultAllowedHosts are Microsoft's Dataverse and Entra ID hosts, sovereign clouds included,
+// and the hosts of cloud flows' HTTP triggers (Logic Apps' and the Power Platform API's).
 const DefaultAllowedHosts = "*.dynamics.com,*.crm.dynamics.us,*.crm.appsplatform.us,*.crm.microsoftdynamics.us," +
 	"*.crm.dynamics.cn,*.crm.microsoftdynamics.de," +
+	"*.logic.azure.com,*.environment.api.powerplatform.com," +
 	"login.microsoftonline.com,login.microsoftonline.us,login.chinacloudapi.cn,login.partner.microsoftonline.cn,login.microsoftonline.de"
 
 // HostPolicy decides which URLs the worker may call. A pattern is a host name, an IP address,

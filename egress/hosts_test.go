@@ -38,6 +38,14 @@ func TestHostPolicyCheck(t *testing.T) {
 		{"https://169.254.169.254/latest/meta-data", false},
 		{"https://localhost", false},
 		{"not a url", false},
+		// cloud flows' HTTP triggers (issue 12)
+		{"https://prod-27.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x", true},
+		{"https://default0a1b.2c.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/abc/triggers/manual/paths/invoke", true},
+		{"http://prod-27.westeurope.logic.azure.com/workflows/abc", false}, // https only
+		{"https://logic.azure.com/workflows/abc", false},
+		{"https://prod-27.logic.azure.com.evil.io/workflows/abc", false},
+		{"https://x.api.powerplatform.com/", false}, // only the environment API's hosts
+		{"https://x.azurewebsites.net/", false},
 	}
 	for _, c := range cases {
 		err := p.Check(c.url)
@@ -51,6 +59,19 @@ func TestHostPolicyCheck(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "pw@") {
 			t.Errorf("error leaks URL credentials: %v", err)
 		}
+	}
+}
+
+// The default list is Dataverse's and Entra ID's hosts and the two hosts of cloud flow triggers,
+// and nothing else.
+func TestDefaultAllowedHostsAreExactlyThese(t *testing.T) {
+	want := []string{"*.dynamics.com", "*.crm.dynamics.us", "*.crm.appsplatform.us", "*.crm.microsoftdynamics.us",
+		"*.crm.dynamics.cn", "*.crm.microsoftdynamics.de", "*.logic.azure.com", "*.environment.api.powerplatform.com",
+		"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
+		"login.microsoftonline.de"}
+	got := strings.Split(DefaultAllowedHosts, ",")
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("DefaultAllowedHosts = %v, want %v", got, want)
 	}
 }
 

@@ -12,9 +12,15 @@ import (
 // cannot match across the escapes of a JSON log line.
 var bearerOrJWT = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*|eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+`)
 
+// sigParam matches the value of a URL's sig parameter, the signature of a cloud flow's trigger
+// URL (and of its Location), whoever's URL it is: after sig= or, in a URL written into another,
+// sig%3D, whatever precedes it (a JSON text may spell the & before it \u0026). The value ends
+// where a URL's next parameter, a quote, a backslash (a JSON escape) or white space begins.
+var sigParam = regexp.MustCompile(`(?i)(sig(?:=|%3D))[^&\s"'\\#<>]+`)
+
 // Message scrubs a message (an incident, a BPMN error's message, a log field): every held
-// value in every form, then anything shaped like a Bearer token or a JWT. It must be applied
-// to the whole message before it is cut to a length.
+// value in every form, then anything shaped like a Bearer token, a JWT or a URL's sig value. It
+// must be applied to the whole message before it is cut to a length.
 func (r *Registry) Message(s string) string {
 	return scrubShapes(r.Text(s))
 }
@@ -31,22 +37,30 @@ func scrubShapes(s string) string {
 	if !mayHoldShape(s) {
 		return s
 	}
-	return bearerOrJWT.ReplaceAllString(s, "${1}"+Redacted)
+	s = bearerOrJWT.ReplaceAllString(s, "${1}"+Redacted)
+	if mayHoldSig(s) {
+		s = sigParam.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	return s
 }
 
-// mayHoldShape is a cheap test that spares the regular expression most texts.
+// mayHoldShape is a cheap test that spares the regular expressions most texts.
 func mayHoldShape(s string) bool {
-	if strings.Contains(s, "eyJ") {
-		return true
-	}
-	for _, b := range []byte{'b', 'B'} {
+	return strings.Contains(s, "eyJ") || containsFold(s, "bearer") || mayHoldSig(s)
+}
+
+func mayHoldSig(s string) bool { return containsFold(s, "sig=") || containsFold(s, "sig%3d") }
+
+// containsFold reports whether s holds word (lower-case ASCII) in any case.
+func containsFold(s, word string) bool {
+	for _, b := range []byte{word[0], word[0] - 'a' + 'A'} {
 		for i := 0; ; {
 			j := strings.IndexByte(s[i:], b)
 			if j < 0 {
 				break
 			}
 			i += j
-			if i+6 <= len(s) && strings.EqualFold(s[i:i+6], "bearer") {
+			if i+len(word) <= len(s) && strings.EqualFold(s[i:i+len(word)], word) {
 				return true
 			}
 			i++

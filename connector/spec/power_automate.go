@@ -104,6 +104,41 @@ var (
 	}
 )
 
+// Fields of runCloudFlow: a cloud flow with the "When an HTTP request is received" trigger.
+var (
+	FlowURL = &Field{
+		Name: "flowUrl", Label: "Flow URL", Group: "input", Kind: Text, Required: true,
+		Help: "The HTTP POST URL of the flow's 'When an HTTP request is received' trigger (on *.logic.azure.com or *.environment.api.powerplatform.com). It carries the trigger's signature (sig): put it in a secret, for example {{secrets.NOTIFY_OWNER_FLOW_URL}}. The signature never reaches a log, an incident, a metric or a variable.",
+	}
+	EntityLogicalName = &Field{
+		Name: "entityLogicalName", Label: "Table (logical name)", Group: "input", Kind: Text,
+		Help: "The logical name of the record's table (lead, account, incident), sent to the flow as entityLogicalName.",
+	}
+	RecordID = &Field{
+		Name: "recordId", Label: "Record ID", Group: "input", Kind: Text,
+		Help: "The record's id, sent to the flow as recordId.",
+	}
+	FlowInputs = &Field{
+		Name: "inputs", Label: "Inputs", Group: "input", Kind: Context,
+		Help: "More properties of the request body, as a FEEL context such as ={priority: \"high\"}. The flow receives {entityLogicalName, recordId, ...inputs}.",
+	}
+	WaitForResponse = &Field{
+		Name: "waitForResponse", Label: "Wait for the flow's response", Group: "input", Kind: Bool, Default: "true",
+		Help: "true: when the flow answers 202 with a Location, poll it (honouring Retry-After, keeping the job's lease) until the flow's final answer or the job's deadline. false: complete with the first answer (202: {status: 202}).",
+	}
+	// FlowAuthentication is the authentication of a flow whose trigger only users of the tenant
+	// may call ("Any user in my tenant"): optional, for a signed URL needs none. It shares its
+	// template properties with Authentication (one set per variable name).
+	FlowAuthentication = &Field{
+		Name: "authentication", Label: Authentication.Label, Group: Authentication.Group, Kind: Auth,
+		Default: Authentication.Default, Variants: Authentication.Variants, PickerHelp: Authentication.PickerHelp,
+		Help: "runCloudFlow: only for a trigger restricted to the tenant, an Entra ID token for " + FlowAudience + " (client credentials' scopes default to " + FlowAudience + "/.default). A signed flow URL needs none: choose 'FEEL context' and leave =authentication, or leave the variable unset.",
+	}
+)
+
+// FlowAudience is the audience of the Entra ID tokens that tenant-restricted flow triggers accept.
+const FlowAudience = "https://service.flow.microsoft.com/"
+
 // Task headers every job type takes (resultExpression's defaults are per operation).
 var (
 	ResultVariable = &Field{
@@ -154,6 +189,7 @@ const (
 	OpTrigger        = "triggerFlowRun"
 	OpRunFlowAndWait = "runFlowAndWait"
 	OpCancel         = "cancelFlowRun"
+	OpRunCloudFlow   = "runCloudFlow"
 )
 
 // TriggerFields are RunDesktopFlow's parameters, in the order they are checked; the Camunda
@@ -168,9 +204,9 @@ var PowerAutomate = &JobType{
 	TemplateID:  "io.pa-connector.PowerAutomate.v1",
 	Version:     1,
 	Name:        "Power Automate (pa-connector)",
-	Description: "Run Power Automate desktop flows through Dataverse with the pa-connector job worker (job type power-automate:1): trigger a run, get its status or outputs, cancel it, or run a flow and wait until it ends (by completion callback or polling)",
+	Description: "Run Power Automate desktop flows through Dataverse with the pa-connector job worker (job type power-automate:1): trigger a run, get its status or outputs, cancel it, or run a flow and wait until it ends (by completion callback or polling); and run a cloud flow for a record through its HTTP trigger",
 	Keywords: []string{"power automate", "desktop flow", "dataverse", "trigger flow run", "get flow run status",
-		"get flow outputs", "cancel flow run", "run flow and wait", "callback", "rpa"},
+		"get flow outputs", "cancel flow run", "run flow and wait", "callback", "rpa", "cloud flow", "run cloud flow"},
 	Engines: "^8.5",
 	Icon:    "data:image/svg+xml;utf8,%3Csvg xmlns='http://www.w3.org/2000/svg' width='32' height='32' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%230F6CBD'/%3E%3Cpath d='M7 8h9l9 8-9 8H7l9-8z' fill='white'/%3E%3C/svg%3E",
 	Groups: []Group{{"operation", "Operation"}, {"authentication", "Authentication"}, {"configuration", "Configuration"},
@@ -194,6 +230,10 @@ var PowerAutomate = &JobType{
 		{Name: OpCancel, Label: "Cancel a flow run", Fields: with(dataverse, FlowSessionID),
 			Result: Result{ID: "resultExpressionCancel",
 				Help: "Expression to map the response into process variables (Dataverse answers a cancel with an empty body)." + resultExpressionDocs}},
+		{Name: OpRunCloudFlow, Label: "Run a cloud flow for a record",
+			Fields: []*Field{FlowURL, FlowAuthentication, ConnectionTimeout, EntityLogicalName, RecordID, FlowInputs, WaitForResponse},
+			Result: Result{ID: "resultExpressionCloudFlow", Value: "={flowResponse: response.body}",
+				Help: "Expression to map the flow's answer into process variables: response is {status, headers, body}, the final answer after any 202 polling; a 202 without Location (or with waitForResponse false) gives {status: 202}." + resultExpressionDocs}},
 	},
 	Headers: taskHeaders,
 }

@@ -1,0 +1,231 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pa-connector/pa-connector/auth"
+	"github.com/pa-connector/pa-connector/backoff"
+	"github.com/pa-connector/pa-connector/connector/spec"
+	"github.com/pa-connector/pa-connector/egress"
+	"github.com/pa-connector/pa-connector/operations"
+	"github.com/pa-connector/pa-connector/secrets"
+)
+
+// cloudFlow is a bound runCloudFlow: whether a 202's Location is polled for the final answer,
+// and the flow URL's signatures. They are held apart from the bound's other secrets (scrub): a
+// secret written into a URL makes the URL's path secret too (derived), and a signature must not
+// hide the trigger's path from the request log.
+type cloudFlow struct {
+	wait bool
+	sigs []string
+}
+
+// Polling a flow's Location: the pause is the 202's Retry-After (at least minFlowPause); without
+// one it grows from 1 s to 30 s. A poll that fails for a reason a retry may fix (429, 408, 5xx,
+// no answer) is repeated up to maxFlowPollFailures times in a row: handing the job back would
+// start the flow again.
+const (
+	minFlowPause        = time.Second
+	maxFlowPollFailures = 3
+)
+
+// bindCloudFlow builds runCloudFlow's trigger call. The flow URL is never quoted in a message:
+// it carries the trigger's signature, which joins the job's secrets.
+func bindCloudFlow(b *bound, v values) error {
+	raw := strings.TrimSpace(v.text(spec.FlowURL))
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return inputErr(spec.FlowURL.Name, "must be the absolute URL of the flow's HTTP trigger, such as https://prod-00.westeurope.logic.azure.com/workflows/…/triggers/manual/paths/invoke?…")
+	}
+	sigs := urlSigs(u)
+	for _, s := range sigs {
+		if n := utf8.RuneCountInString(s); n < secrets.MinLength {
+			return inputErr(spec.FlowURL.Name, "has a signature (sig) of %d characters, too short to be a trigger's: copy the whole URL", n)
+		}
+	}
+	switch {
+	case len(sigs) > 0:
+		// A signed URL is the trigger's credential: a bearer token beside it is refused by the
+		// trigger, and the authentication variable may be the process's Dataverse one.
+		b.creds = nil
+	case b.creds == nil:
+		return inputErr(spec.FlowURL.Name, "has no signature (sig) and no authentication is given: a trigger restricted to the tenant needs an Entra ID token for %s", spec.FlowAudience)
+	case b.creds.Type == auth.TypeClientCredentials && len(b.creds.Scopes) == 0:
+		b.creds.Scopes = []string{spec.FlowAudience + "/.default"}
+	}
+	body, err := operations.CloudFlowBody(v.text(spec.EntityLogicalName), v.text(spec.RecordID), v.context(spec.FlowInputs))
+	if err != nil {
+		return err
+	}
+	b.call = operations.CloudFlowTrigger(raw, body)
+	wait, _ := v[spec.WaitForResponse].(bool) // declared default: true
+	b.flow = &cloudFlow{wait: wait, sigs: sigs}
+	return nil
+}
+
+// urlSigs returns the values of a URL's sig parameters.
+func urlSigs(u *url.URL) []string {
+	var out []string
+	for k, vs := range u.Query() {
+		if strings.EqualFold(k, "sig") {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// holdSigs holds the signatures of the URLs an answer's headers carry (a Location is signed
+// like the trigger) with the job's secrets, before anything of the answer is used.
+func holdSigs(b *bound, h http.Header) {
+	for _, vs := range h {
+		for _, v := range vs {
+			if !strings.Contains(strings.ToLower(v), "sig") {
+				continue
+			}
+			if u, err := url.Parse(strings.TrimSpace(v)); err == nil {
+				b.secrets.Add(urlSigs(u)...)
+			}
+		}
+	}
+}
+
+// runCloudFlow calls the flow's trigger. A 202 with a Location is polled, when the job waits
+// for the response, until the flow's final answer; a 202 without one is the answer
+// ({status: 202}).
+func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *bound) (*operations.Response, error) {
+	b.secrets.Add(b.flow.sigs...)
+	res, err := h.send(ctx, job, hd, b, b.call)
+	if err != nil {
+		return nil, triggerRefused(err)
+	}
+	holdSigs(b, res.Header)
+	if res.Status != http.StatusAccepted || res.Header.Get("Location") == "" || !b.flow.wait {
+		return res, nil
+	}
+	return h.pollCloudFlow(ctx, job, hd, b, res)
+}
+
+// triggerRefused adds to a 401, 403 or 404 of the trigger what to check; other failures are
+// classified as any call's (429 and 5xx retried, the rest an incident).
+func triggerRefused(err error) error {
+	var he *operations.HTTPError
+	if !errors.As(err, &he) {
+		return err
+	}
+	switch he.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return Permanentf("%w (the flow refused the call: check the flow URL's signature, or for a trigger restricted to the tenant the authentication)", err)
+	case http.StatusNotFound:
+		return Permanentf("%w (no such flow: check the flow URL, and that the flow is turned on)", err)
+	}
+	return err
+}
+
+// pollCloudFlow reads the Location of a 202 until the flow's final answer, pausing as each 202's
+// Retry-After asks and keeping the job's lease, until the job's deadline: the jobTimeout header
+// from now, or the longest jobTimeout without one. The flow has started: nothing from here on
+// hands the job back, which would start it again.
+func (h *Handler) pollCloudFlow(ctx context.Context, job Job, hd headers, b *bound, res *operations.Response) (*operations.Response, error) {
+	job.waiting()
+	wait := hd.jobTimeout
+	if wait <= 0 {
+		wait = spec.JobTimeout.Longest
+	}
+	limit := time.Now().Add(wait)
+	pauses := &backoff.Backoff{Min: time.Second, Base: 2 * time.Second, Factor: 1.5, Cap: 30 * time.Second}
+	from, header := b.call.URL, res.Header
+	var loc string
+	for failures := 0; ; {
+		if l := header.Get("Location"); l != "" {
+			var err error
+			if loc, err = operations.ResolveLocation(from, l); err != nil {
+				return nil, Permanentf("runCloudFlow: the flow's 202 answer: %w", err)
+			}
+			if err := h.Hosts.Check(loc); err != nil {
+				return nil, Permanentf("runCloudFlow: the flow's 202 answer names a Location the worker may not call: %w", err)
+			}
+		}
+		pause := flowPause(header, pauses)
+		if time.Now().Add(pause).After(limit) {
+			return nil, Permanentf("runCloudFlow: the flow had not answered by the job's deadline (%s after its 202; set the jobTimeout header to wait longer); its run may go on, and a retry starts the flow again", wait)
+		}
+		if err := h.extendLease(ctx, job, pause); err != nil {
+			return nil, Permanentf("runCloudFlow: the flow is still running and the job's timeout could not be extended (%w); a retry starts the flow again", err)
+		}
+		if err := sleep(ctx, pause); err != nil {
+			return nil, err
+		}
+		next, err := h.send(ctx, job, hd, b, operations.CloudFlowPoll(loc))
+		if err != nil {
+			var he *operations.HTTPError
+			if retryablePoll(err) && failures < maxFlowPollFailures {
+				failures++
+				header = http.Header{}
+				if errors.As(err, &he) {
+					header = he.Header
+					holdSigs(b, header)
+				}
+				header.Del("Location")
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, Permanentf("%w (reading the flow's answer at its Location: the flow has started, a retry starts it again)", err)
+		}
+		failures = 0
+		holdSigs(b, next.Header)
+		if next.Status != http.StatusAccepted {
+			return next, nil
+		}
+		from, header = loc, next.Header
+	}
+}
+
+// flowPause is the pause before the next poll: the answer's Retry-After (at least minFlowPause),
+// else the next growing pause.
+func flowPause(h http.Header, pauses *backoff.Backoff) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if d := operations.RetryAfter(v, time.Now()); d > 0 || strings.TrimSpace(v) == "0" {
+			return max(d, minFlowPause)
+		}
+	}
+	return pauses.Next()
+}
+
+// retryablePoll reports whether a failed poll may succeed when repeated: throttled, timed out,
+// a server error, or no answer.
+func retryablePoll(err error) bool {
+	var (
+		he *operations.HTTPError
+		te *operations.TransportError
+		ho *egress.HostError
+	)
+	switch {
+	case errors.As(err, &he):
+		return he.Status == http.StatusTooManyRequests || he.Status == http.StatusRequestTimeout || he.Status >= 500
+	case errors.As(err, &ho):
+		return false
+	case errors.As(err, &te):
+		return true
+	}
+	return false
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
