@@ -108,7 +108,7 @@ var (
 var (
 	FlowURL = &Field{
 		Name: "flowUrl", Label: "Flow URL", Group: "input", Kind: Text, Required: true,
-		Help: "The HTTP POST URL of the flow's 'When an HTTP request is received' trigger (on *.logic.azure.com or *.environment.api.powerplatform.com). It carries the trigger's signature (sig): put it in a secret, for example {{secrets.NOTIFY_OWNER_FLOW_URL}}. The signature never reaches a log, an incident, a metric or a variable.",
+		Help: "The HTTP POST URL of the flow's 'When an HTTP request is received' trigger (on *.logic.azure.com or *.environment.api.powerplatform.com). It carries the trigger's signature (sig): put it in a secret, for example {{secrets.NOTIFY_OWNER_FLOW_URL}}. The signature never reaches a log, an incident, a metric or a variable. A URL without a signature is a trigger restricted to the tenant: then authentication gives an Entra ID token for " + FlowAudience + " (client credentials' scopes default to " + FlowAudience + "/.default); a signed URL needs none (authentication is not sent with it).",
 	}
 	EntityLogicalName = &Field{
 		Name: "entityLogicalName", Label: "Table (logical name)", Group: "input", Kind: Text,
@@ -125,14 +125,6 @@ var (
 	WaitForResponse = &Field{
 		Name: "waitForResponse", Label: "Wait for the flow's response", Group: "input", Kind: Bool, Default: "true",
 		Help: "true: when the flow answers 202 with a Location, poll it (honouring Retry-After, keeping the job's lease) until the flow's final answer or the job's deadline. false: complete with the first answer (202: {status: 202}).",
-	}
-	// FlowAuthentication is the authentication of a flow whose trigger only users of the tenant
-	// may call ("Any user in my tenant"): optional, for a signed URL needs none. It shares its
-	// template properties with Authentication (one set per variable name).
-	FlowAuthentication = &Field{
-		Name: "authentication", Label: Authentication.Label, Group: Authentication.Group, Kind: Auth,
-		Default: Authentication.Default, Variants: Authentication.Variants, PickerHelp: Authentication.PickerHelp,
-		Help: "runCloudFlow: only for a trigger restricted to the tenant, an Entra ID token for " + FlowAudience + " (client credentials' scopes default to " + FlowAudience + "/.default). A signed flow URL needs none: choose 'FEEL context' and leave =authentication, or leave the variable unset.",
 	}
 )
 
@@ -231,7 +223,8 @@ var PowerAutomate = &JobType{
 			Result: Result{ID: "resultExpressionCancel",
 				Help: "Expression to map the response into process variables (Dataverse answers a cancel with an empty body)." + resultExpressionDocs}},
 		{Name: OpRunCloudFlow, Label: "Run a cloud flow for a record",
-			Fields: []*Field{FlowURL, FlowAuthentication, ConnectionTimeout, EntityLogicalName, RecordID, FlowInputs, WaitForResponse},
+			Fields:   []*Field{FlowURL, Authentication, ConnectionTimeout, EntityLogicalName, RecordID, FlowInputs, WaitForResponse},
+			Optional: []*Field{Authentication}, // a signed flow URL is its own credential
 			Result: Result{ID: "resultExpressionCloudFlow", Value: "={flowResponse: response.body}",
 				Help: "Expression to map the flow's answer into process variables: response is {status, headers, body}, the final answer after any 202 polling; a 202 without Location (or with waitForResponse false) gives {status: 202}." + resultExpressionDocs}},
 	},

@@ -33,21 +33,8 @@ func ReadmeTable(jobs []*JobType) string {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", op.Name, op.Label, strings.Join(vars, ", "))
 		}
 		b.WriteString("\n| variable | value | meaning |\n| --- | --- | --- |\n")
-		// One row per variable: a second declaration of a name (runCloudFlow's optional
-		// authentication) adds its meaning to the first's row.
-		var names []string
-		rows := map[string][2]string{}
 		for _, f := range j.Fields() {
-			help := markdown(f.Help + " " + f.Note)
-			if r, ok := rows[f.Name]; ok {
-				rows[f.Name] = [2]string{r[0], r[1] + " " + help}
-				continue
-			}
-			names = append(names, f.Name)
-			rows[f.Name] = [2]string{valueText(f), help}
-		}
-		for _, n := range names {
-			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", n, cell(rows[n][0]), cell(rows[n][1]))
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, cell(valueText(f)), cell(markdown(f.Help+" "+f.Note)))
 		}
 		b.WriteString("\n| task header | value | meaning |\n| --- | --- | --- |\n")
 		for _, h := range j.Headers {

@@ -134,15 +134,9 @@ func Template(j *JobType) ([]byte, error) {
 		opChoice.Choices = append(opChoice.Choices, choice{op.Label, op.Name})
 	}
 	t.Properties = append(t.Properties, opChoice)
-	authDone := map[string]bool{}
 	for _, f := range j.Fields() {
 		if f.Kind == Auth {
-			// One set of properties per variable: operations whose authentication differs only in
-			// being optional (runCloudFlow's) share the first one's.
-			if !authDone[f.Name] {
-				authDone[f.Name] = true
-				t.Properties = append(t.Properties, authProperties(f)...)
-			}
+			t.Properties = append(t.Properties, authProperties(f)...)
 			continue
 		}
 		// A field some operations require and others take as optional is two properties
