@@ -422,15 +422,11 @@ func classify(err error, hd headers, b *bound) error {
 		return Permanent(err)
 	case errors.As(err, &te):
 		if what := unrepeatable(te.Op, b); what != "" && egress.MayHaveBeenSent(err) {
-			// RunDesktopFlow, a create and an action have no idempotency key: a request that
-			// may have reached Dataverse must not be sent again blindly, or a second run, row or
-			// action could happen. One that failed before it was sent (the token endpoint, DNS,
+			// RunDesktopFlow, a flow's trigger, a create and an action have no idempotency key:
+			// a request that may have reached its server must not be sent again blindly, or a
+			// second run, row or action could happen. One that failed before it was sent (the token endpoint, DNS,
 			// dial, TLS handshake) is retried.
 			return Permanentf("%w: %s", err, what)
-		}
-		if te.Op == operations.OpRunCloudFlow && egress.MayHaveBeenSent(err) {
-			// A flow's trigger has no idempotency key either (polls are repeated in place).
-			return Permanentf("%w: the call's outcome is unknown, the flow may have started; check its run history before resolving this incident (a retry calls the trigger again)", err)
 		}
 		return &RetryError{Err: err, Backoff: hd.retryBackoff}
 	case auth.IsPermanent(err):
@@ -446,6 +442,8 @@ func unrepeatable(op operations.Op, b *bound) string {
 	switch op {
 	case operations.OpTrigger:
 		return "the trigger's outcome is unknown, a run may have started; check the desktop flow's runs before resolving this incident (a retry triggers again)"
+	case operations.OpRunCloudFlow: // polls are repeated in place, so this is the trigger
+		return "the call's outcome is unknown, the flow may have started; check its run history before resolving this incident (a retry calls the trigger again)"
 	case operations.OpCreateRow:
 		return "the create's outcome is unknown, the row may have been created; check the table before resolving this incident (a retry creates another row)"
 	case operations.OpPerformAction:
