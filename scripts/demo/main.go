@@ -1,7 +1,8 @@
-// Command demo runs the main job end to end on this machine: pa-engine (the project's own Zeebe
-// gateway), the Dataverse emulator and the pa-connector worker; it deploys
-// examples/run-desktop-flow.bpmn, runs one instance, prints the final variables and a short
-// report, and stops everything it started, on Ctrl-C too. Run it with `make demo`.
+// Command demo runs the examples end to end on this machine: pa-engine (the project's own Zeebe
+// gateway), the Dataverse emulator (seeded from examples/lead-follow-up.emulator.json, plus a
+// desktop flow) and the pa-connector worker; it deploys examples/run-desktop-flow.bpmn and
+// examples/lead-follow-up.bpmn, runs one instance of each, prints their final variables and a
+// short report, and stops everything it started, on Ctrl-C too. Run it with `make demo`.
 package main
 
 import (
@@ -94,9 +95,11 @@ func run(ctx context.Context) int {
 	engineReady := time.Since(engineStart)
 	fmt.Println("   pa-engine at", gateway)
 
-	step("starting the Dataverse emulator")
-	cfg := filepath.Join(os.TempDir(), "pa-connector-demo-flows.json")
-	os.WriteFile(cfg, []byte(`{"tokens":["`+token+`"],"flows":{"`+workflowID+`":{"name":"Invoice bot","queueDelay":"500ms","duration":"2s","outputs":{"Name":"${inputs.Name}","InvoiceCount":42}}}}`), 0o600)
+	step("starting the Dataverse emulator (seeded from " + leadSeed + ", plus a desktop flow)")
+	cfg, err := emulatorConfig(engineDir)
+	if err != nil {
+		return fail("%v", err)
+	}
 	emu, emuOut, err := startProc(ctx, "bin/dataverse-emulator", nil, "-listen", "127.0.0.1:0", "-config", cfg)
 	if err != nil {
 		return fail("%v", err)
@@ -107,22 +110,30 @@ func run(ctx context.Context) int {
 		return fail("emulator: %v", err)
 	}
 	fmt.Println("   Dataverse emulator at", dvURL)
+	// The flow's trigger URL carries its signature: the worker gets it as a secret, and the
+	// demo never prints it.
+	var flows []struct{ Name, URL string }
+	if err := getJSON(dvURL+"/_emulator/cloudflows", &flows); err != nil || len(flows) != 1 {
+		return fail("the emulator's cloud flows: %v %v", flows, err)
+	}
+	fmt.Printf("   cloud flow %q: its signed trigger URL goes to the worker as the secret NOTIFY_OWNER_FLOW_URL\n", flows[0].Name)
 
 	step("starting the pa-connector worker")
 	worker, _, err := startProc(ctx, "bin/pa-connector", []string{
 		"ZEEBE_ADDRESS=" + gateway, "ZEEBE_INSECURE_CONNECTION=true",
 		"PA_CONNECTOR_ALLOWED_HOSTS=127.0.0.1", "PA_CONNECTOR_HTTP_ADDR=127.0.0.1:0",
-		"PA_CONNECTOR_LOG_FORMAT=console", "SECRET_DV_TOKEN=" + token,
+		"PA_CONNECTOR_LOG_FORMAT=console", "SECRET_DV_TOKEN=" + token, "SECRET_NOTIFY_OWNER_FLOW_URL=" + flows[0].URL,
 	})
 	if err != nil {
 		return fail("%v", err)
 	}
 	cleanups = append(cleanups, func() { step("stopping the worker (SIGTERM)"); stopProc(worker) })
 
-	step("deploying examples/run-desktop-flow.bpmn")
+	step("deploying examples/run-desktop-flow.bpmn and examples/lead-follow-up.bpmn")
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := client.NewDeployResourceCommand().AddResourceFile("examples/run-desktop-flow.bpmn").Send(dctx); err != nil {
+	if _, err := client.NewDeployResourceCommand().AddResourceFile("examples/run-desktop-flow.bpmn").
+		AddResourceFile("examples/lead-follow-up.bpmn").Send(dctx); err != nil {
 		return fail("deploy: %v", err)
 	}
 
@@ -148,19 +159,38 @@ func run(ctx context.Context) int {
 	step("final process variables")
 	fmt.Println("   " + string(pretty))
 
-	counts := map[string]any{}
-	if r, err := http.Get(dvURL + "/_emulator/calls"); err == nil {
-		var body struct {
-			Counts map[string]any `json:"counts"`
-		}
-		raw, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		json.Unmarshal(raw, &body)
-		counts = body.Counts
+	// A lead was created (the seed's): the event carries the lead's id, name and owner.
+	var leads []map[string]any
+	if err := getJSON(dvURL+"/_emulator/tables/lead/rows", &leads); err != nil || len(leads) == 0 {
+		return fail("the seeded lead: %v", err)
 	}
+	lead := leads[0]
+	step(fmt.Sprintf("lead %q created: follow-up task → 'Notify owner' cloud flow → the owner's open tasks", lead["fullname"]))
+	cmd, _ = client.NewCreateInstanceCommand().BPMNProcessId("lead-follow-up").LatestVersion().VariablesFromMap(map[string]any{
+		"organizationUri": dvURL, "leadId": lead["leadid"], "leadName": lead["fullname"], "ownerId": lead["_ownerid_value"],
+	})
+	leadStart := time.Now()
+	res, err = cmd.WithResult().Send(rctx)
+	if err != nil {
+		return fail("the lead-follow-up instance did not complete: %v", err)
+	}
+	leadDur := time.Since(leadStart)
+	final = nil
+	json.Unmarshal([]byte(res.GetVariables()), &final)
+	pretty, _ = json.MarshalIndent(map[string]any{"taskId": final["taskId"], "notification": final["notification"],
+		"openTaskCount": final["openTaskCount"], "openTasks": final["openTasks"]}, "   ", "  ")
+	step("lead-follow-up: final process variables")
+	fmt.Println("   " + string(pretty))
+
+	var calls struct {
+		Counts map[string]any `json:"counts"`
+	}
+	getJSON(dvURL+"/_emulator/calls", &calls)
+	counts := calls.Counts
 	step("report")
 	fmt.Printf("   engine ready after      %s (from its start)\n", engineReady.Round(time.Millisecond))
 	fmt.Printf("   process instance took   %s (the desktop flow itself runs 2.5 s)\n", instDur.Round(time.Millisecond))
+	fmt.Printf("   lead follow-up took     %s (3 tasks)\n", leadDur.Round(time.Millisecond))
 	fmt.Printf("   Dataverse calls made    %v\n", counts)
 	fmt.Printf("   engine records          %d exported (one JSON line each)\n", countLines(records))
 	fmt.Printf("   total                   %s\n", time.Since(began).Round(time.Millisecond))
@@ -168,6 +198,43 @@ func run(ctx context.Context) int {
 }
 
 func step(s string) { fmt.Println("==> " + s) }
+
+// leadSeed seeds the emulator for examples/lead-follow-up.bpmn: the lead, its owner, the owner's
+// tasks and the 'Notify owner' cloud flow (the integration tests use the same file).
+const leadSeed = "examples/lead-follow-up.emulator.json"
+
+// emulatorConfig writes the demo's emulator config into dir: leadSeed with the demo's token and
+// the desktop flow of examples/run-desktop-flow.bpmn.
+func emulatorConfig(dir string) (string, error) {
+	raw, err := os.ReadFile(leadSeed)
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return "", fmt.Errorf("%s: %w", leadSeed, err)
+	}
+	cfg["tokens"] = []string{token}
+	cfg["flows"] = map[string]any{workflowID: map[string]any{"name": "Invoice bot", "queueDelay": "500ms", "duration": "2s",
+		"outputs": map[string]any{"Name": "${inputs.Name}", "InvoiceCount": 42}}}
+	raw, _ = json.Marshal(cfg)
+	path := filepath.Join(dir, "emulator.json")
+	return path, os.WriteFile(path, raw, 0o600)
+}
+
+// getJSON reads an emulator endpoint as JSON.
+func getJSON(url string, out any) error {
+	r, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer r.Body.Close()
+	raw, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, r.Status)
+	}
+	return json.Unmarshal(raw, out)
+}
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
 func freeAddr() (string, error) {
