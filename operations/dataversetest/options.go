@@ -21,6 +21,9 @@ const (
 	DefaultRunTimeout            = 10800 // seconds, the documented default of RunDesktopFlow's timeout
 	MaxRunTimeout                = 86400 // seconds
 	MaxInputsBytes               = 2 << 20
+	// MaxCallbackURL is the most characters a callbackUrl may have: the flowsession
+	// callbackurl column holds 2000 (its documented MaxLength).
+	MaxCallbackURL = 2000
 	// NoCandidateMachineAfter is how long a run may wait for a machine before
 	// it fails with errorcode NoCandidateMachine.
 	NoCandidateMachineAfter = 6 * time.Hour

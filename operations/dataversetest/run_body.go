@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // runRequest is a deserialized RunDesktopFlow body. Nullable parameters that
@@ -244,6 +245,10 @@ func (req runRequest) validate(allowedHosts []string) (map[string]any, *odataErr
 		inputs = obj
 	}
 	if req.CallbackURL != nil && *req.CallbackURL != "" {
+		if n := utf8.RuneCountInString(*req.CallbackURL); n > MaxCallbackURL {
+			// Undocumented answer (docs/emulator.md): the column's limit as a value error.
+			return nil, invalid(fmt.Sprintf("The callbackUrl parameter is %d characters long; at most %d are allowed (the length of the flowsession callbackurl column).", n, MaxCallbackURL))
+		}
 		if msg := checkCallbackURL(*req.CallbackURL, allowedHosts); msg != "" {
 			return nil, invalid(msg)
 		}
