@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/pa-connector/pa-connector/operations"
 )
 
 // Callbacks issues callback URLs and keeps the jobs waiting on this replica for their run.
@@ -54,6 +57,9 @@ type recentRun struct {
 
 // New checks the key and returns the callbacks of a worker.
 func New(publicURL, key string) (*Callbacks, error) {
+	if n := utf8.RuneCountInString(strings.TrimRight(publicURL, "/")); n > MaxPublicURL {
+		return nil, fmt.Errorf("the public URL is %d characters; at most %d leave its callback URLs room for a token", n, MaxPublicURL)
+	}
 	keys, err := newCallbackKeys(key)
 	if err != nil {
 		return nil, err
@@ -73,8 +79,22 @@ func (c *Callbacks) IsKey(v string) bool {
 	return c != nil && subtle.ConstantTimeCompare([]byte(v), c.key) == 1
 }
 
+// MaxPublicURL is the longest public URL accepted: it leaves a callback URL room for a token
+// that seals client credentials given as secret placeholders (docs/callbacks.md).
+const MaxPublicURL = 256
+
+// TooLongError is a callback URL that Dataverse could not store: longer than
+// operations.MaxCallbackURL characters. It is never sent; Length says how long it would be.
+type TooLongError struct{ Length int }
+
+func (e *TooLongError) Error() string {
+	return fmt.Sprintf("the callback URL would be %d characters; Dataverse's callbackurl column holds at most %d",
+		e.Length, operations.MaxCallbackURL)
+}
+
 // URL returns a fresh callback URL for a run of workflow in org, and its token. mode is
-// ModeMessage or ModeWait; auth is the authentication object the token seals.
+// ModeMessage or ModeWait; auth is the authentication object the token seals. A URL longer
+// than operations.MaxCallbackURL is not returned: the error is a *TooLongError.
 func (c *Callbacks) URL(org, workflow, mode string, runTimeout time.Duration, auth any, now time.Time) (string, string, error) {
 	ttl := c.TokenTTL
 	if ttl <= 0 {
@@ -84,7 +104,11 @@ func (c *Callbacks) URL(org, workflow, mode string, runTimeout time.Duration, au
 	if err != nil {
 		return "", "", fmt.Errorf("making the callback token: %w", err)
 	}
-	return c.PublicURL + Path + tok, tok, nil
+	u := c.PublicURL + Path + tok
+	if n := utf8.RuneCountInString(u); n > operations.MaxCallbackURL {
+		return "", "", &TooLongError{Length: n}
+	}
+	return u, tok, nil
 }
 
 // Await registers a job waiting for run id on this replica. The channel receives the run's

@@ -156,6 +156,9 @@ var nativeOps = map[string]func(*bound, values) error{
 
 func bindTrigger(b *bound, v values) error {
 	wf, body := v.text(spec.WorkflowID), runBody(v)
+	if n := utf8.RuneCountInString(body.CallbackURL); n > operations.MaxCallbackURL {
+		return inputErr(spec.CallbackURL.Name, "is %d characters; Dataverse stores at most %d", n, operations.MaxCallbackURL)
+	}
 	var err error
 	if b.call, err = operations.Trigger(b.org, wf, body); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pa-connector/pa-connector/auth"
 	"github.com/pa-connector/pa-connector/callback"
 	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/secrets"
@@ -24,19 +25,26 @@ const (
 
 // resolveWaitMode decides how a native trigger learns that its run ended: the waitMode
 // variable, else callback when the worker has a public URL and the modeler set no callbackUrl
-// of their own, else poll.
-func (h *Handler) resolveWaitMode(b *bound) error {
+// of their own, else poll. In callback mode it puts the worker's callbackUrl into the body.
+//
+// A callback URL that would not fit Dataverse's callbackurl column (credentials given literally
+// travel sealed in it: a JWT bearer token makes it about 3,600 characters) is never sent. A task
+// that insisted on callbacks (waitMode callback) gets an input error; a task that left the choice
+// to the worker (waitMode empty) is triggered without a callbackUrl, as with poll, and the returned
+// warning goes on the job's log line.
+func (h *Handler) resolveWaitMode(b *bound) (warning string, _ error) {
 	if b.call.Op == "" || b.workflow == "" {
-		return nil // not a native trigger
+		return "", nil // not a native trigger
 	}
 	own := b.body.CallbackURL != ""
+	insisted := b.waitMode == WaitCallback
 	switch b.waitMode {
 	case WaitCallback:
 		if h.Callbacks == nil {
-			return inputErr("waitMode", "callback needs the worker's PA_CONNECTOR_PUBLIC_URL (and PA_CONNECTOR_CALLBACK_KEY); this worker has none, use poll")
+			return "", inputErr("waitMode", "callback needs the worker's PA_CONNECTOR_PUBLIC_URL (and PA_CONNECTOR_CALLBACK_KEY); this worker has none, use poll")
 		}
 		if own {
-			return inputErr("waitMode", "callback makes the worker send its own callbackUrl; leave callbackUrl empty or use poll")
+			return "", inputErr("waitMode", "callback makes the worker send its own callbackUrl; leave callbackUrl empty or use poll")
 		}
 	case WaitPoll:
 	case "":
@@ -45,10 +53,32 @@ func (h *Handler) resolveWaitMode(b *bound) error {
 			b.waitMode = WaitCallback
 		}
 	}
-	return nil
+	if b.waitMode != WaitCallback {
+		return "", nil
+	}
+	err := h.addCallbackURL(b)
+	var long *callback.TooLongError
+	if !errors.As(err, &long) {
+		return "", err
+	}
+	why := fmt.Sprintf("the worker's callback URL would be %d characters, and Dataverse stores at most %d", long.Length, operations.MaxCallbackURL)
+	if insisted {
+		field, fix := "waitMode", "set waitMode to poll"
+		if literalCredentials(b.rawAuth) {
+			field, fix = "authentication", "give the credentials as {{secrets.NAME}} placeholders (they travel as references), or set waitMode to poll"
+		}
+		return "", inputErr(field, "waitMode is callback, but %s (credentials given literally travel sealed in it); %s", why, fix)
+	}
+	b.waitMode = WaitPoll
+	then := "runFlowAndWait polls the status instead"
+	if !b.wait {
+		then = "the run is triggered without a callbackUrl, so no completion message is published for it"
+	}
+	return fmt.Sprintf("callback skipped: %s (credentials given literally travel sealed in it); %s. Give the credentials as {{secrets.NAME}} placeholders, or set waitMode (poll, or callback to make this an incident)", why, then), nil
 }
 
-// addCallbackURL puts a fresh callbackUrl into a native trigger's body.
+// addCallbackURL puts a fresh callbackUrl into a native trigger's body; a URL that would be too
+// long for Dataverse is a *callback.TooLongError and changes nothing.
 func (h *Handler) addCallbackURL(b *bound) error {
 	mode := callback.ModeMessage
 	if b.wait {
@@ -58,15 +88,72 @@ func (h *Handler) addCallbackURL(b *bound) error {
 	if err != nil {
 		return err
 	}
-	b.secrets.Add(tok)
 	body := b.body
 	body.CallbackURL = u
 	call, err := operations.Trigger(b.org, b.workflow, body)
 	if err != nil {
 		return err
 	}
-	b.call = call
+	b.secrets.Add(tok)
+	b.body, b.call = body, call
 	return nil
+}
+
+// literalCredentials reports whether a sealed authentication object holds a credential given
+// literally, not as a {{secrets.…}} placeholder.
+func literalCredentials(sealed any) bool {
+	m, _ := sealed.(map[string]any)
+	for _, k := range []string{"token", "clientSecret"} {
+		if v, _ := m[k].(string); strings.TrimSpace(v) != "" && len(secrets.Placeholders(v)) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// sealedAuthFields are the fields of the authentication variable a callback token seals, by
+// type: those credentials() reads. Others would only lengthen the callback URL.
+var sealedAuthFields = map[string][]string{
+	auth.TypeBearer:            {"type", "token"},
+	auth.TypeClientCredentials: {"type", "oauthTokenEndpoint", "clientId", "clientSecret", "clientAuthentication", "scopes"},
+}
+
+// sealedAuth is what a callback token seals of a job, taken before its secrets are resolved
+// (Resolve rewrites vars in place): the authentication variable's sealedAuthFields as the job
+// gave them, so a {{secrets.NAME}} placeholder travels as the reference and is resolved by the
+// receiver from its own secrets, and under SecretRefsKey the placeholders the job's other
+// variables use.
+func sealedAuth(vars map[string]any) any {
+	raw := vars["authentication"]
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return cloneJSON(raw)
+	}
+	typ, _ := m["type"].(string)
+	fields := sealedAuthFields[strings.ToLower(strings.TrimSpace(typ))]
+	if fields == nil {
+		return cloneJSON(raw) // binding refuses it
+	}
+	out := make(map[string]any, len(fields)+1)
+	for _, k := range fields {
+		if v, ok := m[k]; ok {
+			out[k] = cloneJSON(v)
+		}
+	}
+	inAuth := map[string]bool{}
+	for _, p := range secrets.Placeholders(out) {
+		inAuth[p] = true
+	}
+	var refs []any
+	for _, p := range secrets.Placeholders(vars) {
+		if !inAuth[p] && len(refs) < maxSecretRefs {
+			refs = append(refs, p)
+		}
+	}
+	if len(refs) > 0 {
+		out[SecretRefsKey] = refs
+	}
+	return out
 }
 
 // cloneJSON deep-copies a decoded JSON value (maps and slices), so resolving secrets in the
@@ -90,33 +177,14 @@ func cloneJSON(v any) any {
 }
 
 // SecretRefsKey is the key, in the authentication object a callback token seals, of the
-// {{secrets.…}} placeholders the trigger's variables used anywhere. The receiver resolves them
-// with the credentials and holds their values while it handles the callback, so that a run's
-// outputs echoing a secret the trigger passed in are scrubbed from the message it publishes.
-// Only names travel; credentials() ignores the key.
+// {{secrets.…}} placeholders the trigger's variables used outside the authentication. The
+// receiver resolves them with the credentials and holds their values while it handles the
+// callback, so that a run's outputs echoing a secret the trigger passed in are scrubbed from the
+// message it publishes. Only names travel; credentials() ignores the key.
 const SecretRefsKey = "paConnectorSecrets"
 
 // maxSecretRefs bounds the placeholders a token carries (the token travels in a URL).
 const maxSecretRefs = 32
-
-// withSecretRefs returns the authentication object auth with the placeholders found in vars
-// under SecretRefsKey; auth that is not an object is returned as it is.
-func withSecretRefs(auth any, vars map[string]any) any {
-	m, ok := auth.(map[string]any)
-	if !ok {
-		return auth
-	}
-	refs := secrets.Placeholders(vars)
-	if len(refs) == 0 {
-		return auth
-	}
-	l := make([]any, 0, min(len(refs), maxSecretRefs))
-	for _, r := range refs[:min(len(refs), maxSecretRefs)] {
-		l = append(l, r)
-	}
-	m[SecretRefsKey] = l
-	return m
-}
 
 // callbackColumns are the flowsession columns the receiver has read: the status columns and
 // the workflow the run belongs to, checked against the token's.

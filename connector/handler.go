@@ -73,8 +73,8 @@ const DefaultMaxOutputBytes = 1536 * 1024
 // Handle runs the job. ctx carries the job's deadline. The result names the operation, also
 // with an error.
 func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) {
-	op := ""
-	defer func() { result.Operation = op }()
+	op, warning := "", ""
+	defer func() { result.Operation, result.Warning = op, warning }()
 	hd, err := parseHeaders(job.Headers)
 	if err != nil {
 		return Result{}, Permanent(err)
@@ -91,7 +91,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	}
 	var rawAuth any
 	if h.Callbacks != nil {
-		rawAuth = withSecretRefs(cloneJSON(vars["authentication"]), vars)
+		rawAuth = sealedAuth(vars)
 	}
 	_, used, err := h.Secrets.Resolve(vars)
 	if err != nil {
@@ -106,9 +106,6 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		}
 	}
 	b, err := h.bind(job.Type, vars)
-	if err == nil {
-		err = h.resolveWaitMode(b)
-	}
 	if err != nil {
 		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
 	}
@@ -116,6 +113,9 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	b.secrets.Add(b.scrub...)
 	b.secrets.Add(derived(b, append(used, b.scrub...))...)
 	b.rawAuth = rawAuth
+	if warning, err = h.resolveWaitMode(b); err != nil {
+		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
+	}
 	if b.wait {
 		op = string(OpRunFlowAndWait)
 	} else if b.call.Op != "" {
@@ -189,11 +189,6 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	if res, err := h.recordedRun(job, vars); res != nil || err != nil {
 		return res, err
-	}
-	if b.waitMode == WaitCallback {
-		if err := h.addCallbackURL(b); err != nil {
-			return nil, err
-		}
 	}
 	// The critical section: from here until the run is recorded, the job is answered with the
 	// run or an incident, never handed back (Lease.Hold). Unrecorded, it stays held to the end.

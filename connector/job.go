@@ -95,8 +95,11 @@ func (j Job) deadline() time.Time {
 }
 
 // Result is what a handler did: the operation it ran (for the job's log line and metrics, also
-// on failure) and a successful job's output variables.
+// on failure), a successful job's output variables and a warning.
 type Result struct {
 	Operation string
 	Variables map[string]any
+	// Warning, when set, says what the handler did otherwise than asked without failing the
+	// job (a callback it could not use); it goes on the job's log line.
+	Warning string
 }

@@ -38,6 +38,10 @@ type Call struct {
 	Body   []byte // nil: no body
 }
 
+// MaxCallbackURL is the most characters RunDesktopFlow's callbackUrl may have: Dataverse keeps it
+// in the flowsession callbackurl column, whose MaxLength is 2000.
+const MaxCallbackURL = 2000
+
 // RunDesktopFlowBody is the RunDesktopFlow action's body with the types Dataverse declares.
 type RunDesktopFlowBody struct {
 	RunMode        string `json:"runMode"`

@@ -272,11 +272,14 @@ func (w *Worker) run(ctx context.Context, lease *Lease, j entities.Job) {
 	switch {
 	case cmdErr != nil:
 		ev = w.Log.Error().AnErr("command_error", cmdErr)
-	case outcome != "completed":
+	case outcome != "completed" || res.Warning != "":
 		ev = w.Log.Warn()
 	}
 	if err != nil {
 		ev = ev.Str("error", err.Error())
+	}
+	if res.Warning != "" {
+		ev = ev.Str("warning", res.Warning)
 	}
 	ev.Int64("job_key", job.Key).Int64("process_instance_key", job.ProcessInstanceKey).
 		Str("bpmn_process_id", job.BpmnProcessID).Str("element_id", job.ElementID).

@@ -182,6 +182,15 @@ func TestAdapterAnswers(t *testing.T) {
 				t.Errorf("operation = %v, want the one the handler returned", line["operation"])
 			}
 		}},
+		{"a handler's warning goes on the job's line, at warn level, and the job completes", func(context.Context, connector.Job) (connector.Result, error) {
+			return connector.Result{Operation: "runFlowAndWait", Variables: map[string]any{"x": 1}, Warning: "callback skipped: polling"}, nil
+		}, func(t *testing.T, g *fakeGateway, log string) {
+			var line map[string]any
+			json.Unmarshal([]byte(strings.TrimSpace(log)), &line)
+			if len(g.completed) != 1 || line["level"] != "warn" || line["warning"] != "callback skipped: polling" || line["outcome"] != "completed" {
+				t.Fatalf("completed %d, log line %s", len(g.completed), log)
+			}
+		}},
 		{"the operation is logged with an error too", func(context.Context, connector.Job) (connector.Result, error) {
 			return connector.Result{Operation: "getStatusOfFlowRun"}, connector.Permanentf("bad input")
 		}, func(t *testing.T, g *fakeGateway, log string) {

@@ -73,6 +73,7 @@ func TestCallbackSettingErrorsNameTheSetting(t *testing.T) {
 		{"not a URL", "PA_CONNECTOR_PUBLIC_URL", with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "pa.example.com"}), nil},
 		{"http to a DNS name", "https", with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "http://pa.example.com"}), nil},
 		{"query", "PA_CONNECTOR_PUBLIC_URL", with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "https://pa.example.com/?a=b"}), nil},
+		{"too long for a callback URL", "at most 256 characters", with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "https://pa.example.com/" + strings.Repeat("p", 256-22)}), nil},
 		{"no listener", "PA_CONNECTOR_HTTP_ADDR", with(nil), []string{"--http-addr="}},
 		{"token TTL", "PA_CONNECTOR_CALLBACK_TOKEN_TTL", with(map[string]string{"PA_CONNECTOR_CALLBACK_TOKEN_TTL": "5s"}), nil},
 		{"safety poll", "PA_CONNECTOR_CALLBACK_SAFETY_POLL", with(map[string]string{"PA_CONNECTOR_CALLBACK_SAFETY_POLL": "10ms"}), nil},
@@ -89,6 +90,9 @@ func TestCallbackSettingErrorsNameTheSetting(t *testing.T) {
 	}
 	if _, err := ParseConfig(nil, env(with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "http://127.0.0.1:8080"})), nil); err != nil {
 		t.Fatalf("http to a loopback address (tests) should be allowed: %v", err)
+	}
+	if _, err := ParseConfig(nil, env(with(map[string]string{"PA_CONNECTOR_PUBLIC_URL": "https://pa.example.com/" + strings.Repeat("p", 256-23)})), nil); err != nil {
+		t.Fatalf("a public URL of 256 characters should be allowed: %v", err)
 	}
 }
 

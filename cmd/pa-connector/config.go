@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pa-connector/pa-connector/callback"
 	"github.com/pa-connector/pa-connector/connector"
 	"github.com/pa-connector/pa-connector/egress"
+	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/zeebe"
 )
 
@@ -306,6 +308,8 @@ func (c *Config) validateCallbacks() []error {
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_PUBLIC_URL must be an absolute URL such as https://pa.example.com, got %q", cut(c.PublicURL, 80)))
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		errs = append(errs, errors.New("PA_CONNECTOR_PUBLIC_URL must not have a query, fragment or user info"))
+	case utf8.RuneCountInString(strings.TrimRight(c.PublicURL, "/")) > callback.MaxPublicURL:
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_PUBLIC_URL must be at most %d characters, got %d: a callback URL (public URL + token) must fit the %d characters Dataverse stores", callback.MaxPublicURL, utf8.RuneCountInString(c.PublicURL), operations.MaxCallbackURL))
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
 		errs = append(errs, fmt.Errorf("PA_CONNECTOR_PUBLIC_URL must be https (Power Automate calls back only over HTTPS, to a DNS name); http is for a loopback address in tests, got %q", c.PublicURL))
 	}
