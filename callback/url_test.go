@@ -1,8 +1,6 @@
 package callback
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,28 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pa-connector/pa-connector/auth/authtest"
 	"github.com/pa-connector/pa-connector/operations"
 )
-
-// FakeJWT returns a bearer token shaped like an Entra ID access token (header.claims.signature,
-// base64url) of exactly n bytes, n ≥ 400.
-func fakeJWT(n int) string {
-	enc := base64.RawURLEncoding
-	head := enc.EncodeToString([]byte(`{"typ":"JWT","alg":"RS256","x5t":"kWbkaa6qs8wsTnBwiiNYOhHbnAw","kid":"kWbkaa6qs8wsTnBwiiNYOhHbnAw"}`))
-	sig := enc.EncodeToString(make([]byte, 256)) // RS256: 256 bytes
-	claims := func(pad int) string {
-		c, _ := json.Marshal(map[string]any{"aud": "https://contoso.crm4.dynamics.com", "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
-			"iat": 1764300000, "exp": 1764303600, "appid": "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "oid": "0b5a1c9e-8f64-4a8e-b0a7-1d2f3e4a5b6c",
-			"roles": []string{}, "xms_pad": strings.Repeat("p", pad)})
-		return enc.EncodeToString(c)
-	}
-	fixed := len(head) + len(sig) + 2 + len(claims(0))
-	t := head + "." + claims((n-fixed)*3/4) + "." + sig
-	for len(t) < n { // base64 grows in steps of 4 characters per 3 bytes
-		t += "A"
-	}
-	return t[:n]
-}
 
 // maxPublicURL is the longest public URL the worker accepts.
 var maxPublicURL = "https://" + strings.Repeat("p", MaxPublicURL-len("https://"))
@@ -65,9 +44,9 @@ func TestCallbackURLNeverLongerThanDataverseStores(t *testing.T) {
 		{"client credentials, secret placeholder", cc("{{secrets.DV_CLIENT_SECRET}}"), true},
 		{"client credentials, literal Entra ID secret", cc("Qw8Q~" + strings.Repeat("s", 35)), true},
 		{"bearer placeholder and 32 long references", map[string]any{"type": "bearer", "token": "{{secrets.DV_TOKEN}}", "paConnectorSecrets": refs}, false},
-		{"literal 1.5 KB JWT", map[string]any{"type": "bearer", "token": fakeJWT(1536)}, false},
-		{"literal 2 KB JWT", map[string]any{"type": "bearer", "token": fakeJWT(2048)}, false},
-		{"literal 2.5 KB JWT", map[string]any{"type": "bearer", "token": fakeJWT(2560)}, false},
+		{"literal 1.5 KB JWT", map[string]any{"type": "bearer", "token": authtest.JWT(1536)}, false},
+		{"literal 2 KB JWT", map[string]any{"type": "bearer", "token": authtest.JWT(2048)}, false},
+		{"literal 2.5 KB JWT", map[string]any{"type": "bearer", "token": authtest.JWT(2560)}, false},
 		{"literal 64 KB token", map[string]any{"type": "bearer", "token": strings.Repeat("t", 64<<10)}, false},
 	}
 	publics := []string{"https://pa.example.com", maxPublicURL}
@@ -118,14 +97,6 @@ func TestCallbackURLNeverLongerThanDataverseStores(t *testing.T) {
 					}
 				}
 			}
-		}
-	}
-}
-
-func TestFakeJWTHasTheLengthAsked(t *testing.T) {
-	for _, n := range []int{1536, 2048, 2560} {
-		if j := fakeJWT(n); len(j) != n || strings.Count(j, ".") != 2 || !strings.HasPrefix(j, "eyJ") {
-			t.Fatalf("fakeJWT(%d) = %d bytes %.20q…", n, len(j), j)
 		}
 	}
 }
