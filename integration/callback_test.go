@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pa-connector/pa-connector/auth/authtest"
 )
 
 // The callback tests run the worker with PA_CONNECTOR_PUBLIC_URL set to its own loopback
@@ -444,4 +446,99 @@ func TestWorkerRestartDuringCallbackWait(t *testing.T) {
 	}
 	noCallbackSecrets(t, a, dv)
 	noCallbackSecrets(t, b, dv)
+}
+
+// Callback URLs that fit Dataverse, through the binaries: runFlowAndWait with a literal 2 KB
+// JWT bearer token falls back to polling with a warning on its job's log line (its callback URL
+// would be about 4,000 characters); the same token by reference and client credentials with a
+// secret placeholder complete through their callbacks; the literal token under waitMode callback
+// is an incident naming authentication. The emulator refuses any callbackUrl over 2000
+// characters, and every trigger it got was accepted.
+func TestCallbackURLsFitDataverse(t *testing.T) {
+	jwt := authtest.JWT(2048)
+	cfg := exampleConfig()
+	cfg["tokens"] = []string{dvToken, jwt}
+	dv := startEmulator(t, cfg)
+	w := startWorker(t, callbackEnv(freeAddr(t), "SECRET_DV_JWT="+jwt, "SECRET_DV_CLIENT_SECRET="+clientSec)...)
+	deploy(t, "examples/run-desktop-flow-and-wait.bpmn")
+
+	auths := map[string]map[string]any{
+		"literal":   {"type": "bearer", "token": jwt},
+		"reference": {"type": "bearer", "token": "{{secrets.DV_JWT}}"},
+		"client credentials": {"type": "oauth-client-credentials-flow", "clientId": clientID, "clientSecret": "{{secrets.DV_CLIENT_SECRET}}",
+			"oauthTokenEndpoint": dv.URL + "/00000000-0000-4000-8000-00000000e1d0/oauth2/v2.0/token", "clientAuthentication": "credentialsBody"},
+	}
+	insisted := callbackVars(dv, flowOK)
+	insisted["authentication"], insisted["waitMode"] = auths["literal"], "callback"
+	incident := createInstance(t, "run-desktop-flow-and-wait", insisted)
+
+	type result struct {
+		name string
+		out  map[string]any
+	}
+	results := make(chan result, len(auths))
+	for name, a := range auths {
+		go func() {
+			v := callbackVars(dv, flowOK)
+			v["authentication"] = a
+			results <- result{name, runProcessNoFatal(t, "run-desktop-flow-and-wait", v, 60*time.Second)}
+		}()
+	}
+	session := map[string]string{}
+	for range auths {
+		r := <-results
+		if r.out == nil || r.out["statusName"] != "Succeeded" {
+			t.Fatalf("%s: variables %v, want the run to complete", r.name, r.out)
+		}
+		session[r.name] = r.out["flowSessionId"].(string)
+	}
+	msg := waitIncident(t, incident, 20*time.Second)
+	if !strings.Contains(msg, "authentication:") || !strings.Contains(msg, "2000") || strings.Contains(msg, jwt[:40]) {
+		t.Fatalf("incident %q, want one naming authentication and the 2000-character limit, without the token", msg)
+	}
+
+	waitFor(t, 5*time.Second, func() bool { return len(dv.callbackAttempts(t)) >= 2 })
+	called := map[string]bool{}
+	for _, a := range dv.callbackAttempts(t) {
+		called[a.SessionID] = a.Status == http.StatusOK
+	}
+	if !called[session["reference"]] || !called[session["client credentials"]] || len(called) != 2 {
+		t.Fatalf("callbacks answered 200 for %v; want the reference and client-credentials runs (%s, %s) only", called, session["reference"], session["client credentials"])
+	}
+	if c := dv.counts(t); c["RunDesktopFlow"] != 3 {
+		t.Fatalf("calls %v: want 3 triggers (none for the incident)", c)
+	}
+	for _, c := range dv.calls(t) {
+		if c.Op == "RunDesktopFlow" && c.Status != http.StatusOK {
+			t.Fatalf("the emulator refused a trigger (%d): a callbackUrl over 2000 characters?", c.Status)
+		}
+	}
+	if n := strings.Count(w.Log(), `"warning":"callback skipped`); n != 1 {
+		t.Fatalf("%d job log lines warn that the callback was skipped, want 1 (the literal token's)", n)
+	}
+	noSecrets(t, w, append([]string{jwt, dvToken, clientSec, callbackKey}, callbackTokens(dv.callbackAttempts(t))...)...)
+}
+
+// calls returns the emulator's recorded calls.
+func (e *emulator) calls(t *testing.T) []struct {
+	Op     string `json:"op"`
+	Status int    `json:"status"`
+} {
+	t.Helper()
+	res, err := http.Get(e.URL + "/_emulator/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Calls []struct {
+			Op     string `json:"op"`
+			Status int    `json:"status"`
+		} `json:"calls"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("/_emulator/calls: %v", err)
+	}
+	return body.Calls
 }
