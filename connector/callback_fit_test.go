@@ -127,3 +127,23 @@ func TestCallbackURLsFitDataverse(t *testing.T) {
 		})
 	}
 }
+
+// A modeler's own callbackUrl is sent as it is, up to the 2000 characters Dataverse stores;
+// a longer one is an input error naming it, and nothing is triggered.
+func TestOwnCallbackURLOverTheLimitIsAnInputError(t *testing.T) {
+	f := newFixture(t)
+	base := "https://hooks.example.com/"
+	fits := base + strings.Repeat("a", operations.MaxCallbackURL-len(base))
+	id := f.startRun(map[string]any{"callbackUrl": fits})
+	if s, _ := f.srv.Session(id); s.CallbackURL != fits {
+		t.Fatalf("a %d-character callbackUrl was not sent as it is", len(fits))
+	}
+	_, err := f.run(f.trigger(map[string]any{"callbackUrl": fits + "a"}), nil)
+	var p *PermanentError
+	if !errors.As(err, &p) || !strings.Contains(err.Error(), "callbackUrl: is 2001 characters; Dataverse stores at most 2000") {
+		t.Fatalf("err = %v, want an input error naming callbackUrl", err)
+	}
+	if n := f.srv.Count(dataversetest.OpRunDesktopFlow); n != 1 {
+		t.Fatalf("%d triggers, want only the one that fits", n)
+	}
+}

@@ -113,15 +113,18 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	b.secrets.Add(b.scrub...)
 	b.secrets.Add(derived(b, append(used, b.scrub...))...)
 	b.rawAuth = rawAuth
-	if warning, err = h.resolveWaitMode(b); err != nil {
-		return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
-	}
 	if b.wait {
 		op = string(OpRunFlowAndWait)
 	} else if b.call.Op != "" {
 		op = string(b.call.Op)
 	} else {
 		op = "rest"
+	}
+	if warning, err = h.resolveWaitMode(b); err != nil {
+		if ie := (*InputError)(nil); errors.As(err, &ie) {
+			return Result{}, Permanent(fmt.Errorf("invalid input: %w", err))
+		}
+		return Result{}, err
 	}
 	var res *operations.Response
 	switch {

@@ -90,7 +90,7 @@ var (
 	}
 	WaitMode = &Field{
 		Name: "waitMode", Label: "Wait for the end by", Group: "input", Kind: Enum, NoFEEL: true,
-		Help: "How the worker learns that the run ended. Callback: the worker sends its own callbackUrl (it needs PA_CONNECTOR_PUBLIC_URL); for 'Trigger a flow run' it then publishes the message desktop-flow-completed (correlation key: the flow session id) for a message catch event; 'Run a flow and wait' then completes without polling. Polling: no callback; 'Run a flow and wait' reads the status with growing pauses. Empty: callback when the worker has a public URL and no callback URL is set here, else polling.",
+		Help: "How the worker learns that the run ended. Callback: the worker sends its own callbackUrl (it needs PA_CONNECTOR_PUBLIC_URL); for 'Trigger a flow run' it then publishes the message desktop-flow-completed (correlation key: the flow session id) for a message catch event; 'Run a flow and wait' then completes without polling. Polling: no callback; 'Run a flow and wait' reads the status with growing pauses. Empty: callback when the worker has a public URL and no callback URL is set here, else polling; also polling, with a warning, when the credentials are given literally and make the callback URL longer than the 2000 characters Dataverse stores (with Callback that is an incident).",
 		Choices: []Choice{
 			{Value: "", Label: "Worker default"},
 			{Value: "callback", Label: "Callback"},
