@@ -11,12 +11,16 @@ import (
 // instead of the secrets themselves: the Basic header of client credentials (with and without
 // the form-escaping of RFC 6749), the pieces of a secret given as scopes (split at white space),
 // and the parts of a URL a secret was written into (a secret holding "/", "?" or "#" is split
-// by the URL's syntax, and a server may quote one part). Parts shorter than MinLength are not
-// held.
+// by the URL's syntax, and a server may quote one part), except a cloud flow's URL that is one
+// secret as a whole. Parts shorter than MinLength are not held.
 func derived(b *bound, held []string) []string {
 	var out []string
 	var urls []string
-	if b.call.URL != "" {
+	// A cloud flow's URL given whole as one secret (as templates advise) is held as it is, and
+	// its signature, the part that is secret, on its own (cloudFlow.sigs): its path segments
+	// ("triggers", the flow's id) are not secret, and holding them would cut them out of every
+	// log line for a minute.
+	if b.call.URL != "" && !(b.flow != nil && slices.ContainsFunc(held, func(h string) bool { return strings.TrimSpace(h) == b.call.URL })) {
 		urls = append(urls, b.call.URL)
 	}
 	if c := b.creds; c != nil {
