@@ -386,6 +386,7 @@ func classify(err error, hd headers, b *bound) error {
 		ho *egress.HostError
 		re *egress.RedirectError
 		ie *operations.InputError
+		ae *operations.AnswerError
 	)
 	var (
 		retry *RetryError
@@ -406,7 +407,7 @@ func classify(err error, hd headers, b *bound) error {
 		}
 		wait = max(wait, hd.retryBackoff)
 		return &RetryError{Err: &throttled{err: he, wait: wait}, Backoff: wait, KeepRetries: true}
-	case errors.As(err, &ho), errors.As(err, &re):
+	case errors.As(err, &ho), errors.As(err, &re), errors.As(err, &ae):
 		return Permanent(err)
 	case errors.As(err, &ke):
 		if ke.Permanent {

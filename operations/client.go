@@ -77,6 +77,15 @@ func (e *HTTPError) Error() string {
 	return strings.TrimSpace(b.String())
 }
 
+// AnswerError is an answer from Dataverse the worker cannot use (a next link off the
+// organization, paging that does not end); sending the request again gets the same answer.
+type AnswerError struct {
+	Op  Op
+	Msg string
+}
+
+func (e *AnswerError) Error() string { return e.Msg }
+
 // TransportError is a request that got no answer: a refused or reset connection, a timeout.
 type TransportError struct {
 	Op      Op

@@ -43,7 +43,7 @@ func TestBindLookups(t *testing.T) {
 		"subject":           "Call",
 		"regardingobjectid": map[string]any{"table": "lead", "id": id},
 		"ownerid":           map[string]any{"table": "teams", "id": id},
-		"new_accountid":     map[string]any{"table": "account", "id": map[string]any{"accountnumber": "A'1/2"}},
+		"new_accountid":     map[string]any{"table": "account", "id": map[string]any{"accountnumber": "A'1 (2)"}},
 		"x@odata.bind":      "/anything(raw)",
 		"description":       map[string]any{"note": "a context without table is not a lookup"},
 	}, testNavs, testResolve)
@@ -54,7 +54,7 @@ func TestBindLookups(t *testing.T) {
 		"subject":                                "Call",
 		"regardingobjectid_lead_task@odata.bind": "/leads(" + id + ")",
 		"ownerid@odata.bind":                     "/teams(" + id + ")",
-		"new_AccountId@odata.bind":               "/accounts(accountnumber='A''1/2')",
+		"new_AccountId@odata.bind":               "/accounts(accountnumber='A''1 (2)')",
 		"x@odata.bind":                           "/anything(raw)",
 		"description":                            map[string]any{"note": "a context without table is not a lookup"},
 	}

@@ -68,6 +68,17 @@ func keySegment(field string, rowID any, primaryID string, esc func(string) stri
 	return "", &InputError{Field: field, Msg: fmt.Sprintf("must be a GUID or a context of alternate-key columns, got %s", kind(rowID))}
 }
 
+// keyUnsafe are the characters Microsoft documents as breaking GET and PATCH by an alternate key
+// (and so @odata.bind to one): "If the data within a column that is used in an alternate key
+// will contain one of the following characters /,#,<,>,*,%,&,:,\\,?,+ then GET or PATCH actions
+// will not work" (learn.microsoft.com, Define alternate keys using Power Apps). A value holding
+// one is refused before any request, naming the column, instead of a syntax error or a 404 from
+// Dataverse (and an unescaped '?' or '#' in a bind cannot cut the reference short).
+const (
+	keyUnsafe     = "/#<>*%&:\\?+"
+	keyUnsafeList = "/ # < > * % & : \\ ? +"
+)
+
 // keyLiteral renders one key value as an OData literal, percent-encoded.
 func keyLiteral(v any, guidKey bool, esc func(string) string) (string, error) {
 	if guidKey {
@@ -79,6 +90,9 @@ func keyLiteral(v any, guidKey bool, esc func(string) string) (string, error) {
 	}
 	switch t := v.(type) {
 	case string:
+		if i := strings.IndexAny(t, keyUnsafe); i >= 0 {
+			return "", fmt.Errorf("holds %q: Dataverse cannot find a row by an alternate key whose value holds any of %s (documented: \"Define alternate keys\"); use the row's id, or a filter in listRows", t[i], keyUnsafeList)
+		}
 		return "'" + esc(strings.ReplaceAll(t, "'", "''")) + "'", nil
 	case bool:
 		return strconv.FormatBool(t), nil

@@ -25,8 +25,13 @@ func TestKeySegment(t *testing.T) {
 		{"empty key", map[string]any{}, "", "rowId"},
 		{"string", map[string]any{"emailaddress1": "a@b.c"}, "emailaddress1='a@b.c'", ""},
 		{"quote doubled", map[string]any{"name": "O'Neil"}, "name='O''Neil'", ""},
-		{"path breakers encoded", map[string]any{"name": "a/b?c#d%e f\"é"}, "name='a%2Fb%3Fc%23d%25e%20f%22%C3%A9'", ""},
-		{"sub-delims kept", map[string]any{"name": "x,y=(z)&+;"}, "name='x,y=(z)&+;'", ""},
+		{"space, quote and non-ASCII encoded", map[string]any{"name": "e f\"é"}, "name='e%20f%22%C3%A9'", ""},
+		{"sub-delims kept", map[string]any{"name": "x,y=(z);$!"}, "name='x,y=(z);$!'", ""},
+		{"slash refused (documented: breaks GET and PATCH)", map[string]any{"name": "a/b"}, "", "rowId.name"},
+		{"question mark refused", map[string]any{"name": "a?b"}, "", "rowId.name"},
+		{"hash refused", map[string]any{"name": "a#b"}, "", "rowId.name"},
+		{"percent refused", map[string]any{"name": "a%41"}, "", "rowId.name"},
+		{"ampersand, plus, colon, star, angles, backslash refused", map[string]any{"name": "&"}, "", "rowId.name"},
 		{"integer", map[string]any{"n": int64(-12)}, "n=-12", ""},
 		{"integral float", map[string]any{"n": 42.0}, "n=42", ""},
 		{"decimal", map[string]any{"n": 1.5}, "n=1.5", ""},
@@ -129,7 +134,7 @@ func FuzzKeySegment(f *testing.F) {
 			}
 			valid := columnName.MatchString(name1) && columnName.MatchString(name2) && name1 != "accountid" && name2 != "accountid" &&
 				!(strings.HasPrefix(name1, "_") && strings.HasSuffix(name1, "_value")) && !(strings.HasPrefix(name2, "_") && strings.HasSuffix(name2, "_value")) &&
-				!(which%3 == 0 && (math.IsNaN(n) || math.IsInf(n, 0)))
+				!(which%3 == 0 && (math.IsNaN(n) || math.IsInf(n, 0))) && (name1 == name2 || !strings.ContainsAny(s, "/#<>*%&:\\?+"))
 			if valid {
 				t.Fatalf("KeySegment(%v) refused a valid key: %v", key, err)
 			}

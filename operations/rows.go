@@ -188,7 +188,10 @@ func (r *Rows) ListRows(ctx context.Context, req ListRowsRequest) (map[string]an
 	h.Set("Prefer", prefer)
 	rows := []any{}
 	var next any
+	seen := map[string]bool{}
+	empty := 0 // pages in a row without rows that still link on
 	for u := withQuery(base(r.Org)+"/"+t.EntitySetName, q); u != ""; {
+		seen[u] = true
 		res, err := r.Client.Do(ctx, Call{Op: OpListRows, Method: http.MethodGet, URL: u, Header: h.Clone()})
 		if err != nil {
 			return nil, err
@@ -196,8 +199,18 @@ func (r *Rows) ListRows(ctx context.Context, req ListRowsRequest) (map[string]an
 		body, _ := res.Body.(map[string]any)
 		page, _ := body["value"].([]any)
 		link, _ := body["@odata.nextLink"].(string)
-		if link != "" && !strings.HasPrefix(link, base(r.Org)+"/") {
-			return nil, fmt.Errorf("listing %s: Dataverse answered a next link outside the organization's Web API", t.EntitySetName)
+		if len(page) == 0 && link != "" {
+			empty++
+		} else {
+			empty = 0
+		}
+		switch {
+		case link != "" && !underAPI(r.Org, link):
+			return nil, &AnswerError{Op: OpListRows, Msg: fmt.Sprintf("listing %s: Dataverse answered a next link outside the organization's Web API", t.EntitySetName)}
+		case link != "" && seen[link]:
+			return nil, &AnswerError{Op: OpListRows, Msg: fmt.Sprintf("listing %s: Dataverse answered a next link to a page already read", t.EntitySetName)}
+		case empty > maxEmptyPages:
+			return nil, &AnswerError{Op: OpListRows, Msg: fmt.Sprintf("listing %s: Dataverse answered %d empty pages in a row that each link to another", t.EntitySetName, empty)}
 		}
 		if len(rows)+len(page) > maxRows {
 			rows = append(rows, page[:maxRows-len(rows)]...)
@@ -215,6 +228,36 @@ func (r *Rows) ListRows(ctx context.Context, req ListRowsRequest) (map[string]an
 	}
 	return map[string]any{"rows": rows, "count": int64(len(rows)), "nextLink": next}, nil
 }
+
+// maxEmptyPages bounds the pages without rows that listRows follows in a row: Dataverse does not
+// answer them, so a server that keeps doing it is refused instead of read until the deadline.
+const maxEmptyPages = 10
+
+// underAPI reports whether link is a URL of org's Web API: the same scheme, host (any case, a
+// default port or none) and port, under the API path.
+func underAPI(org, link string) bool {
+	o, err1 := url.Parse(base(org) + "/")
+	l, err2 := url.Parse(link)
+	if err1 != nil || err2 != nil || l.User != nil || !strings.EqualFold(o.Scheme, l.Scheme) ||
+		!strings.EqualFold(strings.TrimSuffix(o.Hostname(), "."), strings.TrimSuffix(l.Hostname(), ".")) || port(o) != port(l) {
+		return false
+	}
+	return len(l.EscapedPath()) >= len(o.EscapedPath()) && strings.EqualFold(l.EscapedPath()[:len(o.EscapedPath())], o.EscapedPath())
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// ETagPattern is the shape of an If-Match value: "*" or an entity tag (RFC 9110: optionally weak,
+// quoted, no control characters), as Dataverse writes them in @odata.etag (W/"12345").
+const ETagPattern = `\*|(?:W/)?"[^"\x00-\x1f\x7f]*"`
 
 // UpdateRow updates an existing row and returns {id, row}. ifMatch is an ETag; empty means "*":
 // the row must exist, so an update never creates one.

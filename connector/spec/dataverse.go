@@ -67,6 +67,7 @@ var (
 	}
 	IfMatch = &Field{
 		Name: "ifMatch", Label: "If-Match (ETag)", Group: "input", Kind: Text,
+		Pattern: operations.ETagPattern, Shape: `an ETag as the row's @odata.etag gives it (W/"12345"), or "*"`,
 		Help: "An ETag the row must still have (optimistic concurrency, a mismatch is error code 412); empty: the row must exist (\"*\"), an update never creates.",
 	}
 )
