@@ -61,6 +61,11 @@ type fileFlow struct {
 	Outputs      map[string]any `json:"outputs"`
 	EchoInputs   bool           `json:"echoInputs"`
 	LicenseCheck string         `json:"licenseCheck"`
+	Description  string         `json:"description"`
+	Draft        bool           `json:"draft"`
+	// The flow's input and output variables, in the emulator's own JSON form.
+	InputSchema  []dataversetest.FlowVariable `json:"inputSchema"`
+	OutputSchema []dataversetest.FlowVariable `json:"outputSchema"`
 }
 
 // duration reads a JSON string such as "2s".
@@ -119,9 +124,6 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 	for id, secret := range c.Clients {
 		o.Clients[id] = secret
 	}
-	if err := o.Validate(); err != nil {
-		return o, err
-	}
 	for id, f := range c.Flows {
 		if f.FinalStatus != 0 && !dataversetest.Terminal(f.FinalStatus) {
 			return o, fmt.Errorf("flow %s: finalStatus %d is not a final statuscode", id, f.FinalStatus)
@@ -130,7 +132,11 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 			Name: f.Name, QueueDelay: time.Duration(f.QueueDelay), Duration: time.Duration(f.Duration),
 			FinalStatus: f.FinalStatus, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
 			Outputs: f.Outputs, EchoInputs: f.EchoInputs, LicenseCheck: f.LicenseCheck,
+			Description: f.Description, Draft: f.Draft, InputSchema: f.InputSchema, OutputSchema: f.OutputSchema,
 		}
+	}
+	if err := o.Validate(); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -170,7 +176,10 @@ Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
     "flows": {"<workflow id>": {"name": "...", "queueDelay": "1s", "duration": "3s",
                "finalStatus": 4, "errorCode": "", "errorMessage": "",
                "outputs": {"Out": "${inputs.In}"}, "echoInputs": false,
-               "licenseCheck": "ValidLicenseCoverage"}},
+               "licenseCheck": "ValidLicenseCoverage", "description": "...", "draft": false,
+               "inputSchema": [{"name": "In", "type": "string|number|integer|boolean|object|array",
+                                "title": "", "description": "", "default": "", "format": "", "required": true}],
+               "outputSchema": [{"name": "Out", "type": "string"}]}},
     "tables": [{"logicalName": "account", "rows": [{"name": "Contoso", "accountnumber": "C-1"}]},
                {"logicalName": "new_invoice", "entitySetName": "new_invoices", "primaryNameAttribute": "new_name",
                 "columns": [{"logicalName": "new_name", "type": "String"},
@@ -190,6 +199,8 @@ Endpoints:
   POST /api/data/v9.2/workflows({id})/Microsoft.Dynamics.CRM.RunDesktopFlow
   GET  /api/data/v9.2/flowsessions({id})[?$select=...]
   GET  /api/data/v9.2/flowsessions({id})/outputs/$value
+  GET  /api/data/v9.2/workflows?$filter=category eq 6&$select=name,workflowid&$orderby=name  (MSCRM.IncludeUnpublished: true adds drafts)
+  GET  /api/data/v9.2/workflows({id})/inputs/$value     GET /api/data/v9.2/workflows({id})/outputs/$value
   POST /api/data/v9.2/flowsessions({id})/Microsoft.Dynamics.CRM.CancelDesktopFlowRun
   GET|POST /api/data/v9.2/{entity set}   GET|PATCH|DELETE /api/data/v9.2/{entity set}({id or key=value})
   GET  /api/data/v9.2/EntityDefinitions[(LogicalName='x')[/Attributes|/ManyToOneRelationships]]

@@ -90,6 +90,8 @@ func TestConfigErrors(t *testing.T) {
 		"unknown table field": `{"tables": [{"logicalName": "x", "colums": []}]}`,
 		"bad action type":     `{"actions": [{"name": "a", "inputs": [{"name": "p", "type": "Edm.Thing"}]}]}`,
 		"bad flow auth":       `{"cloudFlows": {"0a0a0a0a-0000-4000-8000-000000000001": {"auth": "basic"}}}`,
+		"bad input type":      `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"inputSchema": [{"name": "A", "type": "text"}]}}}`,
+		"unknown input field": `{"flows": {"f091ffab-58bb-4630-a115-659453d56f59": {"inputSchema": [{"name": "A", "type": "string", "secret": true}]}}}`,
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -104,13 +106,38 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestFlowSchemaErrorsNameTheField: a bad input or output variable is refused at start with
+// the flow and the variable's place in its schema.
+func TestFlowSchemaErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	const id = "f091ffab-58bb-4630-a115-659453d56f59"
+	tests := map[string]struct{ config, want string }{
+		"type":      {`{"inputSchema": [{"name": "A", "type": "string"}, {"name": "B", "type": "text"}]}`, "flows[" + id + "].inputSchema[1].type \"text\""},
+		"no name":   {`{"outputSchema": [{"type": "string"}]}`, "flows[" + id + "].outputSchema[0].name is required"},
+		"twice":     {`{"inputSchema": [{"name": "A", "type": "string"}, {"name": "A", "type": "number"}]}`, "flows[" + id + "].inputSchema[1].name \"A\" is declared twice"},
+		"a default": {`{"inputSchema": [{"name": "N", "type": "number", "default": "7"}]}`, "flows[" + id + "].inputSchema[0].default is a string, not a number"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.json")
+			if err := os.WriteFile(path, []byte(`{"flows": {"`+id+`": `+tc.config+`}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := (settings{config: path}).options()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want it to contain %s", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"-help"}, noEnv, io.Discard, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"-listen", "-config", "-token", "-client", "-callback-allow-host", "-tenant", envListen, "/_emulator/faults", `"flows"`, `"tables"`, `"cloudFlows"`, "EntityDefinitions"} {
+	for _, want := range []string{"-listen", "-config", "-token", "-client", "-callback-allow-host", "-tenant", envListen, "/_emulator/faults", `"flows"`, `"tables"`, `"cloudFlows"`, "EntityDefinitions", `"inputSchema"`, "inputs/$value", "MSCRM.IncludeUnpublished"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

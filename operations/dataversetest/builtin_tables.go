@@ -117,5 +117,6 @@ func builtinTables() []Table {
 			LogicalName: "team",
 			Columns:     []Column{str("name")},
 		},
+		workflowTable(),
 	}
 }

@@ -1,7 +1,10 @@
 // Package dataversetest is an emulator of the parts of Microsoft Dataverse and
 // Microsoft Entra ID that a desktop-flow client uses: the client-credentials
 // token endpoint, the RunDesktopFlow and CancelDesktopFlowRun actions, the
-// flowsession row, its outputs file column and the completion callback.
+// flowsession row, its outputs file column and the completion callback; desktop
+// flows as workflow rows (category 6, drafts behind MSCRM.IncludeUnpublished)
+// with their input and output schemas, and runs that fail on inputs that do not
+// match them.
 //
 // It also emulates table rows and their metadata (account, contact, lead,
 // incident, task, new_project and tables of Options.Tables): create,

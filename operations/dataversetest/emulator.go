@@ -75,7 +75,7 @@ func NewHandler(opts Options) *Emulator {
 		panic("dataversetest: " + err.Error())
 	}
 	var err error
-	if e.tables, err = compileTables(opts.Tables); err != nil {
+	if e.tables, err = compileTables(opts.allTables()); err != nil {
 		panic("dataversetest: " + err.Error())
 	}
 	if e.actions, err = compileActions(opts.Actions, e.tables); err != nil {
@@ -205,6 +205,8 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 		e.serveOutputs(w, r, rt)
 	case OpCancelDesktopFlowRun:
 		e.serveCancel(w, r, rt)
+	case OpGetWorkflowInputs, OpGetWorkflowOutputs:
+		e.serveFlowSchema(w, r, rt)
 	case OpCreateRow, OpRetrieveRow, OpListRows, OpUpdateRow, OpDeleteRow:
 		e.serveRows(w, r, rt)
 	case OpMetadata:
@@ -251,6 +253,10 @@ func parseRoute(path string) route {
 	switch {
 	case rt.set == "workflows" && rt.key != "" && rt.tail == "/Microsoft.Dynamics.CRM.RunDesktopFlow":
 		rt.op, rt.method = OpRunDesktopFlow, http.MethodPost
+	case rt.set == "workflows" && rt.key != "" && rt.tail == "/inputs/$value":
+		rt.op, rt.method = OpGetWorkflowInputs, http.MethodGet
+	case rt.set == "workflows" && rt.key != "" && rt.tail == "/outputs/$value":
+		rt.op, rt.method = OpGetWorkflowOutputs, http.MethodGet
 	case rt.set == "flowsessions" && rt.key != "" && rt.tail == "":
 		rt.op, rt.method = OpGetFlowSession, http.MethodGet
 	case rt.set == "flowsessions" && rt.key != "" && rt.tail == "/outputs/$value":

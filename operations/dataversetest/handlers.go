@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -57,7 +56,7 @@ func (e *Emulator) serveRun(w http.ResponseWriter, r *http.Request, rt route, ca
 		writeError(w, terr)
 		return
 	}
-	s := newSession(newGUID(), workflowID, flow, req, inputs, caller, e.now())
+	s := newSession(newGUID(), workflowID, failOnInputs(flow, inputs), req, inputs, caller, e.now())
 	e.startRun(s)
 	code := flow.LicenseCheck
 	if code == "" {
@@ -147,17 +146,7 @@ func (e *Emulator) serveOutputs(w http.ResponseWriter, r *http.Request, rt route
 		writeError(w, newError(http.StatusNotFound, CodeObjectDoesNotExist, fmt.Sprintf("No file attachment found for attribute: outputs EntityId: %s.", id)))
 		return
 	}
-	h := w.Header()
-	h.Set("OData-Version", "4.0")
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("x-ms-file-name", outputsFileName)
-	h.Set("x-ms-file-size", strconv.Itoa(len(out)))
-	h.Set("mimetype", "application/json")
-	h.Set("Content-Disposition", "inline; filename="+outputsFileName)
-	h.Set("Access-Control-Expose-Headers", "x-ms-file-name, x-ms-file-size, mimetype")
-	w.WriteHeader(http.StatusOK)
-	_ = http.NewResponseController(w).Flush() // Dataverse streams the file: no Content-Length
-	_, _ = w.Write(out)
+	writeFile(w, outputsFileName, out)
 }
 
 // serveCancel is CancelDesktopFlowRun, bound to flowsessions({id}).

@@ -52,6 +52,16 @@ type Flow struct {
 	Outputs map[string]any
 	// EchoInputs makes the outputs the run's inputs object (Outputs is then ignored).
 	EchoInputs bool
+	// Description is the workflow row's description.
+	Description string
+	// Draft makes the flow unpublished (statecode 0 Draft): the category-6 listing shows it
+	// only with the MSCRM.IncludeUnpublished: true header.
+	Draft bool
+	// InputSchema and OutputSchema are the flow's variables, served as its schema
+	// (workflows(id)/inputs/$value and /outputs/$value). A run whose inputs have an unknown
+	// name, miss a required input or give a value of another type fails when it starts
+	// (errorcode InvalidInputs). nil: no schema (404) and inputs are not checked.
+	InputSchema, OutputSchema []FlowVariable
 	// LicenseCheck is the licenseCheck.code of RunDesktopFlow's answer; default
 	// ValidLicenseCoverage. Other documented codes: LicensingCheckFailed,
 	// AttendedNoLicense, UnattendedNoAddon. It never blocks the run.

@@ -249,7 +249,18 @@ func (e *Emulator) seedLocked() error {
 func (o Options) Validate() error {
 	e := &Emulator{opts: o.withDefaults()}
 	var err error
-	if e.tables, err = compileTables(o.Tables); err != nil {
+	for id, f := range o.Flows {
+		if _, ok := parseGUID(strings.Trim(id, "{}")); !ok {
+			return fmt.Errorf("flows[%s]: the workflow id must be a GUID", id)
+		}
+		if err := checkVariables("flows["+id+"].inputSchema", f.InputSchema); err != nil {
+			return err
+		}
+		if err := checkVariables("flows["+id+"].outputSchema", f.OutputSchema); err != nil {
+			return err
+		}
+	}
+	if e.tables, err = compileTables(o.allTables()); err != nil {
 		return err
 	}
 	if _, err = compileActions(o.Actions, e.tables); err != nil {
@@ -271,6 +282,11 @@ func (o Options) Validate() error {
 	}
 	e.store = newRowStore()
 	return e.seedLocked()
+}
+
+// allTables are the configured tables and the workflow rows of the flows.
+func (o Options) allTables() []Table {
+	return append(append([]Table(nil), o.Tables...), workflowRows(o))
 }
 
 // Rows returns a table's rows (by logical name) in creation order, as the

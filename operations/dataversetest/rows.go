@@ -367,6 +367,9 @@ func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, t *table, p
 	defer e.mu.Unlock()
 	var match []*row
 	for _, rw := range e.store.sorted(t.LogicalName) {
+		if hiddenDraft(r, t, rw) {
+			continue
+		}
 		if q.filter == nil || evalFilter(t, q.filter, rw.vals) {
 			match = append(match, rw)
 		}
