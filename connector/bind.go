@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -152,6 +153,27 @@ var nativeOps = map[string]func(*bound, values) error{
 		return bindTrigger(b, v)
 	},
 	spec.OpRunCloudFlow: bindCloudFlow,
+	spec.OpListFlows: func(b *bound, v values) error {
+		req := operations.ListDesktopFlowsRequest{Filter: v.text(spec.FlowNameFilter)}
+		req.IncludeDrafts, _ = v[spec.IncludeDrafts].(bool)
+		b.read(operations.OpListDesktopFlows, func(ctx context.Context, c operations.Caller, org string) (map[string]any, error) {
+			return operations.ListDesktopFlows(ctx, c, org, req)
+		})
+		return nil
+	},
+	spec.OpFlowSchema: func(b *bound, v values) error {
+		id := v.text(spec.WorkflowID)
+		b.read(operations.OpGetDesktopFlowSchema, func(ctx context.Context, c operations.Caller, org string) (map[string]any, error) {
+			return operations.GetDesktopFlowSchema(ctx, c, org, id)
+		})
+		return nil
+	},
+}
+
+// read makes b an operation that reads through the Dataverse client (run by runRows).
+func (b *bound) read(op operations.Op, fn func(ctx context.Context, c operations.Caller, org string) (map[string]any, error)) {
+	b.call = operations.Call{Op: op, URL: b.org + "/"} // the organization's host, checked before any request
+	b.rows = func(ctx context.Context, r *operations.Rows) (map[string]any, error) { return fn(ctx, r.Client, r.Org) }
 }
 
 func bindTrigger(b *bound, v values) error {

@@ -34,7 +34,7 @@ const (
 // operation's result (response.body) as the job sees it. Failures are an *InputError naming the
 // variable, an *HTTPError with Dataverse's status, code and message, or a *TransportError.
 type Rows struct {
-	Client caller // *Client: sends through the egress stack (auth, limits, 429 waits)
+	Client Caller // *Client: sends through the egress stack (auth, limits, 429 waits)
 	Org    string // organization URL
 	Tables *Tables
 }

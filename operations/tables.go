@@ -52,13 +52,14 @@ type catalog struct {
 	all    []*Table
 }
 
-type caller interface {
+// Caller sends one call; *Client is one.
+type Caller interface {
 	Do(context.Context, Call) (*Response, error)
 }
 
 // Resolve finds a table by its logical name (account) or entity set name (accounts), any case.
 // A name that is no table is an *InputError on field "table" naming the closest tables.
-func (ts *Tables) Resolve(ctx context.Context, c caller, org, name string) (*Table, error) {
+func (ts *Tables) Resolve(ctx context.Context, c Caller, org, name string) (*Table, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, &InputError{Field: "table", Msg: "is required"}
@@ -96,7 +97,7 @@ func (ts *Tables) now() time.Time {
 }
 
 // catalog returns org's cached table list, loading it when absent or when reload is set.
-func (ts *Tables) catalog(ctx context.Context, c caller, org string, reload bool) (*catalog, error) {
+func (ts *Tables) catalog(ctx context.Context, c Caller, org string, reload bool) (*catalog, error) {
 	key := strings.ToLower(strings.TrimRight(org, "/"))
 	ts.mu.Lock()
 	if cat := ts.orgs[key]; cat != nil && !reload {
@@ -129,7 +130,7 @@ func (ts *Tables) catalog(ctx context.Context, c caller, org string, reload bool
 }
 
 // read reads org's table list and caches it; l, when not nil, is the shared read it completes.
-func (ts *Tables) read(ctx context.Context, c caller, org, key string, l *load) (cat *catalog, err error) {
+func (ts *Tables) read(ctx context.Context, c Caller, org, key string, l *load) (cat *catalog, err error) {
 	if l != nil {
 		defer func() {
 			l.cat, l.err = cat, err
@@ -175,7 +176,7 @@ func (ts *Tables) read(ctx context.Context, c caller, org, key string, l *load) 
 }
 
 // lookups loads t's lookup columns with their targets' navigation properties, once.
-func (ts *Tables) lookups(ctx context.Context, c caller, org string, t *Table) (map[string]map[string]string, error) {
+func (ts *Tables) lookups(ctx context.Context, c Caller, org string, t *Table) (map[string]map[string]string, error) {
 	ts.mu.Lock()
 	navs := t.navs
 	ts.mu.Unlock()

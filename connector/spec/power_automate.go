@@ -104,6 +104,18 @@ var (
 	}
 )
 
+// Fields of listDesktopFlows.
+var (
+	FlowNameFilter = &Field{
+		Name: "filter", Label: "Name contains", Group: "input", Kind: Text,
+		Help: "Lists only the desktop flows whose name contains this text (any case). Empty: all of them.",
+	}
+	IncludeDrafts = &Field{
+		Name: "includeDrafts", Label: "Include drafts", Group: "input", Kind: Bool, Default: "false",
+		Help: "true: unpublished (Draft) desktop flows are listed too (Dataverse's MSCRM.IncludeUnpublished: true header).",
+	}
+)
+
 // Fields of runCloudFlow: a cloud flow with the "When an HTTP request is received" trigger.
 var (
 	FlowURL = &Field{
@@ -182,6 +194,8 @@ const (
 	OpRunFlowAndWait = "runFlowAndWait"
 	OpCancel         = "cancelFlowRun"
 	OpRunCloudFlow   = "runCloudFlow"
+	OpListFlows      = "listDesktopFlows"
+	OpFlowSchema     = "getDesktopFlowSchema"
 )
 
 // TriggerFields are RunDesktopFlow's parameters, in the order they are checked; the Camunda
@@ -196,9 +210,9 @@ var PowerAutomate = &JobType{
 	TemplateID:  "io.pa-connector.PowerAutomate.v1",
 	Version:     1,
 	Name:        "Power Automate (pa-connector)",
-	Description: "Run Power Automate desktop flows through Dataverse with the pa-connector job worker (job type power-automate:1): trigger a run, get its status or outputs, cancel it, or run a flow and wait until it ends (by completion callback or polling); and run a cloud flow for a record through its HTTP trigger",
+	Description: "Run Power Automate desktop flows through Dataverse with the pa-connector job worker (job type power-automate:1): trigger a run, get its status or outputs, cancel it, or run a flow and wait until it ends (by completion callback or polling); list desktop flows and read their input and output schemas; and run a cloud flow for a record through its HTTP trigger",
 	Keywords: []string{"power automate", "desktop flow", "dataverse", "trigger flow run", "get flow run status",
-		"get flow outputs", "cancel flow run", "run flow and wait", "callback", "rpa", "cloud flow", "run cloud flow"},
+		"get flow outputs", "cancel flow run", "run flow and wait", "callback", "rpa", "cloud flow", "run cloud flow", "list desktop flows", "desktop flow schema"},
 	Engines: "^8.5",
 	Icon:    "data:image/svg+xml;utf8,%3Csvg xmlns='http://www.w3.org/2000/svg' width='32' height='32' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%230F6CBD'/%3E%3Cpath d='M7 8h9l9 8-9 8H7l9-8z' fill='white'/%3E%3C/svg%3E",
 	Groups: []Group{{"operation", "Operation"}, {"authentication", "Authentication"}, {"configuration", "Configuration"},
@@ -222,6 +236,12 @@ var PowerAutomate = &JobType{
 		{Name: OpCancel, Label: "Cancel a flow run", Fields: with(dataverse, FlowSessionID),
 			Result: Result{ID: "resultExpressionCancel",
 				Help: "Expression to map the response into process variables (Dataverse answers a cancel with an empty body)." + resultExpressionDocs}},
+		{Name: OpListFlows, Label: "List desktop flows", Fields: with(dataverse, FlowNameFilter, IncludeDrafts),
+			Result: Result{ID: "resultExpressionListFlows", Value: "={desktopFlows: response.body.flows}",
+				Help: "Expression to map the response into process variables: response.body.flows is a list of {name, workflowId, description, state} ordered by name; state is Draft, Activated or Suspended." + resultExpressionDocs}},
+		{Name: OpFlowSchema, Label: "Get a desktop flow's input and output schema", Fields: with(dataverse, WorkflowID),
+			Result: Result{ID: "resultExpressionFlowSchema", Value: "={flowSchema: response.body}",
+				Help: "Expression to map the response into process variables: response.body is {name, workflowId, inputs, outputs}, inputs and outputs as JSON Schemas ({type: \"object\", properties: {name: {type, title, description, default, format}}, required}; null for a flow that declares none)." + resultExpressionDocs}},
 		{Name: OpRunCloudFlow, Label: "Run a cloud flow for a record",
 			Fields:   []*Field{FlowURL, Authentication, ConnectionTimeout, EntityLogicalName, RecordID, FlowInputs, WaitForResponse},
 			Optional: []*Field{Authentication}, // a signed flow URL is its own credential
