@@ -98,7 +98,18 @@ func holdSigs(b *bound, h http.Header) {
 // runCloudFlow calls the flow's trigger. A 202 with a Location is polled, when the job waits
 // for the response, until the flow's final answer; a 202 without one is the answer
 // ({status: 202}).
-func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *bound) (*operations.Response, error) {
+//
+// A flow that accepted the call (202) and is polled is recorded on the element instance
+// (RecordedRunVariable, signed as a desktop flow's run) before the first poll: a job redelivered
+// after the worker died while polling is an incident, never a second call of the trigger. The
+// Location is not recorded (it carries a signature), so that job cannot resume the polling.
+func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
+	if rec, err := h.recordedRun(job, vars); err != nil {
+		return nil, err
+	} else if rec != nil {
+		return nil, Permanentf("runCloudFlow: an earlier attempt of this task called the flow's trigger, which accepted the call (202), and the worker stopped before reading its answer: "+
+			"calling the trigger again would start the flow a second time. Check the flow's run history; to call it again, set %s to null on the task before resolving this incident", RecordedRunVariable)
+	}
 	b.secrets.Add(b.flow.sigs...)
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err != nil {
@@ -107,6 +118,16 @@ func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *boun
 	holdSigs(b, res.Header)
 	if res.Status != http.StatusAccepted || res.Header.Get("Location") == "" || !b.flow.wait {
 		return res, nil
+	}
+	if job.SetLocal != nil {
+		rec, err := h.records().record(job, &operations.Response{Status: http.StatusAccepted, Body: map[string]any{"runCloudFlow": "accepted"}})
+		if err == nil {
+			err = job.SetLocal(context.WithoutCancel(ctx), map[string]any{RecordedRunVariable: rec})
+		}
+		if err != nil {
+			h.Log.Warn().Int64("job_key", job.Key).Str("error", err.Error()).
+				Msg("could not record that the cloud flow accepted the call; a job redelivered after this worker stops would call its trigger again")
+		}
 	}
 	return h.pollCloudFlow(ctx, job, hd, b, res)
 }

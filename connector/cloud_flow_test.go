@@ -341,3 +341,48 @@ func signedSig(t *testing.T, raw string) string {
 	}
 	return u.Query().Get("sig")
 }
+
+// A flow that accepted the call (202) is recorded on the element instance before the first
+// poll. The worker dies while polling (its context ends right after the record is written); the
+// redelivered job is an incident that says the flow was started, and the trigger is not called a
+// second time. A flow answered at once records nothing (its job completes with the answer).
+func TestRunCloudFlowRedeliveredWhilePollingIsAnIncidentNotASecondRun(t *testing.T) {
+	f, live, _ := newFlowFixture(t)
+	first := f.recordingJob(7101, f.cloudFlow(f.srv.FlowURL(slowAsync), nil))
+	first.Headers = nil
+	first.Secrets = live.NewSet()
+	ctx, die := context.WithCancel(t.Context())
+	record := first.SetLocal
+	first.SetLocal = func(c context.Context, v map[string]any) error {
+		err := record(c, v)
+		die() // the worker stops while the flow runs
+		return err
+	}
+	before := len(f.srv.FlowRuns())
+	if _, err := f.h.Handle(ctx, first.Job); err == nil {
+		t.Fatal("the first delivery completed: want it stopped while polling")
+	}
+	if _, ok := first.local[RecordedRunVariable].(map[string]any); !ok {
+		t.Fatalf("no %s recorded after the 202: %v", RecordedRunVariable, first.local)
+	}
+	again := first.redeliver(t)
+	again.Secrets = live.NewSet()
+	_, err := f.h.Handle(t.Context(), again)
+	d := Decide(err, 3)
+	if d.Kind != "fail" || d.Retries != 0 || !strings.Contains(d.Message, "would start the flow a second time") || !strings.Contains(d.Message, RecordedRunVariable) {
+		t.Fatalf("redelivered = %+v, want an incident saying the flow was started", d)
+	}
+	if n := len(f.srv.FlowRuns()) - before; n != 1 {
+		t.Fatalf("the trigger was called %d times, want 1", n)
+	}
+
+	sync := f.recordingJob(7102, f.cloudFlow(f.srv.FlowURL(syncFlow), nil))
+	sync.Headers = nil
+	sync.Secrets = live.NewSet()
+	if _, err := f.h.Handle(t.Context(), sync.Job); err != nil {
+		t.Fatal(err)
+	}
+	if len(sync.local) != 0 {
+		t.Errorf("a flow answered at once recorded %v", sync.local)
+	}
+}

@@ -131,7 +131,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 	case b.rows != nil:
 		res, err = h.runRows(ctx, job, b)
 	case b.flow != nil:
-		res, err = h.runCloudFlow(ctx, job, hd, b)
+		res, err = h.runCloudFlow(ctx, job, hd, b, vars)
 	case b.wait:
 		res, err = h.runAndWait(ctx, job, hd, b, vars)
 	default:
