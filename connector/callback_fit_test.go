@@ -147,3 +147,31 @@ func TestOwnCallbackURLOverTheLimitIsAnInputError(t *testing.T) {
 		t.Fatalf("%d triggers, want only the one that fits", n)
 	}
 }
+
+// The token seals only what the receiver reads: the credential fields as the job gave them
+// (placeholders kept), plus the placeholders of the job's other variables, once each.
+func TestSealedAuthHoldsOnlyWhatTheReceiverNeeds(t *testing.T) {
+	vars := map[string]any{
+		"authentication": map[string]any{"type": "oauth-client-credentials-flow", "oauthTokenEndpoint": "https://login.example.com/t/token",
+			"clientId": "{{secrets.ID}}", "clientSecret": "{{secrets.CLIENT}}", "scopes": []any{"https://org.example.com/.default"},
+			"note": strings.Repeat("n", 3000), "token": "left over from a bearer setup"},
+		"runInputs": map[string]any{"a": "{{secrets.CLIENT}}", "b": "{{secrets.IN}}"},
+	}
+	got := sealedAuth(vars).(map[string]any)
+	want := map[string]any{"type": "oauth-client-credentials-flow", "oauthTokenEndpoint": "https://login.example.com/t/token",
+		"clientId": "{{secrets.ID}}", "clientSecret": "{{secrets.CLIENT}}", "scopes": []any{"https://org.example.com/.default"},
+		SecretRefsKey: []any{"{{secrets.IN}}"}}
+	if mustJSONString(got) != mustJSONString(want) {
+		t.Fatalf("sealed %s\nwant   %s", mustJSONString(got), mustJSONString(want))
+	}
+	vars["authentication"].(map[string]any)["scopes"].([]any)[0] = "changed"
+	if got["scopes"].([]any)[0] == "changed" {
+		t.Fatal("the sealed scopes share the job's list: resolving secrets in place would change them")
+	}
+	bearer := sealedAuth(map[string]any{"authentication": map[string]any{"type": " Bearer ", "token": "{{secrets.T}}", "clientSecret": "x"}})
+	if mustJSONString(bearer) != `{"token":"{{secrets.T}}","type":" Bearer "}` {
+		t.Fatalf("sealed bearer = %s", mustJSONString(bearer))
+	}
+}
+
+func mustJSONString(v any) string { return string(mustJSON(v)) }
