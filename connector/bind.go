@@ -68,6 +68,8 @@ type bound struct {
 	// rawAuth is the authentication variable before secrets were resolved: what a callback
 	// token seals, so secret placeholders stay references resolved by the receiver.
 	rawAuth any
+	// validate: check the trigger's inputs against the flow's input schema first (validateInputs).
+	validate bool
 	// rows runs a dataverse:1 operation (nil for the other job types).
 	rows rowsFunc
 	// etag: the write is conditional on an ETag (ifMatch other than "*"), so it cannot be
@@ -186,6 +188,7 @@ func bindTrigger(b *bound, v values) error {
 		return err
 	}
 	b.connection, b.workflow, b.body, b.waitMode = body.ConnectionName, wf, body, v.text(spec.WaitMode)
+	b.validate, _ = v[spec.ValidateInputs].(bool)
 	return nil
 }
 

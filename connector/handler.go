@@ -58,6 +58,9 @@ type Handler struct {
 	Records *RunRecords
 	// Tables caches the tables' metadata dataverse:1 resolves names with (nil: made on first use).
 	Tables *operations.Tables
+	// Schemas caches desktop flows' input schemas that triggers check inputs against (nil: made
+	// on first use).
+	Schemas *operations.Schemas
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
 	Now func() time.Time
@@ -192,6 +195,11 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	if res, err := h.recordedRun(job, vars); res != nil || err != nil {
 		return res, err
+	}
+	if b.validate {
+		if err := h.checkInputs(ctx, job, hd, b); err != nil {
+			return nil, err
+		}
 	}
 	// The critical section: from here until the run is recorded, the job is answered with the
 	// run or an incident, never handed back (Lease.Hold). Unrecorded, it stays held to the end.

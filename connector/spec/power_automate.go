@@ -84,6 +84,10 @@ var (
 		Name: "runInputs", Wire: "inputs", Label: "Inputs", Group: "input", Kind: JSONObject, MaxBytes: 2 << 20,
 		Help: "The desktop flow script input parameters: a FEEL context such as ={\"Name\": customerName} or a JSON-serialized string.",
 	}
+	ValidateInputs = &Field{
+		Name: "validateInputs", Label: "Check inputs against the flow's schema", Group: "input", Kind: Bool, Default: "true",
+		Help: "true: before triggering, the worker reads the desktop flow's input schema (cached per organization and flow) and a runInputs with an unknown name, without a required input, or with a value of another type is an incident naming the input and the expected type; no run starts. Values are never quoted. false: runInputs is sent as it is.",
+	}
 	CallbackURL = &Field{
 		Name: "callbackUrl", Label: "Callback URL", Group: "input", Kind: Text,
 		Help: "URL that will be called once the desktop flow script is complete. You can use the <a href=\"https://docs.camunda.io/docs/components/connectors/out-of-the-box-connectors/http-webhook/\">webhook connector</a> for this purpose.",
@@ -225,12 +229,12 @@ var PowerAutomate = &JobType{
 		{Name: OpGetOutputs, Label: "Get flow outputs", Fields: with(dataverse, FlowSessionID),
 			Result: Result{ID: "resultExpressionOutputs", Value: "={flowOutputs: response.body}",
 				Help: "Expression to map the response into process variables." + resultExpressionDocs}},
-		{Name: OpTrigger, Label: "Trigger a flow run", Fields: with(dataverse, with([]*Field{WorkflowID}, with(TriggerFields, WaitMode)...)...),
+		{Name: OpTrigger, Label: "Trigger a flow run", Fields: with(dataverse, with([]*Field{WorkflowID}, with(TriggerFields, ValidateInputs, WaitMode)...)...),
 			Result: Result{ID: "resultExpressionTrigger", Value: "={flowSessionId: response.body.flowsessionId}",
 				Help: "Expression to map the response into process variables." + resultExpressionDocs}},
 		// runFlowAndWait sends its own callbackUrl when it waits by callback: the template offers none.
 		{Name: OpRunFlowAndWait, Label: "Run a flow and wait until it ends",
-			Fields: with(dataverse, WorkflowID, ConnectionName, ConnectionType, RunMode, RunPriority, RunTimeout, RunInputs, WaitMode, PollInterval),
+			Fields: with(dataverse, WorkflowID, ConnectionName, ConnectionType, RunMode, RunPriority, RunTimeout, RunInputs, ValidateInputs, WaitMode, PollInterval),
 			Result: Result{ID: "resultExpressionWait",
 				Help: "Expression to map the run's summary into process variables: response.body is {flowSessionId, statusCode, statusName, startedOn, completedOn, errorCode, errorMessage, outputs}. Empty: the variables flowSessionId, statusCode, statusName and flowOutputs. A run that ends without succeeding throws the BPMN error DESKTOP_FLOW_FAILED (unless the error expression decides)." + resultExpressionDocs}},
 		{Name: OpCancel, Label: "Cancel a flow run", Fields: with(dataverse, FlowSessionID),
