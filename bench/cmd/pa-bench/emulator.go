@@ -74,7 +74,9 @@ func startEmulator(bin, dir string) (*emulator, error) {
 		"limits": map[string]any{
 			"requests": -1, "executionTime": "100000h", "concurrent": -1, "triggersPerMinute": -1,
 		},
-		"flows":  map[string]any{workflowID: map[string]any{"name": "pa-bench"}},
+		// An input schema, so every trigger checks its (empty) inputs against it.
+		"flows": map[string]any{workflowID: map[string]any{"name": "pa-bench",
+			"inputSchema": []map[string]any{{"name": "Note", "type": "string"}}}},
 		"tables": benchTables(),
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
@@ -192,6 +194,9 @@ func (e *emulator) trigger(ctx context.Context) (string, error) {
 func (e *emulator) fault(ctx context.Context, op string, count int, delay time.Duration) error {
 	return e.post(ctx, "/_emulator/faults", map[string]any{"op": op, "count": count, "delay": delay.String()}, nil)
 }
+
+// schemaReadOp is the emulator's operation name of a flow's input schema download.
+const schemaReadOp = "GetWorkflowInputs"
 
 // emulatorCalls is the part of GET /_emulator/calls the benchmark reads.
 type emulatorCalls struct {

@@ -243,6 +243,7 @@ func (b *bench) runEngine(ctx context.Context, r engineRun) (res result, err err
 	res.Retried = int(retried.Load())
 	res.TokensPerJob = float64(calls1.Counts["Token"]-calls0.Counts["Token"]) / n
 	res.CallsPerJob = float64(calls1.dataverse()-calls0.dataverse()) / n
+	res.SchemaReads = calls1.Counts[schemaReadOp] - calls0.Counts[schemaReadOp]
 	fillFromMetrics(&res, m0, m1)
 	return res, nil
 }

@@ -17,25 +17,28 @@ import (
 
 // result is one run's figures. Times per job are µs, latencies ms, memory MB (10^6 bytes, as the targets are written).
 type result struct {
-	Gateway        string  `json:"gateway"` // fake or engine
-	Op             string  `json:"op"`
-	Streaming      string  `json:"streaming"`
-	GOGC           string  `json:"gogc,omitempty"` // the worker's GOGC when set
-	Secrets        string  `json:"secrets"`        // env (SECRET_*) or dir (PA_CONNECTOR_SECRETS_DIR files)
-	Jobs           int     `json:"jobs"`
-	MaxJobsActive  int     `json:"maxJobsActive"`
-	Seconds        float64 `json:"seconds"`
-	JobsPerSec     float64 `json:"jobsPerSec"`
-	WorkerCPUus    float64 `json:"workerCpuUsPerJob"`
-	P50ms          float64 `json:"p50ms"`
-	P99ms          float64 `json:"p99ms"`
-	WorkerP50ms    float64 `json:"workerHistogramP50ms"` // from pa_connector_job_duration_seconds
-	WorkerP99ms    float64 `json:"workerHistogramP99ms"`
-	ReadyMs        float64 `json:"readyMs"`
-	IdleRSSMB      float64 `json:"idleRssMB"`
-	PeakRSSMB      float64 `json:"peakRssMB"`
-	TokensPerJob   float64 `json:"tokenRequestsPerJob"`
-	CallsPerJob    float64 `json:"dataverseCallsPerJob"`
+	Gateway       string  `json:"gateway"` // fake or engine
+	Op            string  `json:"op"`
+	Streaming     string  `json:"streaming"`
+	GOGC          string  `json:"gogc,omitempty"` // the worker's GOGC when set
+	Secrets       string  `json:"secrets"`        // env (SECRET_*) or dir (PA_CONNECTOR_SECRETS_DIR files)
+	Jobs          int     `json:"jobs"`
+	MaxJobsActive int     `json:"maxJobsActive"`
+	Seconds       float64 `json:"seconds"`
+	JobsPerSec    float64 `json:"jobsPerSec"`
+	WorkerCPUus   float64 `json:"workerCpuUsPerJob"`
+	P50ms         float64 `json:"p50ms"`
+	P99ms         float64 `json:"p99ms"`
+	WorkerP50ms   float64 `json:"workerHistogramP50ms"` // from pa_connector_job_duration_seconds
+	WorkerP99ms   float64 `json:"workerHistogramP99ms"`
+	ReadyMs       float64 `json:"readyMs"`
+	IdleRSSMB     float64 `json:"idleRssMB"`
+	PeakRSSMB     float64 `json:"peakRssMB"`
+	TokensPerJob  float64 `json:"tokenRequestsPerJob"`
+	CallsPerJob   float64 `json:"dataverseCallsPerJob"`
+	// SchemaReads counts the reads of the flow's input schema that triggers check inputs
+	// against: one per cache lifetime for the whole run, however many jobs.
+	SchemaReads    int     `json:"schemaReads"`
 	AllocKiBPerJob float64 `json:"allocKiBPerJob"`
 	MallocsPerJob  float64 `json:"mallocsPerJob"`
 	SetVarsPerJob  float64 `json:"setVariablesPerJob,omitempty"` // extra gateway commands (fake gateway)
@@ -183,6 +186,7 @@ func (b *bench) runFake(ctx context.Context, r fakeRun) (res result, err error) 
 	res.SetVarsPerJob = float64(st.SetVariables+st.UpdateTimeouts) / n
 	res.TokensPerJob = float64(calls1.Counts["Token"]-calls0.Counts["Token"]) / n
 	res.CallsPerJob = float64(calls1.dataverse()-calls0.dataverse()) / n
+	res.SchemaReads = calls1.Counts[schemaReadOp] - calls0.Counts[schemaReadOp]
 	fillFromMetrics(&res, m0, m1)
 	return res, nil
 }
