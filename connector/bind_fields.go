@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pa-connector/pa-connector/connector/spec"
+	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/operations"
 )
 
@@ -362,6 +363,11 @@ func orgURL(key string, x any, required bool) (any, error) {
 	}
 	if u.RawQuery != "" || (u.Path != "" && u.Path != "/") {
 		return nil, inputErr(key, "must be the organization's root URL, without path or query")
+	}
+	if egress.IsFlowHost(u) {
+		// allowed for cloud flows' triggers, where anyone can host one: a Dataverse token
+		// must never go there
+		return nil, inputErr(key, "must be a Dataverse organization's URL, not a cloud flow's host (%s)", egress.FlowHosts)
 	}
 	return s, nil
 }

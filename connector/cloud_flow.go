@@ -2,6 +2,8 @@ package connector
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -58,6 +60,10 @@ func bindCloudFlow(b *bound, v values) error {
 		return inputErr(spec.FlowURL.Name, "has no signature (sig) and no authentication is given: a trigger restricted to the tenant needs an Entra ID token for %s", spec.FlowAudience)
 	case b.creds.Type == auth.TypeClientCredentials && len(b.creds.Scopes) == 0:
 		b.creds.Scopes = []string{spec.FlowAudience + "/.default"}
+	default:
+		if err := flowAudienceOnly(b.creds); err != nil {
+			return err
+		}
 	}
 	body, err := operations.CloudFlowBody(v.text(spec.EntityLogicalName), v.text(spec.RecordID), v.context(spec.FlowInputs))
 	if err != nil {
@@ -67,6 +73,68 @@ func bindCloudFlow(b *bound, v values) error {
 	wait, _ := v[spec.WaitForResponse].(bool) // declared default: true
 	b.flow = &cloudFlow{wait: wait, sigs: sigs}
 	return nil
+}
+
+// flowAudienceOnly refuses credentials that would send a flow's trigger a token for another
+// audience, a Dataverse one above all (the process's authentication variable): client
+// credentials' scopes must be the flow audience's, and a bearer token that is a JWT must name
+// it as its aud (an opaque token cannot be read, and is sent as given).
+func flowAudienceOnly(c *auth.Credentials) error {
+	switch c.Type {
+	case auth.TypeClientCredentials:
+		for _, s := range c.Scopes {
+			if !isFlowAudience(strings.TrimSuffix(s, "/.default")) {
+				return inputErr("authentication.scopes", "must be %s/.default for a cloud flow's trigger (got %s): a token for another audience, such as a Dataverse organization's, is not sent to a flow's host", spec.FlowAudience, excerpt(s, 100))
+			}
+		}
+	case auth.TypeBearer:
+		if aud, ok := jwtAudiences(c.Token); ok {
+			for _, a := range aud {
+				if isFlowAudience(a) {
+					return nil
+				}
+			}
+			return inputErr("authentication.token", "is an access token for %s, not for %s: a token for another audience, such as a Dataverse organization's, is not sent to a flow's host", excerpt(strings.Join(aud, ", "), 200), spec.FlowAudience)
+		}
+	}
+	return nil
+}
+
+// isFlowAudience reports whether a token audience (or a scope's resource) is spec.FlowAudience,
+// with or without its trailing slash.
+func isFlowAudience(s string) bool {
+	return strings.EqualFold(strings.TrimSuffix(s, "/"), strings.TrimSuffix(spec.FlowAudience, "/"))
+}
+
+// jwtAudiences reads the aud claim of a token shaped as a JWT, without checking its signature
+// (only to refuse sending it where it does not belong); ok is false for any other token.
+func jwtAudiences(token string) (aud []string, ok bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, false
+	}
+	var claims struct {
+		Aud any `json:"aud"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return nil, false
+	}
+	switch a := claims.Aud.(type) {
+	case string:
+		return []string{a}, true
+	case []any:
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				aud = append(aud, s)
+			}
+		}
+		return aud, true
+	}
+	return nil, false
 }
 
 // urlSigs returns the values of a URL's sig parameters.
@@ -103,6 +171,10 @@ func holdSigs(b *bound, h http.Header) {
 // (RecordedRunVariable, signed as a desktop flow's run) before the first poll: a job redelivered
 // after the worker died while polling is an incident, never a second call of the trigger. The
 // Location is not recorded (it carries a signature), so that job cannot resume the polling.
+//
+// The trigger is held (guard) before it is sent, and the hold lasts until the job is answered:
+// from then on a shutdown, or a lease the gateway will not extend, is an incident saying the
+// flow may have started, never a hand-back that would call the trigger again.
 func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
 	if rec, err := h.recordedRun(job, vars); err != nil {
 		return nil, err
@@ -111,14 +183,18 @@ func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *boun
 			"calling the trigger again would start the flow a second time. Check the flow's run history; to call it again, set %s to null on the task before resolving this incident", RecordedRunVariable)
 	}
 	b.secrets.Add(b.flow.sigs...)
+	if err := guard(ctx, job, b, operations.OpRunCloudFlow); err != nil {
+		return nil, err
+	}
 	res, err := h.send(ctx, job, hd, b, b.call)
 	if err != nil {
-		return nil, triggerRefused(err)
+		return nil, triggerRefused(err, b)
 	}
 	holdSigs(b, res.Header)
 	if res.Status != http.StatusAccepted || res.Header.Get("Location") == "" || !b.flow.wait {
 		return res, nil
 	}
+	job.sending(flowStarted)
 	if job.SetLocal != nil {
 		rec, err := h.records().record(job, &operations.Response{Status: http.StatusAccepted, Body: map[string]any{"runCloudFlow": "accepted"}})
 		if err == nil {
@@ -132,18 +208,25 @@ func (h *Handler) runCloudFlow(ctx context.Context, job Job, hd headers, b *boun
 	return h.pollCloudFlow(ctx, job, hd, b, res)
 }
 
-// triggerRefused adds to a 401, 403 or 404 of the trigger what to check; other failures are
-// classified as any call's (429 and 5xx retried, the rest an incident).
-func triggerRefused(err error) error {
+// flowStarted is what an interrupted wait for a flow's final answer may have left behind.
+const flowStarted = "the flow has started (its trigger answered 202 Accepted) and had not given its final answer; check its run history before resolving this incident (a retry calls the trigger again)"
+
+// triggerRefused adds to a 401, 403 or 404 of the trigger what to check. A 5xx or 408 is an
+// incident too: a flow's HTTP trigger answers one when the run has started (the flow's own
+// Response action, or no answer within the synchronous limit of 120 s), so a retry could run
+// it twice. A 429 (throttled before the run) is classified as any call's: retried.
+func triggerRefused(err error, b *bound) error {
 	var he *operations.HTTPError
 	if !errors.As(err, &he) {
 		return err
 	}
-	switch he.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	switch {
+	case he.Status == http.StatusUnauthorized, he.Status == http.StatusForbidden:
 		return Permanentf("%w (the flow refused the call: check the flow URL's signature, or for a trigger restricted to the tenant the authentication)", err)
-	case http.StatusNotFound:
+	case he.Status == http.StatusNotFound:
 		return Permanentf("%w (no such flow: check the flow URL, and that the flow is turned on)", err)
+	case he.Status == http.StatusRequestTimeout, he.Status >= 500:
+		return Permanentf("%w: %s", err, unrepeatable(operations.OpRunCloudFlow, b))
 	}
 	return err
 }
@@ -151,7 +234,11 @@ func triggerRefused(err error) error {
 // pollCloudFlow reads the Location of a 202 until the flow's final answer, pausing as each 202's
 // Retry-After asks and keeping the job's lease, until the job's deadline: the jobTimeout header
 // from now, or the longest jobTimeout without one. The flow has started: nothing from here on
-// hands the job back, which would start it again.
+// hands the job back, which would start it again (the trigger's hold lasts until the job is
+// answered, and every failure below is an incident).
+//
+// The job's credentials go with a poll only to the trigger's own origin (scheme, host and
+// port): a Location on another allowed host is read without Authorization.
 func (h *Handler) pollCloudFlow(ctx context.Context, job Job, hd headers, b *bound, res *operations.Response) (*operations.Response, error) {
 	job.waiting()
 	wait := hd.jobTimeout
@@ -176,13 +263,20 @@ func (h *Handler) pollCloudFlow(ctx context.Context, job Job, hd headers, b *bou
 		if time.Now().Add(pause).After(limit) {
 			return nil, Permanentf("runCloudFlow: the flow had not answered by the job's deadline (%s after its 202; set the jobTimeout header to wait longer); its run may go on, and a retry starts the flow again", wait)
 		}
-		if err := h.extendLease(ctx, job, pause); err != nil {
+		// the lease must outlast the pause and the poll request after it (its connection timeout)
+		if err := h.extendLease(ctx, job, pause+b.timeout); err != nil {
 			return nil, Permanentf("runCloudFlow: the flow is still running and the job's timeout could not be extended (%w); a retry starts the flow again", err)
 		}
 		if err := sleep(ctx, pause); err != nil {
 			return nil, err
 		}
-		next, err := h.send(ctx, job, hd, b, operations.CloudFlowPoll(loc))
+		poll := b
+		if b.creds != nil && !sameOrigin(b.call.URL, loc) {
+			anon := *b
+			anon.creds = nil
+			poll = &anon
+		}
+		next, err := h.send(ctx, job, hd, poll, operations.CloudFlowPoll(loc))
 		if err != nil {
 			var he *operations.HTTPError
 			if retryablePoll(err) && failures < maxFlowPollFailures {
@@ -207,6 +301,30 @@ func (h *Handler) pollCloudFlow(ctx context.Context, job Job, hd headers, b *bou
 		}
 		from, header = loc, next.Header
 	}
+}
+
+// sameOrigin reports whether two absolute URLs have the same scheme, host and port (a
+// scheme's default port written or not).
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) &&
+		strings.EqualFold(strings.TrimSuffix(ua.Hostname(), "."), strings.TrimSuffix(ub.Hostname(), ".")) &&
+		originPort(ua) == originPort(ub)
+}
+
+// originPort is u's port, its scheme's default when none is written.
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
 }
 
 // flowPause is the pause before the next poll: the answer's Retry-After (at least minFlowPause),

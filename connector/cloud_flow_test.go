@@ -3,7 +3,11 @@ package connector
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pa-connector/pa-connector/auth/authtest"
 	"github.com/pa-connector/pa-connector/egress"
 	"github.com/pa-connector/pa-connector/operations"
 	"github.com/pa-connector/pa-connector/operations/dataversetest"
@@ -150,12 +155,141 @@ func TestRunCloudFlowWithEntraID(t *testing.T) {
 	if runs := f.srv.FlowRuns(); runs[len(runs)-1].Caller != clientID {
 		t.Errorf("caller %q, want the client %s", runs[len(runs)-1].Caller, clientID)
 	}
-	// With a Dataverse scope the token's audience is the organization: the trigger refuses it.
+	// With a Dataverse scope the token's audience would be the organization: refused before
+	// any token is asked for or anything sent to the flow's host.
 	auth["scopes"] = f.srv.Scope()
+	tokens, calls := f.srv.Count(dataversetest.OpToken), f.srv.Count(dataversetest.OpCloudFlow)
 	_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(tenantFlow), map[string]any{"authentication": auth}), nil)
-	var perm *PermanentError
-	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "MisMatchingOAuthClaims") {
-		t.Errorf("a token for another audience: %v", err)
+	var ie *InputError
+	if d := Decide(err, 3); !errors.As(err, &ie) || ie.Field != "authentication.scopes" || d.Retries != 0 {
+		t.Errorf("a scope for another audience: %v, want an incident naming authentication.scopes", err)
+	}
+	if f.srv.Count(dataversetest.OpToken) != tokens || f.srv.Count(dataversetest.OpCloudFlow) != calls {
+		t.Errorf("a token was asked for or the trigger called")
+	}
+	// the audience's scope, written with or without the resource's trailing slash, is taken
+	for _, scope := range []string{"https://service.flow.microsoft.com//.default", "https://service.flow.microsoft.com/.default"} {
+		auth["scopes"] = scope
+		_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(tenantFlow), map[string]any{"authentication": auth}), nil)
+		if errors.As(err, &ie) {
+			t.Errorf("scope %s: %v", scope, err)
+		}
+	}
+}
+
+// A bearer token that is a JWT for another audience (the process's Dataverse token) is never
+// sent to a flow's host: an incident naming authentication.token. One for the flow audience
+// is sent; an opaque token cannot be read and is sent as given.
+func TestRunCloudFlowBearerTokenForTheFlowAudienceOnly(t *testing.T) {
+	f, live, _ := newFlowFixture(t)
+	var got []string
+	base := f.h.Transport
+	f.h.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = append(got, r.Header.Get("Authorization"))
+		return base.RoundTrip(r)
+	})
+	flowJWT := jwtFor(`{"aud":"https://service.flow.microsoft.com/","appid":"x"}`)
+	for _, c := range []struct {
+		name, token string
+		refused     bool
+	}{
+		{"Dataverse JWT", authtest.JWT(1200), true},
+		{"JWT with a list of audiences, none the flow's", jwtFor(`{"aud":["https://contoso.crm.dynamics.com","api://x"]}`), true},
+		{"flow JWT", flowJWT, false},
+		{"opaque token", testToken, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got = nil
+			f.env["SECRET_FLOW_TOKEN"] = c.token
+			_, err := f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(tenantFlow),
+				map[string]any{"authentication": map[string]any{"type": "bearer", "token": "{{secrets.FLOW_TOKEN}}"}}), nil)
+			var ie *InputError
+			if refused := errors.As(err, &ie) && ie.Field == "authentication.token"; refused != c.refused {
+				t.Fatalf("refused = %v (%v), want %v", refused, err, c.refused)
+			}
+			if c.refused && len(got) != 0 {
+				t.Fatalf("%d requests sent", len(got))
+			}
+			if !c.refused && (len(got) != 1 || got[0] != "Bearer "+c.token) {
+				t.Fatalf("Authorization sent %q, want the token", got)
+			}
+		})
+	}
+}
+
+// jwtFor is a JWT-shaped token with the given claims (unsigned: the worker only reads aud).
+func jwtFor(claims string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"typ":"JWT","alg":"RS256"}`)) + "." + enc.EncodeToString([]byte(claims)) + "." + enc.EncodeToString([]byte("signature-bytes"))
+}
+
+// A 202's Location on another origin (scheme, host, port) is polled without the job's
+// credentials; one on the trigger's own origin gets them.
+func TestRunCloudFlowCredentialsOnlyToTheTriggersOrigin(t *testing.T) {
+	f, live, _ := newFlowFixture(t)
+	f.env["SECRET_FLOW_TOKEN"] = "flow-bearer-token-0123456789"
+	collect := func(got *string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			*got = r.Header.Get("Authorization")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true}`))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	var elsewhere, polled, triggered string
+	other := collect(&elsewhere)
+	flow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			polled = r.Header.Get("Authorization")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true}`))
+			return
+		}
+		triggered = r.Header.Get("Authorization")
+		loc := other.URL + "/collect"
+		if r.URL.Query().Get("to") == "self" {
+			loc = "/runs/1" // relative: the trigger's own origin
+		}
+		w.Header().Set("Location", loc)
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(flow.Close)
+	authn := map[string]any{"authentication": map[string]any{"type": "bearer", "token": "{{secrets.FLOW_TOKEN}}"}}
+	want := "Bearer " + f.env["SECRET_FLOW_TOKEN"]
+
+	res, err := f.runFlowJob(live, f.cloudFlow(flow.URL+"/workflows/x/triggers/manual/paths/invoke", authn), map[string]string{"resultVariable": "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if triggered != want || elsewhere != "" {
+		t.Fatalf("trigger got %q, the Location on %s got %q; want the token for the trigger only (%v)", triggered, other.URL, elsewhere, res.Variables)
+	}
+	if _, err := f.runFlowJob(live, f.cloudFlow(flow.URL+"/workflows/x/triggers/manual/paths/invoke?to=self", authn), nil); err != nil {
+		t.Fatal(err)
+	}
+	if polled != want {
+		t.Fatalf("the Location on the trigger's origin got %q, want the token", polled)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://prod-1.westeurope.logic.azure.com/workflows/a", "https://PROD-1.westeurope.logic.azure.com:443/runs/1", true},
+		{"https://prod-1.westeurope.logic.azure.com./w", "https://prod-1.westeurope.logic.azure.com/r", true},
+		{"http://127.0.0.1/w", "http://127.0.0.1:80/r", true},
+		{"https://prod-1.westeurope.logic.azure.com/w", "https://prod-2.westeurope.logic.azure.com/w", false},
+		{"https://prod-1.westeurope.logic.azure.com/w", "https://prod-1.westeurope.logic.azure.com:8443/w", false},
+		{"https://prod-1.westeurope.logic.azure.com/w", "http://prod-1.westeurope.logic.azure.com/w", false},
+		{"https://a.logic.azure.com/w", "https://a.logic.azure.com.evil.example/w", false},
+	} {
+		if got := sameOrigin(c.a, c.b); got != c.same {
+			t.Errorf("sameOrigin(%s, %s) = %v", c.a, c.b, got)
+		}
 	}
 }
 
@@ -223,10 +357,21 @@ func TestRunCloudFlowTriggerFailures(t *testing.T) {
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "WorkflowNotFound") || !strings.Contains(err.Error(), "turned on") {
 		t.Errorf("unknown flow: %v", err)
 	}
-	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpCloudFlow, Status: 503})
-	_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(syncFlow), nil), nil)
-	if !errors.As(err, &retry) || retry.KeepRetries || errors.As(err, &perm) {
-		t.Errorf("503: want a retry with one retry fewer, got %#v", err)
+	// A 5xx or 408 of the trigger: the run may have started (the flow's own Response action, or
+	// no answer within 120 s), so a retry could run the flow twice.
+	for _, status := range []int{500, 502, 503, 504, 408} {
+		f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpCloudFlow, Status: status})
+		_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(syncFlow), nil), nil)
+		if d := Decide(err, 3); d.Retries != 0 || !strings.Contains(d.Message, "the flow may have started") || !strings.Contains(d.Message, fmt.Sprint(status)) {
+			t.Errorf("%d: want an incident saying the flow may have started, got %+v", status, d)
+		}
+	}
+	// an error expression still sees it, as for any operation
+	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpCloudFlow, Status: 502})
+	_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(syncFlow), nil),
+		map[string]string{"errorExpression": `=if error.code = "502" then bpmnError("FLOW_FAILED", error.message) else null`})
+	if bpmn := (*BPMNError)(nil); !errors.As(err, &bpmn) || bpmn.Code != "FLOW_FAILED" {
+		t.Errorf("errorExpression on 502: %v", err)
 	}
 	f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpCloudFlow, Status: 429, RetryAfter: 90})
 	_, err = f.runFlowJob(live, f.cloudFlow(f.srv.FlowURL(syncFlow), nil), nil)

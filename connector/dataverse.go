@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/pa-connector/pa-connector/connector/spec"
@@ -89,12 +90,36 @@ func (h *Handler) runRows(ctx context.Context, job Job, b *bound) (*operations.R
 	if h.Limits != nil && b.org != "" {
 		r.Identity = egress.Identity(b.org, b.creds)
 	}
-	rows := &operations.Rows{Client: &operations.Client{HTTP: e.Client(r), Redact: h.Live.Value}, Org: b.org, Tables: h.tables()}
+	doer := guardedDoer{next: e.Client(r), guard: func(req *http.Request) error {
+		if req.Method == http.MethodGet {
+			return nil // the table's metadata, a read
+		}
+		return guard(req.Context(), job, b, b.call.Op)
+	}}
+	rows := &operations.Rows{Client: &operations.Client{HTTP: doer, Redact: h.Live.Value}, Org: b.org, Tables: h.tables()}
 	body, err := b.rows(ctx, rows)
 	if err != nil {
 		return nil, err
 	}
 	return &operations.Response{Status: 200, Body: body}, nil
+}
+
+// guardedDoer runs guard before each request it sends: a write that cannot be repeated
+// (createRow, performAction, an ETag-conditional update or delete) is held first, so that
+// nothing hands its job back once it may have reached Dataverse.
+type guardedDoer struct {
+	next  operations.Doer
+	guard func(*http.Request) error
+}
+
+func (d guardedDoer) Do(req *http.Request) (*http.Response, error) {
+	if err := d.guard(req); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return d.next.Do(req)
 }
 
 var tablesMu sync.Mutex

@@ -203,7 +203,7 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 	}
 	// The critical section: from here until the run is recorded, the job is answered with the
 	// run or an incident, never handed back (Lease.Hold). Unrecorded, it stays held to the end.
-	if err := job.hold(ctx, b.timeout); err != nil {
+	if err := guard(ctx, job, b, b.call.Op); err != nil {
 		return nil, err
 	}
 	res, err := h.send(ctx, job, hd, b, b.call)
@@ -236,11 +236,26 @@ func (h *Handler) send(ctx context.Context, job Job, _ headers, b *bound, call o
 			r.Connection = b.connection
 		}
 	}
-	if call.Op == operations.OpTrigger {
-		job.sending() // from here the trigger may reach Dataverse: no blind retry (Lease.Hold)
-	}
 	client := operations.Client{HTTP: e.Client(r), Redact: h.Live.Value}
 	return client.Do(ctx, call)
+}
+
+// guard starts the critical section of a request of op that cannot be repeated (unrepeatable)
+// and marks it as on its way, just before it is sent: from here on neither a shutdown nor a
+// lapsed lease hands the job back; an interruption is an incident saying what may have
+// happened (Lease.Hold). The hold lasts until the job is answered, except a desktop-flow
+// trigger's, released once its run is recorded. A repeatable request is not held. On an error
+// the request must not be sent.
+func guard(ctx context.Context, job Job, b *bound, op operations.Op) error {
+	what := unrepeatable(op, b)
+	if what == "" {
+		return nil
+	}
+	if err := job.hold(ctx, b.timeout); err != nil {
+		return err
+	}
+	job.sending(what)
+	return nil
 }
 
 // throttled is a 429 the worker could not wait out within the job's deadline.
@@ -424,6 +439,12 @@ func classify(err error, hd headers, b *bound) error {
 		return &RetryError{Err: fmt.Errorf("authentication failed: %w", err), Backoff: max(hd.retryBackoff, ke.RetryAfter)}
 	case errors.As(err, &he):
 		if he.Status == http.StatusRequestTimeout || he.Status >= 500 {
+			if what := unrepeatable(he.Op, b); what != "" && b != nil && b.rows != nil && he.Code == "" {
+				// Dataverse's own error (an OData error code) means the write's transaction
+				// rolled back, so it is retried; a 5xx or 408 without one came from a gateway
+				// or proxy in front of it, and the write may have been done.
+				return Permanentf("%w: %s", err, what)
+			}
 			return &RetryError{Err: err, Backoff: max(hd.retryBackoff, he.RetryAfter)}
 		}
 		return Permanent(err)

@@ -35,28 +35,32 @@ type Job struct {
 }
 
 // Lease is a job's reservation on the worker, as the Zeebe adapter keeps it: its deadline,
-// which a handler may push out (UpdateJobTimeout), and the hold that marks a trigger's
-// critical section, from before its request is sent until its run is recorded. A held lease
-// never lapses; interrupted once the request is on its way (Sending), the job raises an
-// incident saying a run may have started instead of being handed back.
+// which a handler may push out (UpdateJobTimeout), and the hold that marks the critical section
+// of a request that cannot be repeated (unrepeatable: a trigger, a cloud flow, a create, an
+// action, an ETag-conditional write), from before it is sent until its outcome is safe: a
+// desktop-flow run recorded, or, for the others, the job answered. A held lease never lapses;
+// interrupted once the request is on its way (Sending), the job raises an incident saying what
+// may have happened instead of being handed back.
 type Lease interface {
 	// Deadline is when the job's reservation ends.
 	Deadline() time.Time
 	// Extend sets the job's timeout to d from now (ErrNoExtension: it cannot be extended).
 	Extend(ctx context.Context, d time.Duration) error
-	// Hold starts the critical section of a trigger whose call lasts at most bound, after
-	// making sure the lease outlasts it; on an error the trigger must not be sent.
+	// Hold starts the critical section of a request whose call lasts at most bound, after
+	// making sure the lease outlasts it; on an error the request must not be sent.
 	Hold(ctx context.Context, bound time.Duration) error
-	// Sending marks the held trigger's request as on its way: it may reach Dataverse.
-	Sending()
-	// Release ends the critical section: the run is recorded.
+	// Sending marks the held request as on its way: it may reach its server, and what says
+	// what it may have done (the incident's text if the job is interrupted from now on). A
+	// later call replaces what (a cloud flow's 202: the flow has started).
+	Sending(what string)
+	// Release ends the critical section: the desktop-flow run is recorded.
 	Release()
 }
 
 // ErrNoExtension means the lease cannot be extended.
 var ErrNoExtension = errors.New("the job's timeout cannot be extended")
 
-// hold starts the critical section of a trigger whose call lasts at most bound (see
+// hold starts the critical section of a request whose call lasts at most bound (see
 // Lease.Hold); without a lease there is nothing to hold.
 func (j Job) hold(ctx context.Context, bound time.Duration) error {
 	if j.Lease == nil {
@@ -65,14 +69,14 @@ func (j Job) hold(ctx context.Context, bound time.Duration) error {
 	return j.Lease.Hold(ctx, bound)
 }
 
-// sending marks the held trigger's request as on its way to Dataverse.
-func (j Job) sending() {
+// sending marks the held request as on its way to its server; what says what it may have done.
+func (j Job) sending(what string) {
 	if j.Lease != nil {
-		j.Lease.Sending()
+		j.Lease.Sending(what)
 	}
 }
 
-// release ends the trigger's critical section: its run is recorded.
+// release ends a desktop-flow trigger's critical section: its run is recorded.
 func (j Job) release() {
 	if j.Lease != nil {
 		j.Lease.Release()

@@ -245,5 +245,5 @@ func (l *fakeLease) Extend(_ context.Context, d time.Duration) error {
 }
 
 func (l *fakeLease) Hold(context.Context, time.Duration) error { return nil }
-func (l *fakeLease) Sending()                                  {}
+func (l *fakeLease) Sending(string)                            {}
 func (l *fakeLease) Release()                                  {}

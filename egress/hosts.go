@@ -14,8 +14,22 @@ import (
 // and the hosts of cloud flows' HTTP triggers (Logic Apps' and the Power Platform API's).
 const DefaultAllowedHosts = "*.dynamics.com,*.crm.dynamics.us,*.crm.appsplatform.us,*.crm.microsoftdynamics.us," +
 	"*.crm.dynamics.cn,*.crm.microsoftdynamics.de," +
-	"*.logic.azure.com,*.environment.api.powerplatform.com," +
+	FlowHosts + "," +
 	"login.microsoftonline.com,login.microsoftonline.us,login.chinacloudapi.cn,login.partner.microsoftonline.cn,login.microsoftonline.de"
+
+// FlowHosts are the hosts of cloud flows' HTTP triggers. Anyone can host a trigger there, so
+// they are allowed for runCloudFlow only: never as a Dataverse organization, which would be
+// sent the job's Dataverse token (IsFlowHost).
+const FlowHosts = "*.logic.azure.com,*.environment.api.powerplatform.com"
+
+var flowHosts, _ = NewHostPolicy(FlowHosts)
+
+// IsFlowHost reports whether u's host is one of FlowHosts (any port, any letter case, a
+// trailing dot or not).
+func IsFlowHost(u *url.URL) bool {
+	ok, _ := flowHosts.match(u.Hostname(), u.Port())
+	return ok
+}
 
 // HostPolicy decides which URLs the worker may call. A pattern is a host name, an IP address,
 // or "*.domain" (any name below domain). Wildcard matches need https and must not resolve to a

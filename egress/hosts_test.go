@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,26 @@ func TestSpecialPurposeAddressesAreInternal(t *testing.T) {
 		"::ffff:20.42.65.92", "2603:1030:20e:3::23c", "2001:200::1", "64:ff9b:2::1", "2003::1"} {
 		if internal(net.ParseIP(a)) {
 			t.Errorf("%s is refused, but no special-purpose block holds it", a)
+		}
+	}
+}
+
+// The flow hosts are told apart from Dataverse's, whatever the letter case, port or trailing dot.
+func TestIsFlowHost(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"https://prod-00.westeurope.logic.azure.com/workflows/a": true,
+		"https://X.LOGIC.AZURE.COM.:443/":                        true,
+		"https://x.environment.api.powerplatform.com/":           true,
+		"https://logic.azure.com/":                               false,
+		"https://contoso.crm.dynamics.com":                       false,
+		"https://x.logic.azure.com.evil.example/":                false,
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := IsFlowHost(u); got != want {
+			t.Errorf("IsFlowHost(%s) = %v", raw, got)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 func (w *Worker) answer(ctx context.Context, job connector.Job, res connector.Result, err error) (string, error) {
 	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var mayHave *RunMayHaveStarted
+	var mayHave *OutcomeUnknown
 	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
@@ -32,7 +32,7 @@ func (w *Worker) answer(ctx context.Context, job connector.Job, res connector.Re
 		}
 		return w.deliver(cctx, job, "completed", "complete the job", func(ctx context.Context) error { _, err := cmd.Send(ctx); return err })
 	case errors.As(cause, &mayHave):
-		// The trigger may have reached Dataverse: an incident, never a blind retry.
+		// The held request may have been done: an incident, never a blind retry.
 		return w.failPermanently(cctx, job, mayHave)
 	case errors.Is(cause, ErrShutdown):
 		// Hand the job back at once, retries unchanged.

@@ -21,16 +21,19 @@ var (
 	ErrShutdown = errors.New("pa-connector shut down before the job finished")
 )
 
-// RunMayHaveStarted is the cause of a job interrupted inside a hold: its trigger may have
-// reached Dataverse, so it is not handed back for a blind retry; the adapter raises an incident
-// (retries 0) that says a run may have started.
-type RunMayHaveStarted struct{ Cause error }
-
-func (e *RunMayHaveStarted) Error() string {
-	return fmt.Sprintf("%v while the trigger was in flight: the trigger's outcome is unknown, a run may have started; "+
-		"check the desktop flow's runs before resolving this incident (a retry triggers again)", e.Cause)
+// OutcomeUnknown is the cause of a job interrupted inside a hold once its request was on its
+// way: the request (a trigger, a cloud flow, a create, an action, an ETag-conditional write)
+// may have been done, so the job is not handed back for a blind retry; the adapter raises an
+// incident (retries 0) that says what may have happened (What, from the handler's Sending).
+type OutcomeUnknown struct {
+	Cause error
+	What  string
 }
-func (e *RunMayHaveStarted) Unwrap() error { return e.Cause }
+
+func (e *OutcomeUnknown) Error() string {
+	return fmt.Sprintf("%v while a request that cannot be repeated was in flight: %s", e.Cause, e.What)
+}
+func (e *OutcomeUnknown) Unwrap() error { return e.Cause }
 
 // holdMargin is how long before its deadline a held lease is extended: the time to ask for an
 // extension and, if it is refused, to raise the incident while the job is still this worker's.
@@ -40,11 +43,12 @@ const holdMargin = 2 * time.Second
 // UpdateJobTimeout (a runFlowAndWait job waiting for its run, a jobTimeout header). When the
 // deadline passes, the job's context is cancelled with ErrLeaseExpired.
 //
-// A hold marks a trigger's critical section, from before its request is sent until its run is
-// recorded: a held lease never lapses. Hold extends it to cover the call before anything is
+// A hold marks the critical section of a request that cannot be repeated, from before it is
+// sent until its outcome is safe (a desktop-flow run recorded; the others until the job is
+// answered): a held lease never lapses. Hold extends it to cover the call before anything is
 // sent, and the lease's timer extends it again holdMargin before its deadline while the hold
 // lasts. Once the request is on its way (Sending), an interruption (an extension refused, the
-// worker shutting down) cancels the job's context with *RunMayHaveStarted, which the adapter
+// worker shutting down) cancels the job's context with *OutcomeUnknown, which the adapter
 // answers with an incident instead of handing the job back.
 type Lease struct {
 	mu       sync.Mutex
@@ -53,7 +57,8 @@ type Lease struct {
 	cancel   context.CancelCauseFunc
 	update   func(ctx context.Context, timeout time.Duration) error
 	held     bool
-	sent     bool          // the held trigger's request may have reached Dataverse
+	sent     bool          // the held request may have reached its server
+	what     string        // what it may have done (OutcomeUnknown.What)
 	bound    time.Duration // how long the held call may last
 	ended    bool          // the job's context was cancelled
 	stopped  bool
@@ -96,9 +101,9 @@ func (l *Lease) Extend(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// Hold starts the critical section of a trigger whose call lasts at most bound. It first makes
+// Hold starts the critical section of a request whose call lasts at most bound. It first makes
 // sure the lease outlasts the call, extending it if needed; when that fails, or the job's
-// context has ended already, it returns an error and the trigger must not be sent.
+// context has ended already, it returns an error and the request must not be sent.
 func (l *Lease) Hold(ctx context.Context, bound time.Duration) error {
 	l.mu.Lock()
 	if l.ended {
@@ -111,7 +116,7 @@ func (l *Lease) Hold(ctx context.Context, bound time.Duration) error {
 	if short {
 		if err := l.Extend(ctx, bound+2*holdMargin); err != nil {
 			l.Release()
-			return fmt.Errorf("extending the job's timeout before the trigger: %w", err)
+			return fmt.Errorf("extending the job's timeout before a request that cannot be repeated: %w", err)
 		}
 	}
 	l.mu.Lock()
@@ -123,12 +128,13 @@ func (l *Lease) Hold(ctx context.Context, bound time.Duration) error {
 	return nil
 }
 
-// Sending marks the held trigger's request as on its way: from now on it may reach Dataverse.
-func (l *Lease) Sending() {
+// Sending marks the held request as on its way: from now on it may reach its server, and what
+// says what it may have done.
+func (l *Lease) Sending(what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held {
-		l.sent = true
+		l.sent, l.what = true, what
 	}
 }
 
@@ -136,11 +142,11 @@ func (l *Lease) Sending() {
 func (l *Lease) Release() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.held, l.sent, l.bound = false, false, 0
+	l.held, l.sent, l.bound, l.what = false, false, 0, ""
 }
 
-// Interrupt ends the job's context with cause, or with *RunMayHaveStarted{cause} when its
-// trigger may have reached Dataverse.
+// Interrupt ends the job's context with cause, or with *OutcomeUnknown{cause} when its held
+// request may have reached its server.
 func (l *Lease) Interrupt(cause error) {
 	l.mu.Lock()
 	if l.ended {
@@ -149,7 +155,7 @@ func (l *Lease) Interrupt(cause error) {
 	}
 	l.ended = true
 	if l.held && l.sent {
-		cause = &RunMayHaveStarted{Cause: cause}
+		cause = &OutcomeUnknown{Cause: cause, What: l.what}
 	}
 	l.mu.Unlock()
 	l.cancel(cause)
@@ -214,7 +220,7 @@ func (l *Lease) check() {
 	l.ended = true
 	var cause error = fmt.Errorf("%w: it could not be extended (%v)", ErrLeaseExpired, gatewayError(err))
 	if l.sent {
-		cause = &RunMayHaveStarted{Cause: fmt.Errorf("the job's timeout could not be extended (%v)", gatewayError(err))}
+		cause = &OutcomeUnknown{Cause: fmt.Errorf("the job's timeout could not be extended (%v)", gatewayError(err)), What: l.what}
 	}
 	l.mu.Unlock()
 	l.cancel(cause)

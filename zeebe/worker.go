@@ -104,9 +104,9 @@ func (w *Worker) init() {
 func (w *Worker) Ready() bool { return w.ready.Load() && !w.draining.Load() }
 
 // Run activates and handles jobs until ctx ends, then drains: in-flight jobs get Grace to
-// finish; then jobs whose trigger may have reached Dataverse raise an incident saying a run
-// may have started, the others are handed back with their retries unchanged. It returns nil
-// after a clean drain.
+// finish; then jobs whose unrepeatable request may have reached its server (a trigger, a
+// cloud flow, a create, an action) raise an incident saying what may have happened, the
+// others are handed back with their retries unchanged. It returns nil after a clean drain.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
 	stream := w.waitForGateway(ctx)
@@ -141,7 +141,7 @@ func (w *Worker) drain() {
 	select {
 	case <-done:
 	case <-t.C:
-		w.Log.Warn().Msg("grace period over: handing unfinished jobs back with their retries unchanged (a trigger in flight raises an incident instead)")
+		w.Log.Warn().Msg("grace period over: handing unfinished jobs back with their retries unchanged (a request that cannot be repeated raises an incident instead)")
 		w.mu.Lock()
 		for _, l := range w.leases {
 			l.Interrupt(ErrShutdown)

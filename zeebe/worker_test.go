@@ -410,7 +410,7 @@ func TestShutdownDuringATriggerRaisesAnIncident(t *testing.T) {
 		if err := job.Lease.Hold(ctx, time.Minute); err != nil {
 			return err
 		}
-		job.Lease.Sending()
+		job.Lease.Sending("the trigger's outcome is unknown, a run may have started")
 		return nil
 	})
 	w.drain()
@@ -455,7 +455,7 @@ func TestRefusedExtensionDuringATriggerRaisesTheIncidentInTime(t *testing.T) {
 			return err
 		}
 		deadline = job.Lease.Deadline()
-		job.Lease.Sending()
+		job.Lease.Sending("the trigger's outcome is unknown, a run may have started")
 		return nil
 	})
 	w.inflight.Wait()
