@@ -37,8 +37,9 @@ func onceFixture(t *testing.T) (*dataversetest.Server, *connector.Handler) {
 			pollFlow:  {Polls: 50, RetryAfter: 5, Body: map[string]any{"ok": true}},
 			quickPoll: {Polls: 1, RetryAfter: 1, Body: map[string]any{"ok": true}},
 		},
-		Tables: []dataversetest.Table{{LogicalName: "contact", Rows: []map[string]any{{"contactid": seeded, "lastname": "Lovelace"}}}},
-		Tokens: []string{testToken},
+		Tables:  []dataversetest.Table{{LogicalName: "contact", Rows: []map[string]any{{"contactid": seeded, "lastname": "Lovelace"}}}},
+		Actions: []dataversetest.Action{{Name: "new_Notify"}},
+		Tokens:  []string{testToken},
 	})
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL())
@@ -127,6 +128,10 @@ func TestShutdownDuringAnUnrepeatableRequestRaisesAnIncident(t *testing.T) {
 		{"createRow", "dataverse:1", func(s *dataversetest.Server) map[string]any {
 			return rowVars(s, "createRow", map[string]any{"row": map[string]any{"lastname": "x"}})
 		}, dataversetest.Fault{Op: dataversetest.OpCreateRow, Delay: 2 * time.Second}, true, isPost, "the row may have been created"},
+		{"performAction", "dataverse:1", func(s *dataversetest.Server) map[string]any {
+			return map[string]any{"operationType": "performAction", "organizationUri": s.URL(), "action": "new_Notify",
+				"authentication": map[string]any{"type": "bearer", "token": "{{secrets.TOKEN}}"}}
+		}, dataversetest.Fault{Op: dataversetest.OpAction, Delay: 2 * time.Second}, true, isPost, "the action's outcome is unknown, it may have run"},
 		{"updateRow with an ETag", "dataverse:1", func(s *dataversetest.Server) map[string]any {
 			return rowVars(s, "updateRow", map[string]any{"rowId": seeded, "row": map[string]any{"lastname": "x"}, "ifMatch": `W/"1"`})
 		}, dataversetest.Fault{Op: dataversetest.OpUpdateRow, Delay: 2 * time.Second}, true, isPatch, "the row may have been changed"},
