@@ -124,7 +124,7 @@ var (
 var (
 	FlowURL = &Field{
 		Name: "flowUrl", Label: "Flow URL", Group: "input", Kind: Text, Required: true,
-		Help: "The HTTP POST URL of the flow's 'When an HTTP request is received' trigger (on *.logic.azure.com or *.environment.api.powerplatform.com). It carries the trigger's signature (sig): put it in a secret, for example {{secrets.NOTIFY_OWNER_FLOW_URL}}. The signature never reaches a log, an incident, a metric or a variable. A URL without a signature is a trigger restricted to the tenant: then authentication gives an Entra ID token for " + FlowAudience + " (client credentials' scopes default to " + FlowAudience + "/.default); a signed URL needs none (authentication is not sent with it).",
+		Help: "The HTTP POST URL of the flow's 'When an HTTP request is received' trigger (on *.logic.azure.com or *.environment.api.powerplatform.com). It carries the trigger's signature (sig): put it in a secret, for example {{secrets.NOTIFY_OWNER_FLOW_URL}}. The signature never reaches a log, an incident, a metric or a variable. A URL without a signature is a trigger restricted to the tenant: then authentication gives an Entra ID token for " + FlowAudience + " (client credentials' scopes default to " + FlowAudience + "/.default; other scopes, or a bearer JWT for another audience such as Dataverse's, are refused before anything is sent); a signed URL needs none (authentication is not sent with it).",
 	}
 	EntityLogicalName = &Field{
 		Name: "entityLogicalName", Label: "Table (logical name)", Group: "input", Kind: Text,
