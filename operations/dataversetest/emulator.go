@@ -180,6 +180,7 @@ func (e *Emulator) isClosed() bool {
 // serveDataverse authenticates, applies the limits and faults and answers
 // one Web API request. It returns the caller's name.
 func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string {
+	setRequestHeaders(w)
 	caller, ok := e.authenticate(r)
 	if !ok {
 		e.unauthorized(w, r)

@@ -115,7 +115,7 @@ func (e *Emulator) setRateHeaders(w http.ResponseWriter, caller string) {
 		w.Header().Set("x-ms-ratelimit-burst-remaining-xrm-requests", strconv.Itoa(max(l.Requests-reqs, 0)))
 	}
 	if l.ExecutionTime > 0 {
-		w.Header().Set("x-ms-ratelimit-time-remaining-xrm-requests", strconv.FormatFloat(max(l.ExecutionTime-exec, 0).Seconds(), 'f', 2, 64))
+		w.Header().Set("x-ms-ratelimit-time-remaining-xrm-requests", secondsRemaining(max(l.ExecutionTime-exec, 0)))
 	}
 }
 
@@ -153,4 +153,11 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// secondsRemaining formats a duration as Dataverse's time-remaining header
+// does: seconds with two decimals and comma thousands separators ("1,200.00").
+func secondsRemaining(d time.Duration) string {
+	cents := d.Milliseconds() / 10
+	return fmt.Sprintf("%s.%02d", thousands(cents/100), cents%100)
 }
