@@ -439,10 +439,11 @@ func classify(err error, hd headers, b *bound) error {
 		return &RetryError{Err: fmt.Errorf("authentication failed: %w", err), Backoff: max(hd.retryBackoff, ke.RetryAfter)}
 	case errors.As(err, &he):
 		if he.Status == http.StatusRequestTimeout || he.Status >= 500 {
-			if what := unrepeatable(he.Op, b); what != "" && b != nil && b.rows != nil && he.Code == "" {
-				// Dataverse's own error (an OData error code) means the write's transaction
-				// rolled back, so it is retried; a 5xx or 408 without one came from a gateway
-				// or proxy in front of it, and the write may have been done.
+			if what := unrepeatable(he.Op, b); what != "" && b != nil && (b.rows != nil || he.Op == operations.OpTrigger) && he.Code == "" {
+				// Dataverse's own error (an OData error code) means the write's (or the
+				// RunDesktopFlow action's) transaction rolled back, so it is retried; a 5xx or
+				// 408 without one came from a gateway or proxy in front of it, and the write may
+				// have been done, the run may have started.
 				return Permanentf("%w: %s", err, what)
 			}
 			return &RetryError{Err: err, Backoff: max(hd.retryBackoff, he.RetryAfter)}

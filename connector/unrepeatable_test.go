@@ -97,3 +97,47 @@ func TestDataverseGatewayErrorOnAWriteIsAnIncident(t *testing.T) {
 		})
 	}
 }
+
+// The desktop trigger follows the same rule: a 5xx or 408 from a gateway in front of Dataverse
+// (no OData error code) may hide a run that started, so it is the unknown-outcome incident; a
+// 5xx with Dataverse's own error code means RunDesktopFlow rolled back, and it is retried.
+func TestTriggerGatewayErrorIsAnIncident(t *testing.T) {
+	f := newFixture(t)
+	base := f.h.Transport
+	gateway := 0
+	f.h.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if gateway == 0 || !strings.Contains(r.URL.Path, "RunDesktopFlow") {
+			return base.RoundTrip(r)
+		}
+		status := gateway
+		gateway = 0
+		return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: http.Header{"Content-Type": {"text/html"}},
+			Body: io.NopCloser(strings.NewReader("<html>bad gateway</html>")), Request: r}, nil
+	})
+	for _, c := range []struct {
+		name           string
+		gateway, fault int
+		incident       bool
+	}{
+		{"gateway 502", 502, 0, true},
+		{"gateway 504", 504, 0, true},
+		{"gateway 408", 408, 0, true},
+		{"Dataverse 500 with its error code", 0, 500, false},
+		{"Dataverse 503 with its error code", 0, 503, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			gateway = c.gateway
+			if c.fault != 0 {
+				f.srv.Inject(dataversetest.Fault{Op: dataversetest.OpRunDesktopFlow, Status: c.fault})
+			}
+			_, err := f.run(f.trigger(map[string]any{"validateInputs": false}), nil)
+			d := Decide(err, 3)
+			switch {
+			case c.incident && (d.Retries != 0 || !strings.Contains(d.Message, "a run may have started")):
+				t.Fatalf("%+v, want the incident 'a run may have started'", d)
+			case !c.incident && (d.Kind != "fail" || d.Retries != 2 || strings.Contains(d.Message, "may have started")):
+				t.Fatalf("%+v, want a retry with one retry fewer", d)
+			}
+		})
+	}
+}
