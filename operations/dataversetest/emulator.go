@@ -150,6 +150,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r)
 		return
 	}
+	r = sameAsCurrentVersion(r)
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	rt := e.classify(r, parseRoute(r.URL.Path))
@@ -195,6 +196,10 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 	defer func() { release(time.Since(started)) }()
 	e.setRateHeaders(w, caller)
 	if e.applyFault(w, r, rt.op) {
+		return caller
+	}
+	if cerr := checkContentType(r); cerr != nil {
+		writeError(w, cerr)
 		return caller
 	}
 	switch rt.op {

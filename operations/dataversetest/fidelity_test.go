@@ -1,7 +1,9 @@
 package dataversetest
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,5 +67,100 @@ func TestFidelity_Row67_TimeRemainingFormat(t *testing.T) {
 		if got := secondsRemaining(d); got != want {
 			t.Errorf("secondsRemaining(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Row 21: a JSON body must be sent with Content-Type: application/json
+// (parameters such as charset allowed); anything else is refused with 415
+// and no run starts.
+func TestFidelity_Row21_ContentType(t *testing.T) {
+	s := start(t, Options{})
+	body := `{"runMode":"unattended","connectionName":"c"}`
+	for _, tc := range []struct {
+		name, contentType string
+		want              int
+		message           string
+	}{
+		{"json", "application/json", http.StatusOK, ""},
+		{"json with charset", "application/json; charset=utf-8", http.StatusOK, ""},
+		{"json with odata parameters, any case", "Application/JSON;odata.metadata=minimal", http.StatusOK, ""},
+		{"missing", "", http.StatusUnsupportedMediaType, "no Content-Type header"},
+		{"text/plain", "text/plain", http.StatusUnsupportedMediaType, "'text/plain' is not supported"},
+		{"form", "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, "'application/x-www-form-urlencoded' is not supported"},
+		{"malformed", "application/json;;", http.StatusUnsupportedMediaType, "is not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(s.Sessions())
+			req, err := http.NewRequest(http.MethodPost, s.URL()+runPath(wfID), strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+staticToken)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
+			}
+			started := len(s.Sessions()) - before
+			if tc.want != http.StatusOK {
+				a := answer{status: resp.StatusCode, header: resp.Header, body: b}
+				if _, msg := a.odata(t); !strings.Contains(msg, tc.message) {
+					t.Errorf("message %q, want it to contain %q", msg, tc.message)
+				}
+				if started != 0 {
+					t.Errorf("%d runs started by a refused request", started)
+				}
+			} else if started != 1 {
+				t.Errorf("%d runs started, want 1", started)
+			}
+		})
+	}
+	// A request without a body needs no Content-Type.
+	id := trigger(t, s, nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL()+sessionPath(id), nil)
+	req.Header.Set("Authorization", "Bearer "+staticToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET without Content-Type: %d, want 200", resp.StatusCode)
+	}
+}
+
+// Row 2: v9.0 and v9.1 paths are answered as v9.2 is (authenticated, same
+// operations, OData errors); other versions are unknown paths.
+func TestFidelity_Row2_OlderVersions(t *testing.T) {
+	s := start(t, Options{})
+	for _, v := range []string{"v9.0", "v9.1", "v9.2"} {
+		t.Run(v, func(t *testing.T) {
+			path := func(p string) string { return strings.Replace(p, "/v9.2/", "/"+v+"/", 1) }
+			a := call(t, s, http.MethodPost, path(runPath(wfID)), staticToken, map[string]any{"runMode": "unattended", "connectionName": "c"})
+			if a.status != http.StatusOK {
+				t.Fatalf("RunDesktopFlow on %s: %d %s", v, a.status, a.body)
+			}
+			id, _ := a.json(t)["flowsessionId"].(string)
+			g := call(t, s, http.MethodGet, path(sessionPath(id))+"?$select=statuscode", staticToken, nil)
+			if g.status != http.StatusOK || g.json(t)["statuscode"] == nil {
+				t.Fatalf("GET flowsession on %s: %d %s", v, g.status, g.body)
+			}
+			if u := call(t, s, http.MethodGet, path(sessionPath(id)), "", nil); u.status != http.StatusUnauthorized {
+				t.Errorf("no token on %s: %d, want 401", v, u.status)
+			}
+			if n := call(t, s, http.MethodGet, path("/api/data/v9.2/nosuchset"), staticToken, nil); n.status != http.StatusNotFound || n.header.Get("OData-Version") != "4.0" {
+				t.Errorf("unknown set on %s: %d, OData-Version %q, want an OData 404", v, n.status, n.header.Get("OData-Version"))
+			}
+		})
+	}
+	if a := call(t, s, http.MethodGet, "/api/data/v8.2/flowsessions("+wfID+")", staticToken, nil); a.status != http.StatusNotFound {
+		t.Errorf("v8.2: %d, want 404", a.status)
 	}
 }
