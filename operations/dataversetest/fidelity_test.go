@@ -164,3 +164,97 @@ func TestFidelity_Row2_OlderVersions(t *testing.T) {
 		t.Errorf("v8.2: %d, want 404", a.status)
 	}
 }
+
+// Row 28: every documented readable flowsession column can be selected;
+// the ones the emulator has no value for are null, callbackurl holds the
+// run's callbackUrl.
+func TestFidelity_Row28_DocumentedColumns(t *testing.T) {
+	s := start(t, Options{CallbackAllowedHosts: []string{"hooks.example.com"}})
+	id := trigger(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "callbackUrl": "https://hooks.example.com/cb"})
+	documented := []string{"callbackurl", "connectionid", "gateway", "inputs", "inputs_name",
+		"additionalcontext", "additionalcontext_name", "clienttrackingid", "rundetails",
+		"runexecutionduration", "runwaitduration", "runsessionmode", "sessionusername",
+		"sessionusersid", "errorinnererror", "parentworkflowid", "processversion",
+		"versionnumber", "_owninguser_value", "_owningbusinessunit_value"}
+	row := getSession(t, s, id, "?$select="+strings.Join(documented, ","))
+	for _, c := range documented {
+		v, ok := row[c]
+		if !ok {
+			t.Errorf("column %s missing", c)
+			continue
+		}
+		switch c {
+		case "callbackurl":
+			if v != "https://hooks.example.com/cb" {
+				t.Errorf("callbackurl = %v", v)
+			}
+		case "versionnumber":
+			if n, _ := v.(float64); n < 1 {
+				t.Errorf("versionnumber = %v, want the row version", v)
+			}
+		case "_owninguser_value":
+			if v != callerID {
+				t.Errorf("_owninguser_value = %v, want %s", v, callerID)
+			}
+		default:
+			if v != nil {
+				t.Errorf("%s = %v, want null", c, v)
+			}
+		}
+	}
+	full := getSession(t, s, id, "")
+	for _, c := range documented {
+		if _, ok := full[c]; !ok {
+			t.Errorf("column %s missing from the full row", c)
+		}
+	}
+}
+
+// Row 29: priority is not a flowsession column: $select=priority is refused
+// and the full row has none (runPriority shows only in context).
+func TestFidelity_Row29_NoPriorityColumn(t *testing.T) {
+	s := start(t, Options{})
+	id := trigger(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "runPriority": "high"})
+	a := call(t, s, http.MethodGet, sessionPath(id)+"?$select=priority", staticToken, nil)
+	if a.status != http.StatusBadRequest {
+		t.Fatalf("$select=priority: %d %s, want 400", a.status, a.body)
+	}
+	if code, msg := a.odata(t); code != CodeQuerySyntax || msg != "Could not find a property named 'priority' on type 'Microsoft.Dynamics.CRM.flowsession'." {
+		t.Errorf("$select=priority: %s %q", code, msg)
+	}
+	if _, ok := getSession(t, s, id, "")["priority"]; ok {
+		t.Error("the full row has a priority column")
+	}
+}
+
+// Row 31: $expand=regardingobjectid follows the run's workflow, with an
+// optional nested $select; an unknown navigation property is refused as
+// Dataverse refuses it.
+func TestFidelity_Row31_Expand(t *testing.T) {
+	s := start(t, Options{Flows: map[string]Flow{wfID: {Name: "Invoice bot"}}})
+	id := trigger(t, s, nil)
+	row := getSession(t, s, id, "?$select=statuscode&$expand=regardingobjectid($select=name)")
+	wf, ok := row["regardingobjectid"].(map[string]any)
+	if !ok {
+		t.Fatalf("regardingobjectid = %#v, want the workflow row", row["regardingobjectid"])
+	}
+	if wf["name"] != "Invoice bot" || wf["workflowid"] != wfID || wf["@odata.etag"] == nil {
+		t.Errorf("expanded workflow = %v", wf)
+	}
+	if _, extra := wf["description"]; extra {
+		t.Errorf("nested $select ignored: %v", wf)
+	}
+	if ctx, _ := row["@odata.context"].(string); !strings.HasSuffix(ctx, "#flowsessions(statuscode,regardingobjectid(name))/$entity") {
+		t.Errorf("@odata.context = %q", ctx)
+	}
+	for q, want := range map[string]string{
+		"?$expand=machineid_nosuch":                  "Could not find a property named 'machineid_nosuch' on type 'Microsoft.Dynamics.CRM.flowsession'.",
+		"?$expand=regardingobjectid($select=nosuch)": "Could not find a property named 'nosuch' on type 'Microsoft.Dynamics.CRM.workflow'.",
+		"?$filter=statuscode eq 4":                   "The query parameter '$filter' is not supported by the emulator.",
+	} {
+		a := call(t, s, http.MethodGet, sessionPath(id)+strings.ReplaceAll(q, " ", "%20"), staticToken, nil)
+		if _, msg := a.odata(t); a.status != http.StatusBadRequest || msg != want {
+			t.Errorf("%s: %d %q, want 400 %q", q, a.status, msg, want)
+		}
+	}
+}

@@ -196,13 +196,29 @@ func substitute(v any, inputs map[string]any) any {
 	return v
 }
 
-// columns of the flowsession row that the emulator knows, in answer order.
+// columns of the flowsession row that the emulator knows, in answer order:
+// the documented readable columns (FS). There is no priority column; the
+// runPriority parameter shows only in context.
 var flowSessionColumns = []string{
 	"flowsessionid", "name", "statuscode", "statecode", "createdon", "modifiedon",
 	"startedon", "completedon", "runduration", "errorcode", "errormessage", "errordetails",
-	"context", "correlationid", "runmode", "triggertype", "priority", "outputs", "outputs_name",
+	"context", "correlationid", "runmode", "triggertype", "outputs", "outputs_name",
 	"_regardingobjectid_value", "_machineid_value", "_machinegroupid_value",
 	"_ownerid_value", "_createdby_value", "_modifiedby_value",
+	"callbackurl", "connectionid", "gateway", "inputs", "inputs_name",
+	"additionalcontext", "additionalcontext_name", "clienttrackingid", "rundetails",
+	"runexecutionduration", "runwaitduration", "runsessionmode", "sessionusername",
+	"sessionusersid", "errorinnererror", "parentworkflowid", "processversion",
+	"versionnumber", "_owninguser_value", "_owningbusinessunit_value",
+}
+
+// unmodelledColumns are documented columns the emulator has no value for:
+// selectable, always null.
+var unmodelledColumns = []string{
+	"connectionid", "gateway", "inputs", "inputs_name", "additionalcontext",
+	"additionalcontext_name", "clienttrackingid", "rundetails", "runexecutionduration",
+	"runwaitduration", "runsessionmode", "sessionusername", "sessionusersid",
+	"errorinnererror", "parentworkflowid", "processversion", "_owningbusinessunit_value",
 }
 
 // row renders the snapshot as the columns of a flowsession row.
@@ -222,7 +238,7 @@ func (f FlowSession) row() map[string]any {
 	if f.Outputs != nil {
 		outputs, outputsName = fileID(f.ID), outputsFileName
 	}
-	return map[string]any{
+	row := map[string]any{
 		"flowsessionid":            f.ID,
 		"name":                     f.Name,
 		"statuscode":               f.StatusCode,
@@ -239,7 +255,6 @@ func (f FlowSession) row() map[string]any {
 		"correlationid":            f.CorrelationID,
 		"runmode":                  runMode,
 		"triggertype":              3,
-		"priority":                 f.RunPriority,
 		"outputs":                  outputs,
 		"outputs_name":             outputsName,
 		"_regardingobjectid_value": f.WorkflowID,
@@ -248,7 +263,14 @@ func (f FlowSession) row() map[string]any {
 		"_ownerid_value":           callerID,
 		"_createdby_value":         callerID,
 		"_modifiedby_value":        callerID,
+		"_owninguser_value":        callerID,
+		"callbackurl":              nullIfEmpty(f.CallbackURL),
+		"versionnumber":            f.Version,
 	}
+	for _, c := range unmodelledColumns {
+		row[c] = nil
+	}
+	return row
 }
 
 // callerID is the systemuserid of the emulator's (single) application user.
@@ -310,12 +332,13 @@ func containsString(list []string, s string) bool {
 // entityAnswer builds the GET answer: @odata.context, @odata.etag, the
 // selected columns and always the primary key. The key order of Go maps is
 // sorted when encoded, so the body is built as an ordered list.
-func entityAnswer(org string, f FlowSession, cols []string) orderedObject {
+func entityAnswer(org string, f FlowSession, cols []string, expanded orderedObject, expand []expandItem) orderedObject {
 	row := f.row()
 	ctx := org + apiPrefix + "$metadata#flowsessions/$entity"
-	if cols != nil {
-		ctx = org + apiPrefix + "$metadata#flowsessions(" + strings.Join(cols, ",") + ")/$entity"
-	} else {
+	if ctxCols := (query{selNames: cols, expand: expand}).contextCols(); ctxCols != "" {
+		ctx = org + apiPrefix + "$metadata#flowsessions" + ctxCols + "/$entity"
+	}
+	if cols == nil {
 		cols = flowSessionColumns
 	}
 	obj := orderedObject{
@@ -327,6 +350,7 @@ func entityAnswer(org string, f FlowSession, cols []string) orderedObject {
 			obj = append(obj, kv{c, row[c]})
 		}
 	}
+	obj = append(obj, expanded...)
 	return append(obj, kv{"flowsessionid", f.ID})
 }
 

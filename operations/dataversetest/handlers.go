@@ -100,8 +100,8 @@ func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	q := r.URL.Query()
 	for k := range q {
-		if strings.HasPrefix(k, "$") && k != "$select" {
-			writeError(w, newError(http.StatusBadRequest, CodeQuerySyntax, fmt.Sprintf("The query parameter '%s' is not supported by the emulator.", k)))
+		if strings.HasPrefix(k, "$") && k != "$select" && k != "$expand" {
+			writeError(w, unsupportedOption(k))
 			return
 		}
 	}
@@ -109,6 +109,11 @@ func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt ro
 	cols, serr := parseSelect(strings.Join(sel, ","), present)
 	if serr != nil {
 		writeError(w, serr)
+		return
+	}
+	expand, xerr := e.parseSessionExpand(q.Get("$expand"))
+	if xerr != nil {
+		writeError(w, xerr)
 		return
 	}
 	var snap FlowSession
@@ -123,7 +128,7 @@ func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt ro
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, entityAnswer(orgURL(r), snap, cols))
+	writeJSON(w, http.StatusOK, entityAnswer(orgURL(r), snap, cols, e.expandSession(snap.WorkflowID, expand), expand))
 }
 
 // serveOutputs downloads the outputs file column of a run.

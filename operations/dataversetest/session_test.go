@@ -100,7 +100,6 @@ func TestFlowSessionRow(t *testing.T) {
 		"runduration":              90.0,
 		"runmode":                  1.0,
 		"triggertype":              3.0,
-		"priority":                 "high",
 		"_regardingobjectid_value": wfID,
 		"errorcode":                nil,
 	}
@@ -170,7 +169,7 @@ func TestFlowSessionSelect(t *testing.T) {
 		{"unknown column", "?$select=statuscode,Name", CodeQuerySyntax, "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.flowsession'."},
 		{"lookup without _value", "?$select=regardingobjectid", CodeQuerySyntax, "Could not find a property named 'regardingobjectid' on type 'Microsoft.Dynamics.CRM.flowsession'."},
 		{"empty item", "?$select=statuscode,,statecode", CodeQuerySyntax, "Bad Request - Error in query syntax."},
-		{"unsupported option", "?$expand=regardingobjectid", CodeQuerySyntax, "The query parameter '$expand' is not supported by the emulator."},
+		{"unsupported option", "?$top=1", CodeQuerySyntax, "The query parameter '$top' is not supported by the emulator."},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
