@@ -439,8 +439,8 @@ func classify(err error, hd headers, b *bound) error {
 		return &RetryError{Err: fmt.Errorf("authentication failed: %w", err), Backoff: max(hd.retryBackoff, ke.RetryAfter)}
 	case errors.As(err, &he):
 		if he.Status == http.StatusRequestTimeout || he.Status >= 500 {
-			if what := unrepeatable(he.Op, b); what != "" && b != nil && (b.rows != nil || he.Op == operations.OpTrigger) && he.Code == "" {
-				// Dataverse's own error (an OData error code) means the write's (or the
+			if what := unrepeatable(he.Op, b); what != "" && b != nil && (b.rows != nil || he.Op == operations.OpTrigger) && !he.OData {
+				// Dataverse's own error (an OData error body) means the write's (or the
 				// RunDesktopFlow action's) transaction rolled back, so it is retried; a 5xx or
 				// 408 without one came from a gateway or proxy in front of it, and the write may
 				// have been done, the run may have started.

@@ -424,8 +424,7 @@ func TestHTTPErrorsClassified(t *testing.T) {
 	}{
 		{"500", dataversetest.Fault{Status: 500}, false, "500"},
 		{"503", dataversetest.Fault{Status: 503}, false, "503"},
-		{"408 without an OData error (a gateway's): a run may have started", dataversetest.Fault{Status: 408}, true, "a run may have started"},
-		{"408 with Dataverse's error code", dataversetest.Fault{Status: 408, Code: "0x80040216"}, false, "408"},
+		{"408", dataversetest.Fault{Status: 408}, false, "408"},
 		{"403", dataversetest.Fault{Status: 403, Code: "0x80040220", Message: "Principal user is missing prvReadworkflow privilege"}, true, "0x80040220"},
 		{"400", dataversetest.Fault{Status: 400, Code: "0x80060888", Message: "bad"}, true, "0x80060888"},
 		{"connection reset", dataversetest.Fault{Reset: true}, true, "a run may have started"},

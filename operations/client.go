@@ -51,6 +51,7 @@ type HTTPError struct {
 	Reason     string
 	Code       string
 	Message    string
+	OData      bool // the body is an OData error ({"error": {...}}): Dataverse's own answer
 	Header     http.Header
 	Body       any
 	RetryAfter time.Duration // from Retry-After, on 429 and 503
@@ -148,7 +149,7 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 			Header: res.Header,
 			Body:   parsed,
 		}
-		e.Code, e.Message = odataError(parsed)
+		e.Code, e.Message, e.OData = odataError(parsed)
 		if s, ok := parsed.(string); ok {
 			e.Body = truncate(s, 4000)
 		}
@@ -261,18 +262,18 @@ func normalizeNumbers(v any) any {
 	return v
 }
 
-func odataError(body any) (code, message string) {
+func odataError(body any) (code, message string, ok bool) {
 	m, ok := body.(map[string]any)
 	if !ok {
-		return "", ""
+		return "", "", false
 	}
 	e, ok := m["error"].(map[string]any)
 	if !ok {
-		return "", ""
+		return "", "", false
 	}
 	code, _ = e["code"].(string)
 	message, _ = e["message"].(string)
-	return code, message
+	return code, message, true
 }
 
 // RetryAfter parses a Retry-After header: delay seconds or an HTTP date. Zero when absent or bad.
