@@ -87,7 +87,11 @@ func (e *Emulator) serveAction(w http.ResponseWriter, r *http.Request, rt route)
 	a := e.actions[name]
 	boundOK := a != nil && (rt.table == nil) == (a.BoundTable == "") && (rt.table == nil || rt.table.LogicalName == a.BoundTable)
 	if !boundOK {
-		writeError(w, newError(http.StatusNotFound, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimPrefix(rt.tail+rt.set, "/"))))
+		seg := rt.set
+		if rt.table != nil {
+			seg = strings.Split(strings.TrimPrefix(rt.tail, "/"), "/")[0]
+		}
+		writeError(w, newError(http.StatusNotFound, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", seg)))
 		return
 	}
 	if r.Method != http.MethodPost {
