@@ -297,6 +297,8 @@ func (e *Emulator) serveUnknown(w http.ResponseWriter, r *http.Request, rt route
 	switch {
 	case rt.set != "workflows" && rt.set != "flowsessions":
 		writeError(w, newError(http.StatusNotFound, CodeResourceNotFound, fmt.Sprintf("Resource not found for the segment '%s'.", rt.set)))
+	case rt.key == "" && rt.tail == "" && r.Method != http.MethodGet && r.Method != http.MethodPost:
+		writeError(w, methodNotAllowed(r))
 	case rt.key == "" && rt.tail == "":
 		writeError(w, newError(http.StatusNotImplemented, CodeUnexpected, fmt.Sprintf("The emulator does not implement %s on the %s collection.", r.Method, rt.set)))
 	case rt.tail != "":
@@ -305,6 +307,12 @@ func (e *Emulator) serveUnknown(w http.ResponseWriter, r *http.Request, rt route
 	default:
 		writeError(w, newError(http.StatusNotImplemented, CodeUnexpected, fmt.Sprintf("The emulator does not implement %s on %s rows.", r.Method, rt.set)))
 	}
+}
+
+// methodNotAllowed is the documented 405 for a method a collection does not
+// support (PATCH or DELETE on an entity set).
+func methodNotAllowed(r *http.Request) *odataError {
+	return newError(http.StatusMethodNotAllowed, "", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
 }
 
 // wrongMethod answers a known operation called with another method.

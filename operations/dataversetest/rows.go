@@ -115,7 +115,7 @@ func (e *Emulator) serveRows(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if rt.key == "" && r.Method != http.MethodGet && r.Method != http.MethodPost {
-		writeError(w, newError(http.StatusMethodNotAllowed, "", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method)))
+		writeError(w, methodNotAllowed(r))
 		return
 	}
 	if rt.key != "" && r.Method != http.MethodGet && r.Method != http.MethodPatch && r.Method != http.MethodDelete {
