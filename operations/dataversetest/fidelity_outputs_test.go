@@ -14,6 +14,7 @@ import (
 
 // Row 38: GET flowsessions({id})/outputs/$value is 200 with the raw outputs JSON.
 func TestFidelity_Row38_OutputsDownload(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	s := start(t, Options{Clock: clock.Now, Flows: map[string]Flow{wfID: {Duration: time.Minute, Outputs: map[string]any{"Total": 42, "Name": "${inputs.Name}"}}}})
 	id := trigger(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "inputs": `{"Name":"Ada"}`})
@@ -31,6 +32,7 @@ func TestFidelity_Row38_OutputsDownload(t *testing.T) {
 // Row 39: the file download carries x-ms-file-size, x-ms-file-name, mimetype
 // and Access-Control-Expose-Headers naming them.
 func TestFidelity_Row39_FileHeaders(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{Flows: map[string]Flow{wfID: {Outputs: map[string]any{"A": "b"}}}})
 	id := trigger(t, s, nil)
 	a := call(t, s, http.MethodGet, sessionPath(id)+"/outputs/$value", staticToken, nil)
@@ -56,6 +58,7 @@ func TestFidelity_Row39_FileHeaders(t *testing.T) {
 
 // Row 43: cancelling an unknown run is 404.
 func TestFidelity_Row43_CancelUnknownRun(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	trigger(t, s, nil)
 	wantErr(t, "cancel", call(t, s, http.MethodPost, sessionPath(otherWFID)+"/Microsoft.Dynamics.CRM.CancelDesktopFlowRun", staticToken, nil),
@@ -71,6 +74,7 @@ func TestFidelity_Row43_CancelUnknownRun(t *testing.T) {
 // Content-type application/json; charset=utf-8, x-ms-workflow-id, x-ms-run-id,
 // and a body of statuscode, statecode, startedon, completedon, flowsessionid.
 func TestFidelity_Row44_CallbackRequest(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	srv, got := receiver(t, http.StatusOK)
 	s := start(t, Options{Clock: clock.Now, CallbackAllowedHosts: []string{"127.0.0.1"}, Flows: map[string]Flow{wfID: {Duration: time.Minute}}})
@@ -98,6 +102,7 @@ func TestFidelity_Row44_CallbackRequest(t *testing.T) {
 // Row 45: a callback answered 5xx or 408 is retried three times, one second
 // apart (the interval is configurable; its default is the documented second).
 func TestFidelity_Row45_CallbackRetries(t *testing.T) {
+	t.Parallel()
 	if d := (Options{}).withDefaults().CallbackRetryInterval; d != time.Second {
 		t.Errorf("default retry interval %v, want 1s", d)
 	}
@@ -137,6 +142,7 @@ func TestFidelity_Row45_CallbackRetries(t *testing.T) {
 
 // Row 46: the callback is not authenticated: no Authorization header.
 func TestFidelity_Row46_CallbackUnauthenticated(t *testing.T) {
+	t.Parallel()
 	srv, got := receiver(t, http.StatusOK)
 	s := start(t, Options{CallbackAllowedHosts: []string{"127.0.0.1"}})
 	trigger(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "callbackUrl": srv.URL})

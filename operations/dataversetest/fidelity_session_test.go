@@ -61,6 +61,7 @@ func jsonKeys(t *testing.T, body []byte) []string {
 // answers @odata.context …#flowsessions(cols)/$entity, @odata.etag and the
 // selected columns (with the primary key, as Dataverse returns it).
 func TestFidelity_Row23_StatusRead(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	id := trigger(t, s, nil)
 	a := call(t, s, http.MethodGet, sessionPath(id)+"?$select=statuscode,statecode,startedon,completedon", staticToken, nil)
@@ -86,6 +87,7 @@ func TestFidelity_Row23_StatusRead(t *testing.T) {
 // Row 24: statuscode 0-14; statecode 1 (Inactive) for 0, 13 and 14 only, 0
 // (Active) for every other, finished runs included.
 func TestFidelity_Row24_StatusAndStateCodes(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{Flows: map[string]Flow{wfID: {QueueDelay: time.Hour}}})
 	for code := StatusNotSpecified; code <= StatusTerminated; code++ {
 		id := trigger(t, s, nil)
@@ -109,6 +111,7 @@ func TestFidelity_Row24_StatusAndStateCodes(t *testing.T) {
 // Row 25: runs queue, run and finish; a failed run keeps statecode 0; a run
 // no machine takes within 6 hours fails with NoCandidateMachine.
 func TestFidelity_Row25_Lifecycle(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	const failing = "3c0e4c1e-6a0b-4a7e-9a0c-0d0f5b1f0f01"
 	const stuck = "5d1b7c55-0000-4a7e-9a0c-0d0f5b1f0f02"
@@ -150,6 +153,7 @@ func TestFidelity_Row25_Lifecycle(t *testing.T) {
 
 // Row 26: an unknown run is 404 0x80040217 for GET, outputs and cancel.
 func TestFidelity_Row26_UnknownRow(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for method, path := range map[string]string{
 		http.MethodGet + " row":     sessionPath(otherWFID),
@@ -166,6 +170,7 @@ func TestFidelity_Row26_UnknownRow(t *testing.T) {
 // The code is Dataverse's current 0x80060888 (the documented example, older,
 // shows 0x0): see docs/emulator.md.
 func TestFidelity_Row27_UnknownSelectColumn(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	id := trigger(t, s, nil)
 	for _, col := range []string{"nosuch", "StatusCode", "statusCode"} {
@@ -176,6 +181,7 @@ func TestFidelity_Row27_UnknownSelectColumn(t *testing.T) {
 
 // Row 30: runmode 1 Attended, 2 Unattended; triggertype 3 RunDesktopFlowDataverseApi.
 func TestFidelity_Row30_RunModeAndTriggerType(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for mode, want := range map[string]float64{"attended": 1, "unattended": 2} {
 		id := trigger(t, s, map[string]any{"runMode": mode, "connectionName": "c"})
@@ -189,6 +195,7 @@ func TestFidelity_Row30_RunModeAndTriggerType(t *testing.T) {
 // Row 32: If-None-Match with the row's current ETag is 304 Not Modified; once
 // the row changes it is 200 again.
 func TestFidelity_Row32_ConditionalGet(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	s := start(t, Options{Clock: clock.Now, Flows: map[string]Flow{wfID: {QueueDelay: time.Minute, Duration: time.Minute}}})
 	id := trigger(t, s, nil)
@@ -205,6 +212,7 @@ func TestFidelity_Row32_ConditionalGet(t *testing.T) {
 
 // Row 33: If-None-Match: null (recommended on every request) is no condition.
 func TestFidelity_Row33_IfNoneMatchNull(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	id := trigger(t, s, nil)
 	if a := getWith(t, s, sessionPath(id), map[string]string{"If-None-Match": "null"}); a.status != http.StatusOK || a.json(t)["flowsessionid"] != id {
@@ -215,6 +223,7 @@ func TestFidelity_Row33_IfNoneMatchNull(t *testing.T) {
 // Row 37: a method a collection does not support (PATCH, DELETE) is 405
 // Method Not Allowed.
 func TestFidelity_Row37_WrongMethodOnCollection(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, set := range []string{"flowsessions", "workflows", "accounts"} {
 		for _, m := range []string{http.MethodPatch, http.MethodDelete, http.MethodPut} {

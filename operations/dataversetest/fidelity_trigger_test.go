@@ -55,6 +55,7 @@ func runSession(t *testing.T, s *Server, body map[string]any) FlowSession {
 // Row 1: POST {org}/api/data/v9.2/workflows({id})/Microsoft.Dynamics.CRM.RunDesktopFlow,
 // an action bound to workflow; the action name is case-sensitive.
 func TestFidelity_Row1_Endpoint(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	body := map[string]any{"runMode": "unattended", "connectionName": "c"}
 	if a := run(t, s, body); a.status != http.StatusOK {
@@ -79,6 +80,7 @@ func TestFidelity_Row1_Endpoint(t *testing.T) {
 // inputs and callbackUrl nullable Edm.String; timeout and connectionType
 // nullable Edm.Int32 (RDF). Wrong types are OData payload errors.
 func TestFidelity_Row3_ParameterTypes(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, tc := range []struct{ name, body, message string }{
 		{"Int32 as a string", `{"runMode":"attended","connectionName":"c","timeout":"60"}`, "Cannot convert the literal '60' to the expected type 'Edm.Int32'."},
@@ -104,6 +106,7 @@ func TestFidelity_Row3_ParameterTypes(t *testing.T) {
 
 // Row 4: undeclared or miscased parameters are refused with 0x80048d19.
 func TestFidelity_Row4_UndeclaredParameter(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, name := range []string{"foo", "RunMode", "connectionname", "priority"} {
 		body := `{"runMode":"attended","connectionName":"c",` + jsonString(name) + `:"x"}`
@@ -117,6 +120,7 @@ func TestFidelity_Row4_UndeclaredParameter(t *testing.T) {
 
 // Row 5: runMode is attended or unattended; the row's runmode follows it.
 func TestFidelity_Row5_RunMode(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for mode, runmode := range map[string]float64{"attended": 1, "unattended": 2} {
 		id := trigger(t, s, map[string]any{"runMode": mode, "connectionName": "c"})
@@ -132,6 +136,7 @@ func TestFidelity_Row5_RunMode(t *testing.T) {
 
 // Row 6: runPriority is normal or high, or a value of the caller's own.
 func TestFidelity_Row6_RunPriority(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, p := range []string{"normal", "high", "my-own-priority"} {
 		if f := runSession(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "runPriority": p}); f.RunPriority != p {
@@ -145,6 +150,7 @@ func TestFidelity_Row6_RunPriority(t *testing.T) {
 
 // Row 8: connectionType 1 = connection (the default), 2 = connection reference.
 func TestFidelity_Row8_ConnectionType(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, ct := range []int{1, 2} {
 		if f := runSession(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "connectionType": ct}); f.ConnectionType != ct {
@@ -162,6 +168,7 @@ func TestFidelity_Row8_ConnectionType(t *testing.T) {
 
 // Row 9: timeout in seconds, default 3 hours, at most 24 hours.
 func TestFidelity_Row9_Timeout(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	if f := runSession(t, s, nil); f.Timeout != 3*60*60 {
 		t.Errorf("default timeout = %d s, want 10800", f.Timeout)
@@ -179,6 +186,7 @@ func TestFidelity_Row9_Timeout(t *testing.T) {
 
 // Row 10: inputs is a JSON-serialized string of at most 2 MB.
 func TestFidelity_Row10_Inputs(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	f := runSession(t, s, map[string]any{"runMode": "unattended", "connectionName": "c", "inputs": `{"Name":"Ada","Count":3}`})
 	if fmt.Sprint(f.Inputs) != "map[Count:3 Name:Ada]" {
@@ -203,6 +211,7 @@ func TestFidelity_Row10_Inputs(t *testing.T) {
 // Row 11: callbackUrl must be HTTPS, not localhost or a loopback, not an IP
 // address: a DNS name.
 func TestFidelity_Row11_CallbackURLRules(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for _, u := range []string{"http://hooks.example.com/cb", "https://localhost/cb", "https://app.localhost/cb",
 		"https://127.0.0.1/cb", "https://10.0.0.7/cb", "https://[::1]/cb", "https://[2001:db8::1]/cb", "hooks.example.com/cb"} {
@@ -218,6 +227,7 @@ func TestFidelity_Row11_CallbackURLRules(t *testing.T) {
 // Row 12: the flowsession callbackurl column holds at most 2000 characters:
 // a longer callbackUrl is refused, one of 2000 is stored whole.
 func TestFidelity_Row12_CallbackURLLength(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	base := "https://hooks.example.com/"
 	exact := base + strings.Repeat("é", MaxCallbackURL-len(base)) // 2000 characters, more bytes
@@ -235,6 +245,7 @@ func TestFidelity_Row12_CallbackURLLength(t *testing.T) {
 // Row 13: 200 with @odata.context …#Microsoft.Dynamics.CRM.RunDesktopFlowResponse,
 // flowsessionId (a GUID) and licenseCheck (an expando), nothing else.
 func TestFidelity_Row13_ResponseBody(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	a := run(t, s, map[string]any{"runMode": "unattended", "connectionName": "c"})
 	if a.status != http.StatusOK {
@@ -268,6 +279,7 @@ func TestFidelity_Row13_ResponseBody(t *testing.T) {
 // Row 14: the documented licenseCheck codes come back as configured and never
 // block the run. (The failure messages are the emulator's own: a known gap.)
 func TestFidelity_Row14_LicenseCheckCodes(t *testing.T) {
+	t.Parallel()
 	for _, code := range []string{"ValidLicenseCoverage", "LicensingCheckFailed", "AttendedNoLicense", "UnattendedNoAddon"} {
 		t.Run(code, func(t *testing.T) {
 			s := start(t, Options{Flows: map[string]Flow{wfID: {LicenseCheck: code}}})
@@ -294,6 +306,7 @@ func TestFidelity_Row14_LicenseCheckCodes(t *testing.T) {
 // Row 15: an unknown workflow is 404 0x80040217 "… Does Not Exist"; body
 // errors are reported first.
 func TestFidelity_Row15_UnknownWorkflow(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	body := map[string]any{"runMode": "unattended", "connectionName": "c"}
 	wantErr(t, "unknown workflow", call(t, s, http.MethodPost, runPath(otherWFID), staticToken, body),
@@ -304,6 +317,7 @@ func TestFidelity_Row15_UnknownWorkflow(t *testing.T) {
 
 // Row 16: a malformed key is 400 0x80060888 "Bad Request - Error in query syntax."
 func TestFidelity_Row16_MalformedKey(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	body := map[string]any{"runMode": "unattended", "connectionName": "c"}
 	for _, key := range []string{"not-a-guid", "{" + wfID + "}", "'" + wfID + "'", "workflowid=" + wfID, wfID[:35]} {
@@ -317,6 +331,7 @@ func TestFidelity_Row16_MalformedKey(t *testing.T) {
 // Row 17: another method on an action is 404, code "", "No HTTP resource was
 // found that matches the request URI '…'".
 func TestFidelity_Row17_WrongMethodOnAction(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	id := trigger(t, s, nil)
 	for _, tc := range []struct{ method, path string }{
@@ -335,6 +350,7 @@ func TestFidelity_Row17_WrongMethodOnAction(t *testing.T) {
 // Row 18: an unknown or miscased segment is 404 0x8006088a "Resource not
 // found for the segment 'x'."
 func TestFidelity_Row18_UnknownSegment(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	for path, seg := range map[string]string{
 		"/api/data/v9.2/workflows(" + wfID + ")/RunDesktopFlow": "RunDesktopFlow",
@@ -349,6 +365,7 @@ func TestFidelity_Row18_UnknownSegment(t *testing.T) {
 // Row 22: Prefer: return=representation concerns create and update only; the
 // action answers as without it.
 func TestFidelity_Row22_PreferOnAction(t *testing.T) {
+	t.Parallel()
 	s := start(t, Options{})
 	req, err := http.NewRequest(http.MethodPost, s.URL()+runPath(wfID), strings.NewReader(`{"runMode":"unattended","connectionName":"c"}`))
 	if err != nil {
