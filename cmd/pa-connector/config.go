@@ -240,6 +240,8 @@ func PrintHelp(w io.Writer) {
 through the Dataverse Web API.
 
 Usage: pa-connector [flags]
+       pa-connector templates generate --help   element templates per desktop flow
+       pa-connector expr eval|lint --help       evaluate an expression, lint a template
 
 Settings (flag, environment variable, default):
 `)

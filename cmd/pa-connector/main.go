@@ -17,6 +17,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "expr" {
 		os.Exit(runExpr(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "templates" {
+		os.Exit(runTemplates(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	cfg, err := ParseConfig(os.Args[1:], os.Getenv, os.Stdout)
 	if errors.Is(err, ErrHelp) {
 		return

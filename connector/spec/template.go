@@ -71,7 +71,7 @@ type property struct {
 	Group       string       `json:"group,omitempty"`
 	Type        string       `json:"type"`
 	FEEL        string       `json:"feel,omitempty"`
-	Value       *string      `json:"value,omitempty"`
+	Value       any          `json:"value,omitempty"` // a *string, or a number or bool for Number and Boolean properties
 	Choices     []choice     `json:"choices,omitempty"`
 	Optional    bool         `json:"optional,omitempty"`
 	Binding     binding      `json:"binding"`
@@ -109,6 +109,16 @@ type condition struct {
 
 // Template returns the element template of a job type, as committed in examples/element-templates/.
 func Template(j *JobType) ([]byte, error) {
+	t, err := buildTemplate(j)
+	if err != nil {
+		return nil, err
+	}
+	return encodeTemplate(j, t)
+}
+
+// buildTemplate lays out a job type's template: the task type, the operation dropdown, each
+// field (once, shown for the operations that take it) and the task headers.
+func buildTemplate(j *JobType) (template, error) {
 	t := template{
 		Schema: TemplateSchema, Name: j.Name, ID: j.TemplateID, Version: j.Version, Description: j.Description,
 		Keywords: j.Keywords, Category: category{"connectors", "Connectors"},
@@ -126,7 +136,7 @@ func Template(j *JobType) ([]byte, error) {
 	t.Properties = append(t.Properties,
 		property{Type: "Hidden", Value: ptr(j.Type), Binding: binding{Type: "zeebe:taskDefinition", Property: "type"}})
 	if j.Operation(j.Default) == nil {
-		return nil, fmt.Errorf("%s: default operation %q is not declared", j.Type, j.Default)
+		return t, fmt.Errorf("%s: default operation %q is not declared", j.Type, j.Default)
 	}
 	opChoice := property{Label: "Operation type", ID: "operationType", Group: "operation", Type: "Dropdown",
 		Value: ptr(j.Default), Binding: input("operationType")}
@@ -173,6 +183,12 @@ func Template(j *JobType) ([]byte, error) {
 		}
 		t.Properties = append(t.Properties, headerProperty(h))
 	}
+	return t, nil
+}
+
+// encodeTemplate checks a template (checkTemplate) and writes it as committed: indented, links
+// unescaped, with a final newline.
+func encodeTemplate(j *JobType, t template) ([]byte, error) {
 	if err := checkTemplate(j, t); err != nil {
 		return nil, err
 	}
@@ -204,18 +220,19 @@ func checkTemplate(j *JobType, t template) error {
 			}
 			ids[p.ID] = true
 		}
-		if p.Type == "Dropdown" && p.Value != nil {
+		v, text := p.Value.(*string)
+		if p.Type == "Dropdown" && text {
 			found := false
 			for _, c := range p.Choices {
-				found = found || c.Value == *p.Value
+				found = found || c.Value == *v
 			}
 			if !found {
-				return fmt.Errorf("%s: property %s defaults to %q, not one of its choices", j.Type, p.ID, *p.Value)
+				return fmt.Errorf("%s: property %s defaults to %q, not one of its choices", j.Type, p.ID, *v)
 			}
 		}
-		if p.Constraints != nil && p.Constraints.Pattern != nil && p.Value != nil &&
-			!regexp.MustCompile(p.Constraints.Pattern.Value).MatchString(*p.Value) {
-			return fmt.Errorf("%s: property %s's default %q does not match its own pattern", j.Type, p.ID, *p.Value)
+		if p.Constraints != nil && p.Constraints.Pattern != nil && text &&
+			!regexp.MustCompile(p.Constraints.Pattern.Value).MatchString(*v) {
+			return fmt.Errorf("%s: property %s's default %q does not match its own pattern", j.Type, p.ID, *v)
 		}
 	}
 	return nil
