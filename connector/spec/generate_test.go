@@ -20,8 +20,8 @@ func TestGeneratedFilesAreCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != len(JobTypes)+1 {
-		t.Fatalf("%d generated files, want a template per job type and the README", len(files))
+	if len(files) != len(JobTypes)+2 {
+		t.Fatalf("%d generated files, want a template per job type, the example flow's and the README", len(files))
 	}
 	for path, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, path))

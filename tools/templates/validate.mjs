@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Validates every examples/element-templates/*.json:
+// Validates every examples/element-templates/*.json (desktop-flow-*.json is what
+// `pa-connector templates generate` writes for a flow, connector/spec's ExampleFlow):
 //  1. against Camunda's element-template JSON schema
 //     (@camunda/zeebe-element-templates-json-schema, resources/schema.json) with ajv;
 //  2. with @bpmn-io/element-templates-validator (validateZeebe), the validator Camunda Modeler
