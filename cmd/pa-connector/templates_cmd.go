@@ -104,15 +104,12 @@ func runTemplates(args []string, getenv func(string) string, stdout, stderr io.W
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	live := secrets.NewRegistry()
-	live.Pin(c.token, c.clientSecret) // a literal from the environment is as secret as a resolved one
-	hosts, err := egress.NewHostPolicy(c.worker.AllowedHosts)
-	if err != nil {
-		fmt.Fprintf(stderr, "pa-connector templates generate: PA_CONNECTOR_ALLOWED_HOSTS: %v\n", err)
-		return 2
-	}
+	live.Pin(c.token, c.clientSecret)                       // a literal from the environment is as secret as a resolved one
+	hosts, _ := egress.NewHostPolicy(c.worker.AllowedHosts) // validated
 	log := zerolog.New(live.Writer(stderr)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	h := connector.NewHandler(connector.Options{Hosts: hosts, SecretPrefix: c.worker.SecretPrefix, SecretsDir: c.worker.SecretsDir,
 		MaxOutputBytes: 32 << 20, Live: live, Log: log})
+	h.Secrets.Lookup = func(name string) (string, bool) { v := getenv(name); return v, v != "" }
 	src := flowtemplates.Dataverse{Handler: h, Vars: c.jobVariables(), Live: live}
 	files, err := flowtemplates.Generate(ctx, src, c.flows, c.out)
 	if err != nil {
@@ -185,6 +182,9 @@ func (c *templatesConfig) validate() error {
 	var errs []error
 	if c.orgURI == "" {
 		errs = append(errs, errors.New("--organization-uri (PA_CONNECTOR_ORGANIZATION_URI) is required"))
+	}
+	if _, err := egress.NewHostPolicy(c.worker.AllowedHosts); err != nil {
+		errs = append(errs, fmt.Errorf("PA_CONNECTOR_ALLOWED_HOSTS: %w", err))
 	}
 	if c.out == "" {
 		errs = append(errs, errors.New("--out (PA_CONNECTOR_TEMPLATES_DIR) must not be empty"))
