@@ -28,14 +28,18 @@ const (
 // fileConfig is the JSON config file: the emulator's Options with durations
 // written as Go duration strings ("2s", "1m30s").
 type fileConfig struct {
-	Tenant                string              `json:"tenant"`
-	TokenTTL              duration            `json:"tokenTTL"`
-	Tokens                []string            `json:"tokens"`
-	Clients               map[string]string   `json:"clients"`
-	CallbackAllowHosts    []string            `json:"callbackAllowHosts"`
-	CallbackRetryInterval duration            `json:"callbackRetryInterval"`
-	Limits                fileLimits          `json:"limits"`
-	Flows                 map[string]fileFlow `json:"flows"`
+	Tenant                string            `json:"tenant"`
+	TokenTTL              duration          `json:"tokenTTL"`
+	Tokens                []string          `json:"tokens"`
+	Clients               map[string]string `json:"clients"`
+	CallbackAllowHosts    []string          `json:"callbackAllowHosts"`
+	CallbackRetryInterval duration          `json:"callbackRetryInterval"`
+	// CancelDelay: how long a run keeps its status after an accepted cancel;
+	// absent: the default (2s), "0s": at once.
+	CancelDelay               *duration           `json:"cancelDelay"`
+	RefuseCancelOfFinishedRun bool                `json:"refuseCancelOfFinishedRun"`
+	Limits                    fileLimits          `json:"limits"`
+	Flows                     map[string]fileFlow `json:"flows"`
 	// Tables, actions and cloud flows use the emulator's own JSON form.
 	Tables         []dataversetest.Table              `json:"tables"`
 	Actions        []dataversetest.Action             `json:"actions"`
@@ -49,6 +53,9 @@ type fileLimits struct {
 	Concurrent        int      `json:"concurrent"`
 	Window            duration `json:"window"`
 	TriggersPerMinute int      `json:"triggersPerMinute"`
+	TriggerThrottle   string   `json:"triggerThrottle"`
+	Servers           int      `json:"servers"`
+	MaxPenalty        duration `json:"maxPenalty"`
 }
 
 type fileFlow struct {
@@ -113,13 +120,21 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 		Limits: dataversetest.Limits{
 			Requests: c.Limits.Requests, ExecutionTime: time.Duration(c.Limits.ExecutionTime),
 			Concurrent: c.Limits.Concurrent, Window: time.Duration(c.Limits.Window),
-			TriggersPerMinute: c.Limits.TriggersPerMinute,
+			TriggersPerMinute: c.Limits.TriggersPerMinute, TriggerThrottle: c.Limits.TriggerThrottle,
+			Servers: c.Limits.Servers, MaxPenalty: time.Duration(c.Limits.MaxPenalty),
 		},
-		Flows:          map[string]dataversetest.Flow{},
-		Tables:         c.Tables,
-		Actions:        c.Actions,
-		CloudFlows:     c.CloudFlows,
-		FlowSigningKey: c.FlowSigningKey,
+		RefuseCancelOfFinishedRun: c.RefuseCancelOfFinishedRun,
+		Flows:                     map[string]dataversetest.Flow{},
+		Tables:                    c.Tables,
+		Actions:                   c.Actions,
+		CloudFlows:                c.CloudFlows,
+		FlowSigningKey:            c.FlowSigningKey,
+	}
+	if c.CancelDelay != nil {
+		o.CancelDelay = time.Duration(*c.CancelDelay)
+		if o.CancelDelay == 0 {
+			o.CancelDelay = -1 // at once
+		}
 	}
 	for id, secret := range c.Clients {
 		o.Clients[id] = secret
@@ -171,8 +186,10 @@ Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
     "tenant": "<tenant id>",              "tokenTTL": "3599s",
     "tokens": ["<static bearer token>"],  "clients": {"<client id>": "<secret>"},
     "callbackAllowHosts": ["127.0.0.1"],  "callbackRetryInterval": "1s",
+    "cancelDelay": "2s",                  "refuseCancelOfFinishedRun": false,
     "limits": {"requests": 6000, "executionTime": "20m", "concurrent": 52,
-               "window": "5m", "triggersPerMinute": 70},
+               "window": "5m", "triggersPerMinute": 70,
+               "triggerThrottle": "failedRun|429", "servers": 1, "maxPenalty": "5m"},
     "flows": {"<workflow id>": {"name": "...", "queueDelay": "1s", "duration": "3s",
                "finalStatus": 4, "errorCode": "", "errorMessage": "",
                "outputs": {"Out": "${inputs.In}"}, "echoInputs": false,

@@ -77,11 +77,31 @@ type session struct {
 	flow     Flow
 	pinned   bool // SetStatus or cancel fixed the status: the clock no longer moves it
 	notified bool // the completion callback has been scheduled
+	// cancelAt is when an accepted cancel takes effect (nil: not cancelled).
+	cancelAt *time.Time
 }
 
 // advance moves the run along the clock up to now and reports whether it
-// just reached a final status.
+// just reached a final status. An accepted cancel takes effect at cancelAt,
+// unless the run ended on its own before.
 func (s *session) advance(now time.Time, nextVersion func() int64) bool {
+	if Terminal(s.StatusCode) {
+		return false
+	}
+	if s.cancelAt != nil && !now.Before(*s.cancelAt) {
+		at := *s.cancelAt
+		if s.progress(at, nextVersion) {
+			return true
+		}
+		s.pinned = true
+		s.finish(at, StatusCancelled, "", "", nextVersion)
+		return true
+	}
+	return s.progress(now, nextVersion)
+}
+
+// progress moves a run that is not cancelled along its schedule up to now.
+func (s *session) progress(now time.Time, nextVersion func() int64) bool {
 	if s.pinned || Terminal(s.StatusCode) {
 		return false
 	}

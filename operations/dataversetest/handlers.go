@@ -52,11 +52,17 @@ func (e *Emulator) serveRun(w http.ResponseWriter, r *http.Request, rt route, ca
 		writeError(w, verr)
 		return
 	}
-	if terr := e.admitTrigger(req.ConnectionName); terr != nil {
+	throttled, terr := e.admitTrigger(req.ConnectionName)
+	if terr != nil {
 		writeError(w, terr)
 		return
 	}
-	s := newSession(newGUID(), workflowID, failOnInputs(flow, inputs), req, inputs, caller, e.now())
+	now := e.now()
+	s := newSession(newGUID(), workflowID, failOnInputs(flow, inputs), req, inputs, caller, now)
+	if throttled {
+		// Accepted, and failed before any machine took it: no startedon.
+		s.finish(now, StatusFailed, CodeTriggerLimit, throttledRunMessage(e.opts.Limits.TriggersPerMinute), func() int64 { return 0 })
+	}
 	e.startRun(s)
 	code := flow.LicenseCheck
 	if code == "" {
@@ -175,8 +181,13 @@ func (e *Emulator) serveCancel(w http.ResponseWriter, r *http.Request, rt route)
 		return
 	}
 	now := e.now()
-	if !e.withSession(id, func(s *session) { e.cancelLocked(s, now) }) {
+	var refused *odataError
+	if !e.withSession(id, func(s *session) { refused = e.cancelLocked(s, now) }) {
 		writeError(w, notFoundRow("flowsession", id))
+		return
+	}
+	if refused != nil {
+		writeError(w, refused)
 		return
 	}
 	w.Header().Set("OData-Version", "4.0")

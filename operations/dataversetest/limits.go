@@ -119,12 +119,14 @@ func (e *Emulator) setRateHeaders(w http.ResponseWriter, caller string) {
 	}
 }
 
-// admitTrigger applies the per-connection trigger limit; it counts the
-// trigger when it is allowed.
-func (e *Emulator) admitTrigger(connection string) *odataError {
+// admitTrigger applies the per-connection run limit: it counts the trigger
+// when it is within the limit. Above it, the answer is a 429 (Throttle429) or
+// nil with throttled true: the run is to fail as throttled (ThrottleFailedRun).
+// A throttled trigger is not counted.
+func (e *Emulator) admitTrigger(connection string) (throttled bool, _ *odataError) {
 	limit := e.opts.Limits.TriggersPerMinute
 	if limit <= 0 {
-		return nil
+		return false, nil
 	}
 	now := e.now()
 	e.mu.Lock()
@@ -136,14 +138,22 @@ func (e *Emulator) admitTrigger(connection string) *odataError {
 		i++
 	}
 	times = times[i:]
-	if len(times) >= limit {
-		e.triggers[connection] = times
-		err := newError(http.StatusTooManyRequests, CodeTriggerLimit, fmt.Sprintf("Rate limit exceeded: at most %d desktop flow runs per minute are allowed per connection. Try again later.", limit))
-		err.retryAfter = retrySeconds(times[len(times)-limit].Add(time.Minute).Sub(now))
-		return err
+	e.triggers[connection] = times
+	if len(times) < limit {
+		e.triggers[connection] = append(times, now)
+		return false, nil
 	}
-	e.triggers[connection] = append(times, now)
-	return nil
+	if e.opts.Limits.TriggerThrottle != Throttle429 {
+		return true, nil
+	}
+	err := newError(http.StatusTooManyRequests, CodeTriggerLimit, fmt.Sprintf("Rate limit exceeded: at most %d desktop flow runs per minute are allowed per connection. Try again later.", limit))
+	err.retryAfter = retrySeconds(times[len(times)-limit].Add(time.Minute).Sub(now))
+	return true, err
+}
+
+// throttledRunMessage is the errormessage of a run that failed as throttled (ours).
+func throttledRunMessage(limit int) string {
+	return fmt.Sprintf("The desktop flow run was throttled: more than %d runs per minute were requested on its connection. Spread the runs over more connections or over time.", limit)
 }
 
 // thousands formats n with comma separators, as Dataverse's messages do.

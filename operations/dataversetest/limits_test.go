@@ -102,10 +102,12 @@ func TestExecutionTimeLimit(t *testing.T) {
 	}
 }
 
+// TestTriggerLimit is the 429 answer (Throttle429); the default, a failed run,
+// is TestFidelity_U1_ThrottledRunFails.
 func TestTriggerLimit(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s := start(t, Options{Clock: clock.Now, Limits: Limits{TriggersPerMinute: 2}})
+	s := start(t, Options{Clock: clock.Now, Limits: Limits{TriggersPerMinute: 2, TriggerThrottle: Throttle429}})
 	run := func(conn string) answer {
 		return call(t, s, "POST", runPath(wfID), staticToken, map[string]any{"runMode": "unattended", "connectionName": conn})
 	}

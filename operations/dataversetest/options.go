@@ -27,6 +27,23 @@ const (
 	// NoCandidateMachineAfter is how long a run may wait for a machine before
 	// it fails with errorcode NoCandidateMachine.
 	NoCandidateMachineAfter = 6 * time.Hour
+	// DefaultCancelDelay is how long a Waiting or Running run keeps its status
+	// after CancelDesktopFlowRun accepted its cancel (204) before it is Cancelled (7).
+	DefaultCancelDelay = 2 * time.Second
+	// DefaultServers is the number of web servers limits are counted on: one, as a
+	// trial environment has (the strictest layout).
+	DefaultServers = 1
+)
+
+// Answers to a trigger above Limits.TriggersPerMinute.
+const (
+	// ThrottleFailedRun: the trigger is accepted (200) and its run fails at once,
+	// statuscode 8 Failed, errorcode DesktopFlowsActionThrottled, never started
+	// (the documented errorcode of runs throttled on their connection). The default.
+	ThrottleFailedRun = "failedRun"
+	// Throttle429: the trigger is refused with 429, code DesktopFlowsActionThrottled
+	// and a Retry-After; no run is created (the emulator's earlier answer).
+	Throttle429 = "429"
 )
 
 // Flow says how runs of one desktop flow (one workflow id) behave.
@@ -79,9 +96,21 @@ type Limits struct {
 	Concurrent int
 	// Window is the sliding window of Requests and ExecutionTime; default 5 minutes.
 	Window time.Duration
-	// TriggersPerMinute is the number of RunDesktopFlow calls per connectionName
-	// in a sliding minute (429, code DesktopFlowsActionThrottled).
+	// TriggersPerMinute is the number of runs per connectionName in a sliding
+	// minute; a trigger above it is answered as TriggerThrottle says.
 	TriggersPerMinute int
+	// TriggerThrottle is the answer above TriggersPerMinute: ThrottleFailedRun
+	// (default) or Throttle429.
+	TriggerThrottle string
+	// Servers is the number of web servers of the environment; Requests,
+	// ExecutionTime and Concurrent apply per server and caller. A client that
+	// sends the ARRAffinity cookie of an answer stays on its server; one that does
+	// not is spread over the servers in turn. Default 1.
+	Servers int
+	// MaxPenalty caps the Retry-After of a caller that keeps sending while it is
+	// refused (each such request extends its wait, see docs/emulator.md);
+	// default Window.
+	MaxPenalty time.Duration
 }
 
 // Options configure an Emulator. The zero value is a working emulator with no
@@ -109,6 +138,13 @@ type Options struct {
 	CallbackClient *http.Client
 	// Clock is the emulator's time; default time.Now.
 	Clock func() time.Time
+	// CancelDelay is how long a Waiting or Running run keeps its status after its
+	// cancel was accepted (204) before it is Cancelled (7); a run that ends on its
+	// own first keeps that end. Default DefaultCancelDelay; negative: at once.
+	CancelDelay time.Duration
+	// RefuseCancelOfFinishedRun answers a cancel of a run that has ended with 400
+	// 0x80040203 instead of 204 without a change (the default).
+	RefuseCancelOfFinishedRun bool
 	// Tables are added to the built-in tables (account, contact, lead,
 	// incident, task, new_project, systemuser, team); one named like a
 	// built-in table without Columns adds its Rows, AlternateKeys and Deny to
@@ -143,6 +179,9 @@ func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.CancelDelay == 0 {
+		o.CancelDelay = DefaultCancelDelay
+	}
 	return o
 }
 
@@ -161,6 +200,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.TriggersPerMinute == 0 {
 		l.TriggersPerMinute = DefaultTriggersPerMinute
+	}
+	if l.TriggerThrottle == "" {
+		l.TriggerThrottle = ThrottleFailedRun
+	}
+	if l.Servers <= 0 {
+		l.Servers = DefaultServers
+	}
+	if l.MaxPenalty <= 0 {
+		l.MaxPenalty = l.Window
 	}
 	return l
 }

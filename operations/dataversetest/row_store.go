@@ -249,6 +249,9 @@ func (e *Emulator) seedLocked() error {
 func (o Options) Validate() error {
 	e := &Emulator{opts: o.withDefaults()}
 	var err error
+	if t := o.Limits.TriggerThrottle; t != "" && t != ThrottleFailedRun && t != Throttle429 {
+		return fmt.Errorf("limits.triggerThrottle %q is not %q or %q", t, ThrottleFailedRun, Throttle429)
+	}
 	for id, f := range o.Flows {
 		if _, ok := parseGUID(strings.Trim(id, "{}")); !ok {
 			return fmt.Errorf("flows[%s]: the workflow id must be a GUID", id)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"time"
 )
 
@@ -15,21 +16,42 @@ func (e *Emulator) startRun(s *session) {
 	e.sessions[s.ID] = s
 	s.advance(now, e.nextVersionLocked)
 	job := e.notifyLocked(s)
-	if job == nil && !Terminal(s.StatusCode) && !e.closed {
-		id := s.ID
-		e.timers[id] = time.AfterFunc(s.deadline().Sub(now), func() {
-			e.mu.Lock()
-			delete(e.timers, id)
-			e.mu.Unlock()
-			e.Tick()
-		})
+	if job == nil {
+		e.scheduleLocked(s, now)
 	}
 	e.mu.Unlock()
 	e.deliver(job)
 }
 
+// scheduleLocked (re)sets the timer that ends run s, so its callback goes out
+// without anyone reading it.
+func (e *Emulator) scheduleLocked(s *session, now time.Time) {
+	if t := e.timers[s.ID]; t != nil {
+		t.Stop()
+		delete(e.timers, s.ID)
+	}
+	if Terminal(s.StatusCode) || e.closed {
+		return
+	}
+	id := s.ID
+	e.timers[id] = time.AfterFunc(s.deadline().Sub(now), func() {
+		e.mu.Lock()
+		delete(e.timers, id)
+		e.mu.Unlock()
+		e.Tick()
+	})
+}
+
 // deadline is the clock time at which a run reaches its final status.
 func (s *session) deadline() time.Time {
+	if s.cancelAt != nil && (s.pinned || s.cancelAt.Before(s.naturalEnd())) {
+		return *s.cancelAt
+	}
+	return s.naturalEnd()
+}
+
+// naturalEnd is when a run that is not cancelled ends.
+func (s *session) naturalEnd() time.Time {
 	if s.flow.QueueDelay >= NoCandidateMachineAfter {
 		return s.CreatedOn.Add(NoCandidateMachineAfter)
 	}
@@ -146,13 +168,27 @@ func (e *Emulator) SetStatus(id string, statuscode int) error {
 	return nil
 }
 
-// cancelLocked cancels a run that has not ended; a finished run is left as it is.
-func (e *Emulator) cancelLocked(s *session, now time.Time) {
+// cancelLocked accepts a cancel of run s: a Waiting or Running run becomes
+// Cancelled (7) CancelDelay later (at once when it is negative), unless it
+// ends on its own first; a second cancel changes nothing. A finished run is
+// left as it is, or the cancel refused with RefuseCancelOfFinishedRun.
+func (e *Emulator) cancelLocked(s *session, now time.Time) *odataError {
 	if Terminal(s.StatusCode) {
-		return
+		if e.opts.RefuseCancelOfFinishedRun {
+			return newError(http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf("The desktop flow run %s has already ended (statuscode %d) and cannot be cancelled.", s.ID, s.StatusCode))
+		}
+		return nil
 	}
-	s.pinned = true
-	s.finish(now, StatusCancelled, "", "", e.nextVersionLocked)
+	if s.cancelAt != nil {
+		return nil
+	}
+	at := now.Add(max(e.opts.CancelDelay, 0))
+	s.cancelAt = &at
+	s.advance(now, e.nextVersionLocked)
+	if !Terminal(s.StatusCode) {
+		e.scheduleLocked(s, now)
+	}
+	return nil
 }
 
 func normalizeID(id string) string {

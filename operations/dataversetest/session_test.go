@@ -275,8 +275,8 @@ func TestCancel(t *testing.T) {
 	}
 	clock.Add(time.Hour)
 	row := getSession(t, s, running, "")
-	if row["statuscode"] != 7.0 || row["completedon"] != "2024-06-16T12:54:50Z" {
-		t.Errorf("after cancel: statuscode %v completedon %v", row["statuscode"], row["completedon"])
+	if row["statuscode"] != 7.0 || row["completedon"] != "2024-06-16T12:54:52Z" {
+		t.Errorf("after cancel: statuscode %v completedon %v, want 7 at the cancel + DefaultCancelDelay", row["statuscode"], row["completedon"])
 	}
 
 	done := trigger(t, s, nil)
