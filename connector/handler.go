@@ -137,6 +137,10 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		res, err = h.runCloudFlow(ctx, job, hd, b, vars)
 	case b.wait:
 		res, err = h.runAndWait(ctx, job, hd, b, vars)
+	case b.call.Op == operations.OpCancel:
+		var w string
+		res, w, err = h.cancelRun(ctx, job, hd, b)
+		warning = joinWarnings(warning, w)
 	default:
 		res, err = h.call(ctx, job, hd, b, vars)
 	}
@@ -555,6 +559,17 @@ func (h *Handler) checkSize(out map[string]any) error {
 		return Permanentf("output variables are %d bytes, over the limit of %d bytes: narrow them with a result expression", len(raw), limit)
 	}
 	return nil
+}
+
+// joinWarnings joins two warnings of one job.
+func joinWarnings(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 func (h *Handler) now() time.Time {

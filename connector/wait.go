@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -15,11 +16,65 @@ import (
 // succeeding, unless the error expression decides otherwise.
 const FailedRunError = "DESKTOP_FLOW_FAILED"
 
-// runAndWait triggers a run (idempotently: a redelivered job resumes the recorded run), reads
+// runAndWait triggers a run and waits until it ends (triggerAndWait). A run that Dataverse
+// failed as throttled before it started (throttledBeforeStart) is triggered again, after a
+// pause, at most MaxThrottledRetriggers times: its script never ran, so the trigger still runs
+// it at most once (docs/reliability.md, "Throttled runs"). Each new run is recorded in place of
+// the throttled one, so a redelivered job resumes it. After the last one the throttled run is
+// the outcome, as any failed run.
+func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
+	pauses := &backoff.Backoff{Min: throttledRunPause, Base: 2 * throttledRunPause, Factor: 2, Cap: time.Minute}
+	for n := 0; ; n++ {
+		res, err := h.triggerAndWait(ctx, job, hd, b, vars)
+		if err != nil || n >= MaxThrottledRetriggers || !throttledBeforeStart(res) {
+			return res, err
+		}
+		summary, _ := res.Body.(map[string]any)
+		pause := pauses.Next()
+		h.Log.Warn().Int64("job_key", job.Key).Str("flow_session_id", fmt.Sprint(summary["flowSessionId"])).
+			Int("retrigger", n+1).Int64("pause_ms", pause.Milliseconds()).
+			Msg("the run failed as throttled (DesktopFlowsActionThrottled) before it started; triggering it again")
+		if err := h.keepLease(ctx, job, pause); err != nil {
+			return nil, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		// The throttled run's record is replaced by the next run's.
+		vars = maps.Clone(vars)
+		delete(vars, RecordedRunVariable)
+	}
+}
+
+// MaxThrottledRetriggers is how often runFlowAndWait triggers again a run that failed as
+// throttled before it started.
+const MaxThrottledRetriggers = 5
+
+// throttledRunPause is the first pause before triggering a throttled run again (then doubling,
+// with jitter, up to a minute: the per-connection limit counts runs over a sliding minute).
+var throttledRunPause = 5 * time.Second
+
+// ThrottledErrorCode is the flowsession errorcode of a run Dataverse failed because too many
+// runs used its connection (documented: at most 70 runs per minute per connection).
+const ThrottledErrorCode = "DesktopFlowsActionThrottled"
+
+// throttledBeforeStart reports whether a finished run's summary is a run failed as throttled
+// that never started (no startedOn): no machine ran its script.
+func throttledBeforeStart(res *operations.Response) bool {
+	s, _ := res.Body.(map[string]any)
+	code, _ := s["statusCode"].(int64)
+	return code == 8 && s["errorCode"] == ThrottledErrorCode && s["startedOn"] == nil
+}
+
+// triggerAndWait triggers a run (idempotently: a redelivered job resumes the recorded run), reads
 // its status with a growing pause until it ends, keeping the job's lease alive, then reads its
 // outputs. The answer's body holds the run's summary:
 // {flowSessionId, statusCode, statusName, startedOn, completedOn, errorCode, errorMessage, outputs}.
-func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
+func (h *Handler) triggerAndWait(ctx context.Context, job Job, hd headers, b *bound, vars map[string]any) (*operations.Response, error) {
 	trig, err := h.call(ctx, job, hd, b, vars)
 	if err != nil {
 		return nil, err
