@@ -232,3 +232,61 @@ func TestFidelity_Row37_WrongMethodOnCollection(t *testing.T) {
 		}
 	}
 }
+
+// Row 34: Prefer: odata.include-annotations="*" adds the formatted values, e.g.
+// statuscode@OData.Community.Display.V1.FormattedValue, before each column;
+// without the preference there are none. A request asking for annotations is
+// never answered 304.
+func TestFidelity_Row34_FormattedValues(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	s := start(t, Options{Clock: clock.Now, Flows: map[string]Flow{wfID: {Name: "Invoice bot", Duration: time.Minute}}})
+	id := trigger(t, s, map[string]any{"runMode": "attended", "connectionName": "c"})
+	clock.Add(time.Minute)
+	cols := "?$select=statuscode,statecode,runmode,triggertype,startedon,_regardingobjectid_value,_ownerid_value,name"
+	const fv = "@OData.Community.Display.V1.FormattedValue"
+	a := getWith(t, s, sessionPath(id)+cols, map[string]string{"Prefer": `odata.include-annotations="*"`})
+	if a.status != http.StatusOK {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	row := a.json(t)
+	for k, want := range map[string]any{
+		"statuscode" + fv:               "Succeeded",
+		"statecode" + fv:                "Active",
+		"runmode" + fv:                  "Attended",
+		"triggertype" + fv:              "RunDesktopFlowDataverseApi",
+		"startedon" + fv:                "6/16/2024 12:54 PM",
+		"_regardingobjectid_value" + fv: "Invoice bot",
+		"_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname":            "workflow",
+		"_regardingobjectid_value@Microsoft.Dynamics.CRM.associatednavigationproperty": "regardingobjectid",
+		"_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname":                      "systemuser",
+	} {
+		if row[k] != want {
+			t.Errorf("%s = %v, want %q", k, row[k], want)
+		}
+	}
+	if _, ok := row["name"+fv]; ok {
+		t.Error("a string column has a formatted value")
+	}
+	keys := jsonKeys(t, a.body)
+	if i := slices.Index(keys, "statuscode"+fv); i < 0 || keys[i+1] != "statuscode" {
+		t.Errorf("the annotation does not come right before its column: %v", keys)
+	}
+	if got := a.header.Get("Preference-Applied"); got != `odata.include-annotations="*"` {
+		t.Errorf("Preference-Applied = %q", got)
+	}
+	only := getWith(t, s, sessionPath(id)+cols, map[string]string{"Prefer": `odata.include-annotations="OData.Community.Display.V1.FormattedValue"`}).json(t)
+	if only["statuscode"+fv] != "Succeeded" || only["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != nil {
+		t.Errorf("one term asked: %v", only)
+	}
+	plain := getSession(t, s, id, cols)
+	for k := range plain {
+		if strings.Contains(k, "@") && !strings.HasPrefix(k, "@odata.") {
+			t.Errorf("annotation %s without the preference", k)
+		}
+	}
+	tag := a.header.Get("ETag")
+	if c := getWith(t, s, sessionPath(id), map[string]string{"If-None-Match": tag, "Prefer": `odata.include-annotations="*"`}); c.status != http.StatusOK {
+		t.Errorf("If-None-Match with annotations asked: %d, want 200", c.status)
+	}
+}

@@ -122,6 +122,11 @@ func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt ro
 		writeError(w, xerr)
 		return
 	}
+	p, perr := parsePrefer(r.Header)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	var snap FlowSession
 	if !e.withSession(id, func(s *session) { snap = s.FlowSession }) {
 		writeError(w, notFoundRow("flowsession", id))
@@ -129,12 +134,18 @@ func (e *Emulator) serveGetSession(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	etag := fmt.Sprintf("W/\"%d\"", snap.Version)
 	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+	// Documented: no 304 when the request asks for annotations.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && p.annotations == "" && (inm == etag || inm == "*") {
 		w.Header().Set("OData-Version", "4.0")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, entityAnswer(orgURL(r), snap, cols, e.expandSession(snap.WorkflowID, expand), expand))
+	obj := entityAnswer(orgURL(r), snap, cols, e.expandSession(snap.WorkflowID, expand), expand)
+	if p.annotations != "" {
+		w.Header().Set("Preference-Applied", `odata.include-annotations="`+p.annotations+`"`)
+		obj = e.annotateSession(obj, flowName(snap.WorkflowID, e.flows[snap.WorkflowID]), p)
+	}
+	writeJSON(w, http.StatusOK, obj)
 }
 
 // serveOutputs downloads the outputs file column of a run.
