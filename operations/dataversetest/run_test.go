@@ -10,8 +10,6 @@ import (
 func TestRunDesktopFlowRejectsBadBodies(t *testing.T) {
 	t.Parallel()
 	s := start(t, Options{CallbackAllowedHosts: []string{"allowed.test"}})
-	big := strings.Repeat("x", MaxInputsBytes)
-	bigInputs, _ := json.Marshal(map[string]string{"a": big})
 	pp := "Error identified in Payload provided by the user for Entity :'', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: "
 	tests := []struct {
 		name    string
@@ -45,7 +43,6 @@ func TestRunDesktopFlowRejectsBadBodies(t *testing.T) {
 		{"timeout 0", `{"runMode":"attended","connectionName":"c","timeout":0}`, 400, CodeInvalidArgument, "Invalid timeout 0: …"},
 		{"inputs not JSON", `{"runMode":"attended","connectionName":"c","inputs":"{nope"}`, 400, CodeInvalidArgument, "The inputs parameter must be a JSON-serialized object…"},
 		{"inputs a JSON array", `{"runMode":"attended","connectionName":"c","inputs":"[1,2]"}`, 400, CodeInvalidArgument, "The inputs parameter must be a JSON-serialized object…"},
-		{"inputs over 2 MB", `{"runMode":"attended","connectionName":"c","inputs":` + jsonString(string(bigInputs)) + `}`, 400, CodeInvalidArgument, "The inputs parameter is 2097160 bytes long; at most 2097152 bytes (2 MB) are allowed."},
 		{"callbackUrl over http", `{"runMode":"attended","connectionName":"c","callbackUrl":"http://hooks.example.com/x"}`, 400, CodeInvalidArgument, "The callbackUrl parameter must be an absolute HTTPS URL whose host is a DNS name (not localhost or an IP address)."},
 		{"callbackUrl to localhost", `{"runMode":"attended","connectionName":"c","callbackUrl":"https://localhost/x"}`, 400, CodeInvalidArgument, "The callbackUrl parameter must be …"},
 		{"callbackUrl to an IP", `{"runMode":"attended","connectionName":"c","callbackUrl":"https://10.1.2.3/x"}`, 400, CodeInvalidArgument, "The callbackUrl parameter must be …"},
