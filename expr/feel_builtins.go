@@ -20,6 +20,7 @@ type builtin struct {
 	fn       func(args ...any) (any, error)
 	min, max int
 	params   []string
+	forms    [][]string // the parameter names of each form, when they differ by form (named arguments pick one)
 	boolean  bool
 	temporal bool
 	budget   // what a call costs (feel_builtins_budget.go)
@@ -111,6 +112,12 @@ var builtins = map[string]*builtin{
 	})),
 	"date and time": temporal(pure(1, 2, p("from"), func(a []any) any {
 		if len(a) == 2 {
+			if zone, ok := a[1].(string); ok { // date and time(date and time, timezone)
+				if dt, ok := a[0].(feelDateTime); ok {
+					return dateTimeAtZone(dt, zone)
+				}
+				return nil
+			}
 			d, ok1 := a[0].(feelDate)
 			if dt, ok := a[0].(feelDateTime); ok {
 				d, ok1 = feelDate{dt.t}, true
@@ -120,7 +127,7 @@ var builtins = map[string]*builtin{
 				return nil
 			}
 			y, m, day := d.t.Date()
-			return feelDateTime{t: time.Date(y, m, day, t.t.Hour(), t.t.Minute(), t.t.Second(), t.t.Nanosecond(), t.t.Location()), local: t.local}
+			return feelDateTime{t: time.Date(y, m, day, t.t.Hour(), t.t.Minute(), t.t.Second(), t.t.Nanosecond(), t.t.Location()), local: t.local, zone: t.zone}
 		}
 		switch v := a[0].(type) {
 		case string:
@@ -150,7 +157,7 @@ var builtins = map[string]*builtin{
 				}
 				loc, local = time.FixedZone("", int(off.d/time.Second)), false
 			}
-			return feelTime{time.Date(1970, 1, 1, int(h), int(m), int(s), 0, loc), local}
+			return feelTime{t: time.Date(1970, 1, 1, int(h), int(m), int(s), 0, loc), local: local}
 		}
 		switch v := a[0].(type) {
 		case string:
@@ -161,7 +168,7 @@ var builtins = map[string]*builtin{
 			return v
 		case feelDateTime:
 			t := v.t
-			return feelTime{time.Date(1970, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location()), v.local}
+			return feelTime{t: time.Date(1970, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location()), local: v.local, zone: v.zone}
 		}
 		return nil
 	})),
@@ -361,17 +368,16 @@ var builtins = map[string]*builtin{
 	}),
 
 	// numeric
-	"decimal": pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.ToNearestEven) }),
 	"floor": pure(1, 2, p("n", "scale"), func(a []any) any {
 		return roundTo(a[0], scaleArg(a), big.ToNegativeInf)
 	}),
 	"ceiling": pure(1, 2, p("n", "scale"), func(a []any) any {
 		return roundTo(a[0], scaleArg(a), big.ToPositiveInf)
 	}),
-	"round up":        pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.AwayFromZero) }),
-	"round down":      pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], big.ToZero) }),
-	"round half up":   pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], roundHalfUp) }),
-	"round half down": pure(2, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], a[1], roundHalfDown) }),
+	"round up":        pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), big.AwayFromZero) }),
+	"round down":      pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), big.ToZero) }),
+	"round half up":   pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), roundHalfUp) }),
+	"round half down": pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), roundHalfDown) }),
 	"abs": pure(1, 1, p("n"), func(a []any) any {
 		if i, f, isInt, ok := toNum(a[0]); ok {
 			if isInt && i != math.MinInt64 {

@@ -504,10 +504,14 @@ func namesIn(n fnode, out map[string]bool) {
 // call compiles a call of a built-in function or of a local name holding a function.
 func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 	if c.isLocal(n.name, s) {
-		if n.named != nil {
-			c.fail(n.off, "named arguments are supported for built-in functions only")
-		}
 		args := []ast.Node{c.node(&fName{n.off, n.name}, s)}
+		if n.named != nil { // matched to the function's parameter names when it is called
+			args = append(args, constant(n.named))
+			for _, a := range n.args {
+				args = append(args, c.node(a, s))
+			}
+			return mcall("$callNamed", args...)
+		}
 		for _, a := range n.args {
 			args = append(args, c.node(a, s))
 		}
@@ -535,25 +539,37 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 		}
 		out[i] = c.node(a, s)
 	}
-	return mcall("$"+n.name, out...)
+	return mcall(builtinFunc(n.name), out...)
 }
 
 // namedArgs orders named arguments by the function's parameter names.
 func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
-	if b.params == nil {
+	params := b.params
+	if b.forms != nil {
+		params = nil
+	}
+	for _, form := range b.forms { // the first form that has every name given
+		if params == nil && hasAll(form, n.named) {
+			params = form
+		}
+	}
+	if params == nil && b.forms != nil {
+		c.fail(n.off, "%s() has no form with parameters %s (forms: %s)", n.name, strings.Join(n.named, ", "), formsString(b.forms))
+	}
+	if params == nil {
 		c.fail(n.off, "%s() does not take named arguments", n.name)
 	}
-	args := make([]fnode, len(b.params))
+	args := make([]fnode, len(params))
 	last := -1
 	for i, name := range n.named {
 		pos := -1
-		for j, p := range b.params {
+		for j, p := range params {
 			if p == name {
 				pos = j
 			}
 		}
 		if pos < 0 {
-			c.fail(n.off, "%s() has no parameter %q (parameters: %s)", n.name, name, strings.Join(b.params, ", "))
+			c.fail(n.off, "%s() has no parameter %q (parameters: %s)", n.name, name, strings.Join(params, ", "))
 		}
 		if args[pos] != nil {
 			c.fail(n.off, "%s(): parameter %q given twice", n.name, name)
@@ -564,10 +580,31 @@ func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
 	args = args[:last+1]
 	for i, a := range args {
 		if a == nil && i < b.min {
-			c.fail(n.off, "%s(): missing parameter %q", n.name, b.params[i])
+			c.fail(n.off, "%s(): missing parameter %q", n.name, params[i])
 		}
 	}
 	return args
+}
+
+func hasAll(form, names []string) bool {
+	for _, n := range names {
+		found := false
+		for _, f := range form {
+			found = found || f == n
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func formsString(forms [][]string) string {
+	var out []string
+	for _, f := range forms {
+		out = append(out, "("+strings.Join(f, ", ")+")")
+	}
+	return strings.Join(out, " ")
 }
 
 // function compiles a function literal to its own program; at run time the literal becomes a
@@ -598,7 +635,7 @@ func (c *feelCompiler) function(n *fFunc, s *scope) ast.Node {
 	if err != nil {
 		c.fail(n.off, "%v", err)
 	}
-	tmpl := &funcTemplate{prog: prog, params: params, captured: captured, plain: sub.temporal, literals: literalBytes(body)}
+	tmpl := &funcTemplate{prog: prog, params: params, names: n.params, captured: captured, plain: sub.temporal, literals: literalBytes(body)}
 	globals := ident("$env")
 	if c.inFunc {
 		globals = ident("$outer")

@@ -525,7 +525,12 @@ func (p *parser) postfix() fnode {
 				p.fail(k, "expected a name after '.' but found %s", describe(k))
 			}
 			p.advance()
-			x = &fPath{t.off, x, k.val}
+			key := k.val
+			if n := p.peek(); key == "time" && n.kind == tName && n.val == "offset" { // the one property of two words
+				p.advance()
+				key = "time offset"
+			}
+			x = &fPath{t.off, x, key}
 		case p.isOp("["):
 			t := p.advance()
 			f := p.expression()
@@ -577,7 +582,7 @@ func (p *parser) primary() fnode {
 		if keywords[t.val] {
 			p.fail(t, "unexpected keyword %q", t.val)
 		}
-		// "to json(x)": words followed by "(" that name no built-in
+		// "string format(x)": words followed by "(" that name no built-in
 		var words []string
 		for k := 0; p.peekAt(k).kind == tName && !keywords[p.peekAt(k).val]; k++ {
 			words = append(words, p.peekAt(k).val)

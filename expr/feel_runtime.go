@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -191,6 +192,23 @@ var metered = map[string]mfunc{
 		}
 		return f.call(m, a[1:]...)
 	},
+	// $callNamed(f, names, args...): a parameter not named is null; a name the function
+	// does not have makes the call null, as in feel-scala.
+	"$callNamed": func(m *meter, a []any) (any, error) {
+		f, ok := a[0].(*feelFunc)
+		if !ok {
+			return nil, nil
+		}
+		args := make([]any, len(f.tmpl.names))
+		for i, name := range a[1].([]string) {
+			pos := slices.Index(f.tmpl.names, name)
+			if pos < 0 {
+				return nil, nil
+			}
+			args[pos] = a[2+i]
+		}
+		return f.call(m, args...)
+	},
 }
 
 // chargeGet counts a path step: on a list it projects every item into a new list.
@@ -216,6 +234,7 @@ func meteredFunc(f mfunc) func(...any) (any, error) {
 type funcTemplate struct {
 	prog     *vm.Program
 	params   []string // expr-lang variables of the parameters
+	names    []string // the parameters' FEEL names, for named arguments
 	captured []string // expr-lang variables of the locals the body can see
 	plain    bool
 	literals int64 // bytes of the list and context literals the body builds at each call
@@ -262,6 +281,10 @@ func (f *feelFunc) call(m *meter, args ...any) (any, error) {
 	return out, nil
 }
 
+// builtinFunc is the expr-lang function of a FEEL built-in: apart from the runtime's own
+// ("$and" is the operator, and() the built-in).
+func builtinFunc(name string) string { return "$fn:" + name }
+
 // feelOptions configure expr-lang for translated FEEL.
 var feelOptions []expr.Option
 
@@ -278,6 +301,6 @@ func init() {
 		feelOptions = append(feelOptions, expr.Function(name, meteredFunc(f)))
 	}
 	for name, b := range builtins {
-		feelOptions = append(feelOptions, expr.Function("$"+name, b.exprFunc()))
+		feelOptions = append(feelOptions, expr.Function(builtinFunc(name), b.exprFunc()))
 	}
 }

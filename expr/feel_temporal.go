@@ -24,10 +24,12 @@ type feelDateTime struct {
 	zone  string
 }
 
-// feelTime is a time of day (held on 1970-01-01), local or with an offset.
+// feelTime is a time of day (held on 1970-01-01), local or with an offset; zone is a region
+// id when one was given (@"10:00:00@Europe/Berlin").
 type feelTime struct {
 	t     time.Time
 	local bool
+	zone  string
 }
 
 // dayTimeDuration is FEEL's days-and-time duration.
@@ -51,8 +53,11 @@ func (d feelDateTime) String() string {
 
 func (t feelTime) String() string {
 	s := t.t.Format("15:04:05.999999999")
-	if t.local {
+	switch {
+	case t.local:
 		return s
+	case t.zone != "":
+		return s + "@" + t.zone
 	}
 	return s + offsetString(t.t)
 }
@@ -65,8 +70,17 @@ func offsetString(t time.Time) string {
 	return t.Format("-07:00")
 }
 
+// String is feel-scala's form of a days-time duration: whole seconds (rounded down, as
+// java.time's Duration.getSeconds), "P0D" for none.
 func (d dayTimeDuration) String() string {
-	v := d.d
+	secs := d.d / time.Second
+	if d.d%time.Second < 0 {
+		secs--
+	}
+	if secs == 0 {
+		return "P0D"
+	}
+	v := secs * time.Second
 	var b strings.Builder
 	if v < 0 {
 		b.WriteByte('-')
@@ -104,7 +118,7 @@ func (d yearMonthDuration) String() string {
 	}
 	switch {
 	case m == 0:
-		return "P0M"
+		return "P0Y"
 	case m%12 == 0:
 		return fmt.Sprintf("%sP%dY", sign, m/12)
 	case m < 12:
@@ -164,7 +178,7 @@ func parseClock(s string, y int, mo time.Month, d int) (t time.Time, local bool,
 		local = true
 	case z == "Z":
 	case z[0] == '@':
-		l, err := time.LoadLocation(z[1:])
+		l, err := loadZone(z[1:])
 		if err != nil {
 			return time.Time{}, false, "", false
 		}
@@ -184,8 +198,8 @@ func parseClock(s string, y int, mo time.Month, d int) (t time.Time, local bool,
 }
 
 func parseTime(s string) (feelTime, bool) {
-	t, local, _, ok := parseClock(s, 1970, 1, 1)
-	return feelTime{t, local}, ok
+	t, local, zone, ok := parseClock(strings.TrimPrefix(s, "T"), 1970, 1, 1) // time("T23:59:00") as documented
+	return feelTime{t, local, zone}, ok
 }
 
 func parseDateTime(s string) (feelDateTime, bool) {
@@ -266,6 +280,38 @@ func parseTemporalLiteral(s string) (any, bool) {
 }
 
 // operations
+
+// equalTemporal is "=" of temporal values (ok false: not temporal values of one kind). Date-
+// times and times are equal when they are the same instant at the same offset and zone, as
+// feel-scala compares them (Java's equals): 10:00@Europe/Berlin is neither 10:00+01:00 nor
+// 09:00Z, while < and > compare the instants. A local and a zoned value give null.
+func equalTemporal(a, b any) (any, bool) {
+	c, ok := compareTemporal(a, b)
+	if !ok {
+		if sameTemporalKind(a, b) {
+			return nil, true
+		}
+		return nil, false
+	}
+	if c != 0 {
+		return false, true
+	}
+	switch av := a.(type) {
+	case feelDateTime:
+		bv := b.(feelDateTime)
+		return av.zone == bv.zone && sameOffset(av.t, bv.t), true
+	case feelTime:
+		bv := b.(feelTime)
+		return av.zone == bv.zone && sameOffset(av.t, bv.t), true
+	}
+	return true, true
+}
+
+func sameOffset(a, b time.Time) bool {
+	_, x := a.Zone()
+	_, y := b.Zone()
+	return x == y
+}
 
 func sameTemporalKind(a, b any) bool {
 	switch a.(type) {
@@ -425,12 +471,14 @@ func negTemporal(a any) any {
 	return nil
 }
 
-// mulTemporal is duration * number.
+// mulTemporal is duration * number. The number is cut to an integer first, as feel-scala
+// does (@"PT1H" * 1.5 is PT1H).
 func mulTemporal(a, n any) any {
 	_, f, _, ok := toNum(n)
 	if !ok {
 		return nil
 	}
+	f = math.Trunc(f)
 	switch v := a.(type) {
 	case dayTimeDuration:
 		r := float64(v.d) * f

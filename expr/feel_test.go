@@ -113,7 +113,7 @@ func TestFEELJobErrorBackoff(t *testing.T) {
 func TestFEELCompileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ src, want string }{
-		{`=to json(x)`, `1:2: unknown function "to json"`},
+		{`=string format(x)`, `1:2: unknown function "string format"`},
 		{"={\n  a: 1 +\n}", `3:1: unexpected "}"`},
 		{`=x instance of list<number>`, `1:20: unsupported construct: instance of list<...>`},
 		{`=substring("a")`, `1:2: substring() takes 2 to 3 arguments, got 1`},

@@ -166,11 +166,8 @@ func feelEqual(a, b any) any {
 				feelEqual(av.start, bv.start) == true && feelEqual(av.end, bv.end) == true
 		}
 	default:
-		if c, ok := compareTemporal(a, b); ok {
-			return c == 0
-		}
-		if sameTemporalKind(a, b) {
-			return false
+		if eq, ok := equalTemporal(a, b); ok {
+			return eq
 		}
 		if reflect.TypeOf(a) == reflect.TypeOf(b) {
 			return reflect.DeepEqual(a, b)

@@ -42,7 +42,7 @@ func TestExprEval(t *testing.T) {
 		{"no context", "", []string{"eval", "--expression", `=date("2024-01-02") + duration("P1D")`}, 0, `"2024-01-03"`, ""},
 		{"expr-lang", "", []string{"eval", "--expression", "expr:1 + 2"}, 0, `3`, ""},
 		{"compile error", "", []string{"eval", "--expression", "={a: 1"}, 1, "", `1:7: expected "," but found end of expression`},
-		{"unknown function", "", []string{"eval", "--expression", "=to json(1)"}, 1, "", `1:2: unknown function "to json"`},
+		{"unknown function", "", []string{"eval", "--expression", "=string format(1)"}, 1, "", `1:2: unknown function "string format"`},
 		{"missing expression", "", []string{"eval"}, 2, "", "--expression is required"},
 		{"bad context", "{", []string{"eval", "--expression", "=1", "--context", "-"}, 2, "", "context -"},
 		{"context not an object", "[1]", []string{"eval", "--expression", "=1", "--context", "-"}, 2, "", "must be a JSON object"},
@@ -81,7 +81,7 @@ const lintTemplate = `{
     {"id": "plain", "type": "String", "value": "not an expression", "binding": {"type": "zeebe:input", "name": "plain"}},
     {"id": "count", "type": "Number", "value": 3, "binding": {"type": "zeebe:input", "name": "n"}},
     {"id": "resultExpression", "label": "Result expression", "type": "Text", "value": "={statusCode: response.body.statuscode}", "binding": {"type": "zeebe:taskHeader", "key": "resultExpression"}},
-    {"id": "errorExpression", "label": "Error expression", "type": "Text", "value": "=if error.code = \"404\" then to json(error) else null", "binding": {"type": "zeebe:taskHeader", "key": "errorExpression"}}
+    {"id": "errorExpression", "label": "Error expression", "type": "Text", "value": "=if error.code = \"404\" then string format(error) else null", "binding": {"type": "zeebe:taskHeader", "key": "errorExpression"}}
   ]
 }`
 
@@ -94,7 +94,7 @@ func TestExprLint(t *testing.T) {
 	for _, want := range []string{
 		`test.template: property "body" (Body): compiling FEEL "={a: 1,": 1:8: expected a context key but found end of expression`,
 		`test.template: property "errorExpression" (Error expression): compiling FEEL`,
-		`unknown function "to json"`,
+		`unknown function "string format"`,
 		"4 expressions checked, 2 failed",
 	} {
 		if !strings.Contains(out, want) {

@@ -280,11 +280,14 @@ export const overrideCases = [
 
 // Template expressions feelin cannot parse but feel-scala evaluates: the expectation is given
 // here (by the expression's context) instead of computed.
-export const templateErrors = [
-  { match: 'to json(', expectError: 'unknown function "to json"' },
-];
+export const templateErrors = [];
 
 export const templateOverrides = [
+  {
+    match: 'to json(ContentVariables)',
+    override: 'feel-scala (Camunda 8.6+, feel-scala 1.19): to json() gives the JSON text of a value, null as the text null (feelin has no to json) https://docs.camunda.io/docs/components/modeler/feel/builtin-functions/feel-built-in-functions-conversion/',
+    expected: ctx => ({ ContentVariables: JSON.stringify(ctx.ContentVariables ?? null), ContentSid: ctx.ContentSid ?? null, From: ctx.From ?? null, To: ctx.To ?? null }),
+  },
   {
     match: 'x-a2a-notification-token',
     override: 'feel-scala: backticks escape a name in a path (feelin cannot parse them) https://docs.camunda.io/docs/components/modeler/feel/language-guide/feel-variables/#escape-names-with-backticks',
@@ -300,7 +303,7 @@ export const templateOverrides = [
 // pa-connector refuses these at compile time (feelin and feel-scala evaluate them to null with
 // a warning); a modeler sees the mistake when linting, not as a silent null at run time.
 export const errorCases = [
-  { expression: '=to json(x)', context: {}, expectError: 'unknown function "to json"' },
+  { expression: '=to json(x)', context: { x: { a: [1, 'b'] } }, expected: '{"a":[1,"b"]}', override: 'feel-scala (Camunda 8.6+, feel-scala 1.19): to json() gives the JSON text of a value, null as the text null (feelin has no to json) https://docs.camunda.io/docs/components/modeler/feel/builtin-functions/feel-built-in-functions-conversion/' },
   { expression: '=unknownFunction(1)', context: {}, expectError: 'unknown function "unknownFunction"' },
   { expression: '=x instance of list<number>', context: { x: 1 }, expectError: 'unsupported construct: instance of list<...>' },
   { expression: '=substring("abc")', context: {}, expectError: 'substring() takes 2 to 3 arguments' },
