@@ -219,6 +219,10 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 		e.serveMetadata(w, r)
 	case OpAction:
 		e.serveAction(w, r, rt)
+	case OpWhoAmI:
+		e.serveWhoAmI(w, r)
+	case OpServiceDocument:
+		e.serveServiceDocument(w, r)
 	default:
 		e.serveUnknown(w, r, rt)
 	}
@@ -248,6 +252,12 @@ func parseRoute(path string) route {
 	rest, ok := strings.CutPrefix(path, apiPrefix)
 	if !ok {
 		return route{op: OpOther}
+	}
+	switch rest {
+	case "":
+		return route{op: OpServiceDocument, api: true, method: http.MethodGet}
+	case "WhoAmI", "WhoAmI()":
+		return route{op: OpWhoAmI, api: true, set: "WhoAmI", method: http.MethodGet}
 	}
 	rt := route{op: OpOther, api: true, set: rest}
 	open, close := strings.IndexByte(rest, '('), strings.IndexByte(rest, ')')

@@ -156,3 +156,61 @@ func TestFidelity_Row57_ListFlowsAndSchemas(t *testing.T) {
 		}
 	}
 }
+
+// Row 56: the service document (GET {org}/api/data/v9.2/) lists the entity
+// sets, and WhoAmI answers the caller's UserId, BusinessUnitId and
+// OrganizationId. ($metadata, the CSDL document, is not served: see docs/emulator.md.)
+func TestFidelity_Row56_ServiceDocumentAndWhoAmI(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{})
+	a := call(t, s, http.MethodGet, "/api/data/v9.2/", staticToken, nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("service document: %d %s", a.status, a.body)
+	}
+	var doc struct {
+		Context string `json:"@odata.context"`
+		Value   []struct{ Name, Kind, URL string }
+	}
+	if err := json.Unmarshal(a.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Context != s.URL()+"/api/data/v9.2/$metadata" {
+		t.Errorf("@odata.context = %q", doc.Context)
+	}
+	sets := map[string]bool{}
+	for _, v := range doc.Value {
+		if v.Kind != "EntitySet" || v.URL != v.Name {
+			t.Errorf("entry %+v", v)
+		}
+		sets[v.Name] = true
+	}
+	for _, want := range []string{"flowsessions", "workflows", "accounts", "systemusers"} {
+		if !sets[want] {
+			t.Errorf("the service document lacks %s: %v", want, sets)
+		}
+	}
+	for _, path := range []string{"/api/data/v9.2/WhoAmI", "/api/data/v9.2/WhoAmI()", "/api/data/v9.0/WhoAmI"} {
+		a := call(t, s, http.MethodGet, path, staticToken, nil)
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, a.status, a.body)
+		}
+		m := a.json(t)
+		if m["@odata.context"] != s.URL()+"/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse" || m["UserId"] != callerID {
+			t.Errorf("%s: %v", path, m)
+		}
+		for _, k := range []string{"BusinessUnitId", "OrganizationId"} {
+			if id, _ := m[k].(string); !isGUID(id) {
+				t.Errorf("%s: %s = %v, want a GUID", path, k, m[k])
+			}
+		}
+	}
+	// The UserId is the caller's systemuser row.
+	if u := call(t, s, http.MethodGet, "/api/data/v9.2/systemusers("+callerID+")", staticToken, nil); u.status != http.StatusOK {
+		t.Errorf("systemusers(UserId): %d %s", u.status, u.body)
+	}
+	if a := call(t, s, http.MethodGet, "/api/data/v9.2/WhoAmI", "", nil); a.status != http.StatusUnauthorized {
+		t.Errorf("WhoAmI without a token: %d, want 401", a.status)
+	}
+}
+
+func isGUID(s string) bool { _, ok := parseGUID(s); return ok }
