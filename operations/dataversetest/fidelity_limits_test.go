@@ -133,3 +133,14 @@ func TestFidelity_Row66_BurstHeader(t *testing.T) {
 		t.Errorf("another caller's first answer: %d remaining, want %d (its own budget)", other, first)
 	}
 }
+
+// Row 20: up to 70 desktop flow runs per minute for every connection. The
+// behaviour above the limit (part 2, U1) is pinned by TestFidelity_U1_ThrottledRunFails,
+// which this runs under the row's name.
+func TestFidelity_Row20_SeventyRunsPerMinute(t *testing.T) {
+	t.Parallel()
+	if DefaultTriggersPerMinute != 70 {
+		t.Errorf("DefaultTriggersPerMinute = %d, want 70", DefaultTriggersPerMinute)
+	}
+	TestFidelity_U1_ThrottledRunFails(t)
+}
