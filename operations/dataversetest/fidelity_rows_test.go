@@ -52,10 +52,19 @@ var knownGaps = map[int]string{
 	40: "Range is ignored (200 with the whole file): the documented request (Range: bytes=0-1023/8192) is not a standard range and the chunk rules are not settled; outputs files are small",
 	41: "no 32 MB check on outputs: they come from the configuration and the run's inputs (at most 2 MB), so a client cannot reach the limit",
 	48: "error annotations (ErrorDetails, HelpLink, TraceText, InnerError) are never sent: their content is server-internal and clients must not depend on it",
-	56: "the service document, $metadata (CSDL) and WhoAmI are not served (404 for the segment)",
 	69: "only the tenant GUID is accepted: the emulator's tenant has no domain name (contoso.onmicrosoft.com → AADSTS90002)",
 	73: "certificate and federated credentials (client_assertion) → 401 AADSTS7000216: the worker authenticates with secrets only",
 	81: "the v1 endpoint /{tenant}/oauth2/token is a plain 404: the worker uses v2.0",
+}
+
+// pendingRows are rows whose fidelity work is in progress in another branch
+// (issue 15): they may have a test or not, and docs/emulator.md says "pending".
+// The list empties when that work lands.
+var pendingRows = map[int]string{
+	7: "connections (i13-connref)", 19: "authorization (i15-auth)", 35: "authorization (i15-auth)",
+	53: "authorization (i15-auth)", 54: "authorization (i15-auth)", 58: "TLS (i15-auth)",
+	63: "service-protection dynamics (i15-dyn)", 64: "service-protection dynamics (i15-dyn)",
+	65: "service-protection dynamics (i15-dyn)", 75: "token audience (i15-auth)", 82: "token host (i15-auth)",
 }
 
 var fidelityTestName = regexp.MustCompile(`^TestFidelity_Row([0-9]+)_[A-Za-z0-9]+$`)
@@ -150,6 +159,15 @@ func TestFidelity_EveryAuditRowHasATest(t *testing.T) {
 			t.Errorf("row %d has no title in auditRows", n)
 		}
 		reason, gap := knownGaps[n]
+		if who, pending := pendingRows[n]; pending {
+			if gap || who == "" {
+				t.Errorf("row %d is both pending and a known gap, or pending without saying on what", n)
+			}
+			if d, ok := doc[n]; !ok || !strings.HasPrefix(d.status, "pending") {
+				t.Errorf("docs/emulator.md row %d: %+v, want a status starting with \"pending\"", n, d)
+			}
+			continue
+		}
 		switch {
 		case gap && reason == "":
 			t.Errorf("row %d is a known gap without a reason", n)
