@@ -291,6 +291,10 @@ func TestBudgetAmplifyingBuiltins(t *testing.T) {
 		`=count(union(hk, hk))`,
 		`=count(distinct values(hk))`,
 		`=count(for i in 1..100 return upper case(mb))`,
+		`=count(for i in 1..5 return partition(hk, 1))`,
+		`=count(for i in 1..2 return to json(ten))`,
+		`=count(extract(six, "x"))`,
+		`=count(duplicate values(hk))`,
 		`expr:repeat(mb, 100)`,
 		`expr:len(join(map(1..100, mb), ","))`,
 		`expr:len(string(map(1..100, ten)))`,
@@ -335,6 +339,9 @@ func TestBudgetAmplifyingBuiltins(t *testing.T) {
 		`expr:fromJSON("[1, {\"a\": 2}]")[1].a`:       float64(2),
 		`=sort([3, 1, 2], function(a, b) a < b)`:      []any{int64(1), int64(2), int64(3)},
 		`=matches("abc", "^a") and matches("x", "x")`: true,
+		`=partition([1, 2, 3], 2)`:                    []any{[]any{int64(1), int64(2)}, []any{int64(3)}},
+		`=to json({a: [1, "b"]})`:                     `{"a":[1,"b"]}`,
+		`=extract("a1b22", "[0-9]+")`:                 []any{"1", "22"},
 	} {
 		v, err := compileEval(src, env)
 		if err != nil || fmt.Sprint(v) != fmt.Sprint(want) {

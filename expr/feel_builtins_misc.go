@@ -141,18 +141,22 @@ var _ = addBuiltins(map[string]*builtin{
 		}
 		return out, nil
 	}),
-	"partition": pure(2, 2, p("list", "size"), func(a []any) any { // Camunda 8.6
+	"partition": withBudget(pure(2, 2, p("list", "size"), nil), func(m *meter, a []any) (any, error) { // Camunda 8.6
 		list, ok := listOf(a[0])
 		size, ok2 := intArg(a[1])
 		if !ok || !ok2 || size < 1 {
-			return nil
+			return nil, nil
 		}
-		out := []any{}
-		for i := 0; i < len(list); i += int(min(size, int64(len(list)))) {
-			end := min(i+int(min(size, int64(len(list)))), len(list))
-			out = append(out, append([]any{}, list[i:end]...))
+		step := int(min(size, int64(max(len(list), 1))))
+		parts := int64((len(list) + step - 1) / step)
+		if err := m.alloc(listBytes + parts*(itemBytes+listBytes) + itemBytes*int64(len(list))); err != nil {
+			return nil, err
 		}
-		return out
+		out := make([]any, 0, parts)
+		for i := 0; i < len(list); i += step {
+			out = append(out, append([]any{}, list[i:min(i+step, len(list))]...))
+		}
+		return out, nil
 	}),
 
 	// context
