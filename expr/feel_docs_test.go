@@ -25,7 +25,7 @@ type docsCase struct {
 	Source      string          `json:"source"`
 }
 
-func loadDocsCases(t *testing.T) []docsCase {
+func loadDocsCases(t testing.TB) []docsCase {
 	t.Helper()
 	data, err := os.ReadFile("testdata/feel_docs_examples.json")
 	if err != nil {
