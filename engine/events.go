@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -301,7 +302,7 @@ func (e *Engine) openSubscription(owner *ElementInstance, ev *bpmn.Element) bool
 	switch k := key.(type) {
 	case string:
 		corr = k
-	case int64, float64:
+	case int64, float64, json.Number:
 		corr = numberString(k)
 	default:
 		e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Failed to extract the correlation key for '%s': The value must be either a string or a number, but was '%s'.", exprText(ev.CorrelationKey), feelType(key)), -1, "activate")

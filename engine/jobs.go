@@ -55,6 +55,9 @@ func (e *Engine) prepareJob(inst *ElementInstance, el *bpmn.Element) *Job {
 		retries = r
 	case float64:
 		retries = int64(r)
+	case json.Number: // a decimal FEEL result: its long value, as Zeebe takes it
+		f, _ := r.Float64()
+		retries = int64(f)
 	default:
 		e.incident(inst, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'NUMBER', but was '%s'.", exprText(el.Retries), feelType(rv)), -1, "activate")
 		return nil

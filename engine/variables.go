@@ -321,6 +321,9 @@ func numberString(v any) string {
 		return strconv.FormatInt(n, 10)
 	case float64:
 		return strconv.FormatInt(int64(n), 10)
+	case json.Number: // a decimal: its long value
+		f, _ := n.Float64()
+		return strconv.FormatInt(int64(f), 10)
 	}
 	return fmt.Sprint(v)
 }

@@ -41,3 +41,13 @@ func BenchmarkCompileFEEL(b *testing.B) {
 		}
 	}
 }
+
+// Arithmetic on integers (the int64 fast path) and on decimals (34-digit apd decimals since
+// issue 14; float64 before): docs/benchmarks.md records the cost.
+func BenchmarkEvalArithmeticIntFEEL(b *testing.B) {
+	benchmarkEval(b, `={n: response.body.statuscode * 3 + response.status - 1}`)
+}
+
+func BenchmarkEvalArithmeticDecimalFEEL(b *testing.B) {
+	benchmarkEval(b, `={n: response.body.statuscode * 1.5 + 0.1, third: response.status / 3}`)
+}

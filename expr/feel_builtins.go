@@ -3,7 +3,6 @@ package expr
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // builtin is a FEEL built-in function: its Go implementation, its arity (max -1: variadic),
@@ -79,8 +80,9 @@ var builtins = map[string]*builtin{
 				}
 			}
 			return parseNumberString(v)
-		case int64, float64:
-			return v
+		}
+		if isNum(a[0]) {
+			return a[0]
 		}
 		return nil
 	}),
@@ -369,24 +371,24 @@ var builtins = map[string]*builtin{
 
 	// numeric
 	"floor": pure(1, 2, p("n", "scale"), func(a []any) any {
-		return roundTo(a[0], scaleArg(a), big.ToNegativeInf)
+		return roundTo(a[0], scaleArg(a), apd.RoundFloor)
 	}),
 	"ceiling": pure(1, 2, p("n", "scale"), func(a []any) any {
-		return roundTo(a[0], scaleArg(a), big.ToPositiveInf)
+		return roundTo(a[0], scaleArg(a), apd.RoundCeiling)
 	}),
-	"round up":        pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), big.AwayFromZero) }),
-	"round down":      pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), big.ToZero) }),
-	"round half up":   pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), roundHalfUp) }),
-	"round half down": pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), roundHalfDown) }),
+	"round up":        pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), apd.RoundUp) }),
+	"round down":      pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), apd.RoundDown) }),
+	"round half up":   pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), apd.RoundHalfUp) }),
+	"round half down": pure(1, 2, p("n", "scale"), func(a []any) any { return roundTo(a[0], scaleArg(a), apd.RoundHalfDown) }),
 	"abs": pure(1, 1, p("n"), func(a []any) any {
-		if i, f, isInt, ok := toNum(a[0]); ok {
-			if isInt && i != math.MinInt64 {
-				if i < 0 {
-					return -i
-				}
-				return i
+		if i, ok := a[0].(int64); ok && i != math.MinInt64 {
+			if i < 0 {
+				return -i
 			}
-			return normNum(math.Abs(f))
+			return i
+		}
+		if isNum(a[0]) {
+			return decFunc(decCtx.Abs, a[0])
 		}
 		if d, ok := a[0].(dayTimeDuration); ok && d.d < 0 {
 			return dayTimeDuration{-d.d}
@@ -400,37 +402,34 @@ var builtins = map[string]*builtin{
 		return nil
 	}),
 	"modulo": pure(2, 2, p("dividend", "divisor"), func(a []any) any {
-		ai, af, aInt, ok1 := toNum(a[0])
-		bi, bf, bInt, ok2 := toNum(a[1])
-		if !ok1 || !ok2 || bf == 0 {
-			return nil
-		}
-		if aInt && bInt {
+		ai, ok1 := a[0].(int64)
+		bi, ok2 := a[1].(int64)
+		if ok1 && ok2 && bi != 0 && bi != -1 {
 			m := ai % bi
 			if m != 0 && (m < 0) != (bi < 0) {
 				m += bi
 			}
 			return m
 		}
-		return decimal15(af - bf*math.Floor(af/bf))
+		// dividend - divisor * floor(dividend / divisor), with the sign of the divisor
+		return decOp(func(d, x, y *apd.Decimal) (apd.Condition, error) {
+			if _, err := decCtx.Rem(d, x, y); err != nil {
+				return 0, err
+			}
+			if !d.IsZero() && d.Negative != y.Negative {
+				return decCtx.Add(d, d, y)
+			}
+			return 0, nil
+		}, a[0], a[1])
 	}),
 	"sqrt": pure(1, 1, p("number"), func(a []any) any {
-		if _, f, _, ok := toNum(a[0]); ok && f >= 0 {
-			return normNum(math.Sqrt(f))
-		}
-		return nil
+		return floatFunc(math.Sqrt, a[0])
 	}),
 	"log": pure(1, 1, p("number"), func(a []any) any {
-		if _, f, _, ok := toNum(a[0]); ok && f > 0 {
-			return normNum(math.Log(f))
-		}
-		return nil
+		return floatFunc(math.Log, a[0])
 	}),
 	"exp": pure(1, 1, p("number"), func(a []any) any {
-		if _, f, _, ok := toNum(a[0]); ok {
-			return normNum(math.Exp(f))
-		}
-		return nil
+		return floatFunc(math.Exp, a[0])
 	}),
 	"odd": boolean(pure(1, 1, p("number"), func(a []any) any {
 		if i, ok := intArg(a[0]); ok {
@@ -788,19 +787,7 @@ func twoStrings(a []any) (string, string, bool) {
 	return s, m, ok1 && ok2
 }
 
-func intArg(x any) (int64, bool) {
-	i, f, isInt, ok := toNum(x)
-	if !ok {
-		return 0, false
-	}
-	if !isInt {
-		if f != math.Trunc(f) || math.Abs(f) > maxExact {
-			return 0, false
-		}
-		return int64(f), true
-	}
-	return i, true
-}
+func intArg(x any) (int64, bool) { return toInt(x) }
 
 // position1 turns a 1-based (negative: from the end) position into an index of a list of n.
 func position1(pos int64, n int) (int, bool) {
@@ -831,12 +818,11 @@ func parseNumberString(s string) any {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return i
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || strings.ContainsAny(s, "xXpP_") || strings.EqualFold(strings.TrimLeft(s, "+-"), "inf") ||
-		strings.EqualFold(strings.TrimLeft(s, "+-"), "infinity") || strings.EqualFold(s, "nan") {
+	d, ok := parseDec(s)
+	if !ok {
 		return nil
 	}
-	return normNum(f)
+	return numVal(d, nil)
 }
 
 func extreme(l []any, sign int) any {
@@ -959,77 +945,25 @@ func scaleArg(a []any) any {
 	return int64(0)
 }
 
-// rounding with a scale, on the decimal value of the number (2.675 is 2.675, not the binary
-// float just below it), as FEEL's decimal numbers do.
+// rounding with a scale, on the decimal value of the number, as FEEL's decimal numbers do.
 
-type roundMode = big.RoundingMode
+type roundMode = apd.Rounder
 
-const (
-	roundHalfUp   roundMode = 100
-	roundHalfDown roundMode = 101
-)
-
+// roundTo rounds n to scale digits after the point (a negative scale: before it).
 func roundTo(n, scale any, mode roundMode) any {
-	i, f, isInt, ok := toNum(n)
+	d, ok := toDec(n)
 	sc, ok2 := intArg(scale)
 	if !ok || !ok2 || sc < -50 || sc > 50 {
 		return nil
 	}
-	if isInt && sc >= 0 {
-		return i
+	if int64(d.Exponent) >= -sc {
+		return n // no digits beyond the scale
 	}
-	var r big.Rat
-	if isInt {
-		r.SetInt64(i)
-	} else if _, ok := r.SetString(strconv.FormatFloat(f, 'g', -1, 64)); !ok {
-		return nil
-	}
-	pow := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(abs64(sc)), nil))
-	if sc >= 0 {
-		r.Mul(&r, pow)
-	} else {
-		r.Quo(&r, pow)
-	}
-	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
-	if rem.Sign() != 0 {
-		neg := r.Sign() < 0
-		twice := new(big.Int).Mul(new(big.Int).Abs(rem), big.NewInt(2))
-		half := twice.Cmp(r.Denom()) // -1 below half, 0 half, 1 above
-		away := false
-		switch mode {
-		case big.AwayFromZero:
-			away = true
-		case big.ToZero:
-		case big.ToPositiveInf:
-			away = !neg
-		case big.ToNegativeInf:
-			away = neg
-		case big.ToNearestEven:
-			away = half > 0 || half == 0 && q.Bit(0) == 1
-		case roundHalfUp:
-			away = half >= 0
-		case roundHalfDown:
-			away = half > 0
-		}
-		if away {
-			if neg {
-				q.Sub(q, big.NewInt(1))
-			} else {
-				q.Add(q, big.NewInt(1))
-			}
-		}
-	}
-	out := new(big.Rat).SetInt(q)
-	if sc >= 0 {
-		out.Quo(out, pow)
-	} else {
-		out.Mul(out, pow)
-	}
-	if out.IsInt() && out.Num().IsInt64() {
-		return out.Num().Int64()
-	}
-	v, _ := out.Float64()
-	return normNum(v)
+	ctx := *decCtx
+	ctx.Rounding = mode
+	out := new(apd.Decimal)
+	_, err := ctx.Quantize(out, d, int32(-sc))
+	return numVal(out, err)
 }
 
 func abs64(x int64) int64 {

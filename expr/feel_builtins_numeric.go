@@ -2,30 +2,30 @@ package expr
 
 import (
 	"math"
-	"math/big"
 	"sort"
 	"strings"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // Numeric built-ins beyond the first set: decimal with a rounding mode, and the statistics
-// of the "List functions" page. They read numbers through toNum and build them with normNum,
-// so that a change of the number representation touches these helpers only.
+// of the "List functions" page.
 
 // roundingModes are java.math.RoundingMode's names, which decimal() takes in any case.
 var roundingModes = map[string]roundMode{
-	"UP":        big.AwayFromZero,
-	"DOWN":      big.ToZero,
-	"CEILING":   big.ToPositiveInf,
-	"FLOOR":     big.ToNegativeInf,
-	"HALF_UP":   roundHalfUp,
-	"HALF_DOWN": roundHalfDown,
-	"HALF_EVEN": big.ToNearestEven,
+	"UP":        apd.RoundUp,
+	"DOWN":      apd.RoundDown,
+	"CEILING":   apd.RoundCeiling,
+	"FLOOR":     apd.RoundFloor,
+	"HALF_UP":   apd.RoundHalfUp,
+	"HALF_DOWN": apd.RoundHalfDown,
+	"HALF_EVEN": apd.RoundHalfEven,
 }
 
 var _ = addBuiltins(map[string]*builtin{
 	"decimal": pure(2, 3, p("n", "scale", "mode"), func(a []any) any {
 		if len(a) < 3 || a[2] == nil {
-			return roundTo(a[0], a[1], big.ToNearestEven)
+			return roundTo(a[0], a[1], apd.RoundHalfEven)
 		}
 		name, ok := a[2].(string)
 		if !ok {
@@ -33,7 +33,7 @@ var _ = addBuiltins(map[string]*builtin{
 		}
 		name = strings.ToUpper(name)
 		if name == "UNNECESSARY" { // the number as it is, or null when it needs rounding
-			r := roundTo(a[0], a[1], big.ToZero)
+			r := roundTo(a[0], a[1], apd.RoundDown)
 			if feelEqual(r, a[0]) != true {
 				return nil
 			}
@@ -50,21 +50,22 @@ var _ = addBuiltins(map[string]*builtin{
 		if len(l) < 2 {
 			return nil
 		}
-		var sum float64
+		// in decimals, as feel-scala: the mean, the sum of squared deviations, then the square
+		// root of their quotient in double precision
+		var sum any = int64(0)
 		for _, e := range l {
-			_, f, _, ok := toNum(e)
-			if !ok {
+			if !isNum(e) {
 				return nil
 			}
-			sum += f
+			sum = numAdd(sum, e)
 		}
-		mean := sum / float64(len(l))
-		var sq float64
+		mean := numDiv(sum, int64(len(l)))
+		var sq any = int64(0)
 		for _, e := range l {
-			_, f, _, _ := toNum(e)
-			sq += (f - mean) * (f - mean)
+			d := numSub(e, mean)
+			sq = numAdd(sq, numMul(d, d))
 		}
-		return normNum(math.Sqrt(sq / float64(len(l)-1)))
+		return floatFunc(math.Sqrt, numDiv(sq, int64(len(l)-1)))
 	}),
 	// mode lists the numbers that occur most often, in ascending order (sorted first: n log n).
 	"mode": listFn(func(l []any) any {

@@ -45,7 +45,7 @@ type feelCompiler struct {
 	src      string
 	vars     int
 	inFunc   bool // compiling a function body: globals come from $outer
-	temporal bool // the program may produce values plain() must convert
+	temporal bool // the program may produce values plain() must convert (temporal values, decimals, ...)
 	nodes    int  // nodes of the translated tree so far, bounded by maxTranslatedNodes
 }
 
@@ -172,6 +172,9 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 	c.grow(n.at(), 1)
 	switch n := n.(type) {
 	case *fNum:
+		if _, ok := n.val.(int64); !ok {
+			c.temporal = true // a decimal
+		}
 		return constant(n.val)
 	case *fStr:
 		return str(n.val)
@@ -229,8 +232,13 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 			walk(n)
 			return call("$"+n.op, args...)
 		}
+		switch n.op {
+		case "+", "-", "*", "/", "**":
+			c.temporal = true // may make a decimal
+		}
 		return binop(n.op, c.node(n.l, s), c.node(n.r, s))
 	case *fNeg:
+		c.temporal = true
 		return call("$neg", c.node(n.x, s))
 	case *fBetween:
 		v := c.newVar()
@@ -528,8 +536,8 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 	if len(args) < b.min || b.max >= 0 && len(args) > b.max {
 		c.fail(n.off, "%s() takes %s, got %d", n.name, b.arity(), len(args))
 	}
-	if b.temporal {
-		c.temporal = true
+	if b.temporal || !b.boolean {
+		c.temporal = true // a temporal value or a decimal
 	}
 	out := make([]ast.Node, len(args))
 	for i, a := range args {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // The FEEL syntax tree. Every node records the byte offset where it starts, for error positions.
@@ -14,7 +16,7 @@ type (
 	fNum struct {
 		off int
 		val any
-	} // int64 or float64
+	} // int64 or *apd.Decimal
 	fStr struct {
 		off int
 		val string
@@ -501,8 +503,8 @@ func (p *parser) unary() fnode {
 			switch v := n.val.(type) {
 			case int64:
 				return &fNum{t.off, -v}
-			case float64:
-				return &fNum{t.off, -v}
+			case *apd.Decimal:
+				return &fNum{t.off, numNeg(v)}
 			}
 		}
 		return &fNeg{t.off, x}
@@ -757,6 +759,9 @@ func parseNumber(s string) any {
 			return n
 		}
 	}
-	f, _ := strconv.ParseFloat(s, 64)
-	return normNum(f)
+	d, ok := parseDec(s)
+	if !ok {
+		return nil // beyond DECIMAL128's exponents: null, as feel-scala has it
+	}
+	return numVal(d, nil)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // FEEL's temporal values. They compare and compute as FEEL says (a date with a date, a duration
@@ -474,20 +476,19 @@ func negTemporal(a any) any {
 // mulTemporal is duration * number. The number is cut to an integer first, as feel-scala
 // does (@"PT1H" * 1.5 is PT1H).
 func mulTemporal(a, n any) any {
-	_, f, _, ok := toNum(n)
+	k, ok := intOf(n, apd.RoundDown)
 	if !ok {
 		return nil
 	}
-	f = math.Trunc(f)
 	switch v := a.(type) {
 	case dayTimeDuration:
-		r := float64(v.d) * f
-		if math.Abs(r) > math.MaxInt64 {
-			return nil
+		if r, ok := toInt(numMul(int64(v.d), k)); ok {
+			return dayTimeDuration{time.Duration(r)}
 		}
-		return dayTimeDuration{time.Duration(math.Round(r))}
 	case yearMonthDuration:
-		return yearMonthDuration{int64(math.Round(float64(v.months) * f))}
+		if r, ok := toInt(numMul(v.months, k)); ok {
+			return yearMonthDuration{r}
+		}
 	}
 	return nil
 }
@@ -497,23 +498,21 @@ func divTemporal(a, b any) any {
 	switch v := a.(type) {
 	case dayTimeDuration:
 		if w, ok := b.(dayTimeDuration); ok {
-			if w.d == 0 {
-				return nil
-			}
-			return normNum(float64(v.d) / float64(w.d))
+			return numDiv(int64(v.d), int64(w.d))
 		}
-		if _, f, _, ok := toNum(b); ok && f != 0 {
-			return dayTimeDuration{time.Duration(math.Round(float64(v.d) / f))}
+		if isNum(b) {
+			if r, ok := roundInt(numDiv(int64(v.d), b)); ok {
+				return dayTimeDuration{time.Duration(r)}
+			}
 		}
 	case yearMonthDuration:
 		if w, ok := b.(yearMonthDuration); ok {
-			if w.months == 0 {
-				return nil
-			}
-			return normNum(float64(v.months) / float64(w.months))
+			return numDiv(v.months, w.months)
 		}
-		if _, f, _, ok := toNum(b); ok && f != 0 {
-			return yearMonthDuration{int64(math.Round(float64(v.months) / f))}
+		if isNum(b) {
+			if r, ok := roundInt(numDiv(v.months, b)); ok {
+				return yearMonthDuration{r}
+			}
 		}
 	}
 	return nil

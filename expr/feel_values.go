@@ -1,69 +1,19 @@
 package expr
 
 import (
+	"encoding/json"
 	"math"
-	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // FEEL values at run time are the plain Go values of the context (map[string]any, []any,
-// string, int64, float64, bool, nil) plus the temporal types of feel_temporal.go, *feelRange and
-// *feelFunc. Numbers: int64 while exact, float64 otherwise; an integral float64 within ±2^53 is
-// turned back into int64 so that 1.0 and 1 are one value, as in FEEL.
-
-// toNum reads a number of any Go numeric kind.
-func toNum(x any) (i int64, f float64, isInt, ok bool) {
-	switch v := x.(type) {
-	case int64:
-		return v, float64(v), true, true
-	case float64:
-		return 0, v, false, true
-	case int:
-		return int64(v), float64(v), true, true
-	case int32:
-		return int64(v), float64(v), true, true
-	case float32:
-		return 0, float64(v), false, true
-	case uint64:
-		if v <= math.MaxInt64 {
-			return int64(v), float64(v), true, true
-		}
-		return 0, float64(v), false, true
-	}
-	return 0, 0, false, false
-}
-
-func isNum(x any) bool { _, _, _, ok := toNum(x); return ok }
-
-const maxExact = 1 << 53
-
-// normNum returns f as int64 when it is integral and exact, nil for NaN and infinities.
-func normNum(f float64) any {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	if f == math.Trunc(f) && math.Abs(f) <= maxExact {
-		return int64(f)
-	}
-	return f
-}
-
-// decimal15 rounds f to 15 significant digits, the precision a float64 holds exactly, so that
-// sums and products of decimal literals come out as FEEL's decimal arithmetic has them
-// (0.1 + 0.2 = 0.3) instead of showing binary noise.
-func decimal15(f float64) any {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	g, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
-	if err != nil {
-		return normNum(f)
-	}
-	return normNum(g)
-}
+// string, bool, nil), numbers (feel_numbers.go), the temporal types of feel_temporal.go,
+// *feelRange and *feelFunc.
 
 func isTrue(x any) bool { b, ok := x.(bool); return ok && b }
 
@@ -109,15 +59,12 @@ func feelEqual(a, b any) any {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
+	if isNum(a) {
+		c, ok := numCompare(a, b)
 		if !ok {
 			return nil
 		}
-		if aInt && bInt {
-			return ai == bi
-		}
-		return af == bf
+		return c == 0
 	}
 	switch av := a.(type) {
 	case string:
@@ -179,15 +126,8 @@ func feelEqual(a, b any) any {
 // feelCompare orders two values of one comparable type (numbers, strings, dates, times,
 // durations); ok is false for any other pair, which FEEL evaluates to null.
 func feelCompare(a, b any) (int, bool) {
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
-		if !ok {
-			return 0, false
-		}
-		if aInt && bInt {
-			return cmp3(ai, bi), true
-		}
-		return cmp3(af, bf), true
+	if isNum(a) {
+		return numCompare(a, b)
 	}
 	if as, ok := a.(string); ok {
 		bs, ok := b.(string)
@@ -197,16 +137,6 @@ func feelCompare(a, b any) (int, bool) {
 		return strings.Compare(as, bs), true
 	}
 	return compareTemporal(a, b)
-}
-
-func cmp3[T int64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func feelLess(a, b any) any {
@@ -240,17 +170,8 @@ func feelGreaterEq(a, b any) any {
 // arithmetic
 
 func feelAdd(a, b any) any {
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
-		if !ok {
-			return nil
-		}
-		if aInt && bInt {
-			if s := ai + bi; (s > ai) == (bi > 0) {
-				return s
-			}
-		}
-		return decimal15(af + bf)
+	if isNum(a) {
+		return numAdd(a, b)
 	}
 	if as, ok := a.(string); ok {
 		if bs, ok := b.(string); ok {
@@ -262,78 +183,34 @@ func feelAdd(a, b any) any {
 }
 
 func feelSub(a, b any) any {
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
-		if !ok {
-			return nil
-		}
-		if aInt && bInt {
-			if s := ai - bi; (s < ai) == (bi > 0) {
-				return s
-			}
-		}
-		return decimal15(af - bf)
+	if isNum(a) {
+		return numSub(a, b)
 	}
 	return subTemporal(a, b)
 }
 
 func feelMul(a, b any) any {
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
-		if !ok {
+	if isNum(a) {
+		if !isNum(b) {
 			return mulTemporal(b, a)
 		}
-		if aInt && bInt {
-			if ai == 0 || bi == 0 {
-				return int64(0)
-			}
-			if p := ai * bi; p/bi == ai && !(ai == -1 && bi == math.MinInt64) && !(bi == -1 && ai == math.MinInt64) {
-				return p
-			}
-		}
-		return decimal15(af * bf)
+		return numMul(a, b)
 	}
 	return mulTemporal(a, b)
 }
 
 func feelDiv(a, b any) any {
-	if ai, af, aInt, ok := toNum(a); ok {
-		bi, bf, bInt, ok := toNum(b)
-		if !ok || bf == 0 {
-			return nil
-		}
-		if aInt && bInt && bi != 0 && ai%bi == 0 && !(ai == math.MinInt64 && bi == -1) {
-			return ai / bi
-		}
-		return normNum(af / bf)
+	if isNum(a) {
+		return numDiv(a, b)
 	}
 	return divTemporal(a, b)
 }
 
-func feelPow(a, b any) any {
-	ai, af, aInt, ok := toNum(a)
-	if !ok {
-		return nil
-	}
-	bi, bf, bInt, ok := toNum(b)
-	if !ok {
-		return nil
-	}
-	if aInt && bInt && bi >= 0 && bi < 64 {
-		r := new(big.Int).Exp(big.NewInt(ai), big.NewInt(bi), nil)
-		if r.IsInt64() {
-			return r.Int64()
-		}
-	}
-	return normNum(math.Pow(af, bf))
-}
+func feelPow(a, b any) any { return numPow(a, b) }
 
 func feelNeg(a any) any {
-	if ai, af, aInt, ok := toNum(a); ok {
-		if aInt && ai != math.MinInt64 {
-			return -ai
-		}
-		return normNum(-af)
+	if isNum(a) {
+		return numNeg(a)
 	}
 	return negTemporal(a)
 }
@@ -367,15 +244,9 @@ func feelIndex(x, n any) any {
 		}
 		list = []any{x}
 	}
-	i, f, isInt, ok := toNum(n)
+	i, ok := toInt(n)
 	if !ok {
 		return nil
-	}
-	if !isInt {
-		if f != math.Trunc(f) {
-			return nil
-		}
-		i = int64(f)
 	}
 	switch {
 	case i > 0 && i <= int64(len(list)):
@@ -409,9 +280,9 @@ type feelRange struct {
 // expand lists the integers of a range with integer ends (anything else: an empty list). A
 // range of more than MaxRangeItems items is an error, not an empty list.
 func (r *feelRange) expand(m *meter) ([]any, error) {
-	s, _, sInt, ok1 := toNum(r.start)
-	e, _, eInt, ok2 := toNum(r.end)
-	if !ok1 || !ok2 || !sInt || !eInt {
+	s, ok1 := toInt(r.start)
+	e, ok2 := toInt(r.end)
+	if !ok1 || !ok2 {
 		return []any{}, nil
 	}
 	step := int64(1)
@@ -540,8 +411,13 @@ func feelString(x any) string {
 		return strconv.FormatInt(v, 10)
 	case int:
 		return strconv.Itoa(v)
-	case float64:
-		return formatFloat(v)
+	case *apd.Decimal:
+		return decString(v)
+	case float64, float32, json.Number:
+		if d, ok := toDec(v); ok {
+			return decString(d)
+		}
+		return "null"
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
@@ -569,14 +445,6 @@ func feelLiteral(x any) string {
 	return feelString(x)
 }
 
-func formatFloat(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	return s
-}
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -586,8 +454,8 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// plain turns a FEEL result into the plain values a process variable can hold: temporal values
-// and ranges become their ISO/FEEL strings, functions null. Unchanged containers are returned
+// plain turns a FEEL result into the plain values a process variable can hold: decimals
+// become exact json.Numbers, temporal values and ranges their ISO/FEEL strings, functions null. Unchanged containers are returned
 // as they are.
 func plain(x any) any {
 	v, _ := plainC(x)
@@ -596,8 +464,10 @@ func plain(x any) any {
 
 func plainC(x any) (any, bool) {
 	switch v := x.(type) {
-	case nil, string, bool, int64, float64:
+	case nil, string, bool, int64, float64, json.Number:
 		return v, false
+	case *apd.Decimal:
+		return json.Number(decString(v)), true
 	case []any:
 		var out []any
 		for i, e := range v {

@@ -1,6 +1,11 @@
 package expr
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cockroachdb/apd/v3"
+)
 
 // ErrorType is the key under which the connector functions mark their result, as Camunda's
 // runtime does, so the caller can tell a BPMN error from a job error or an ignored error.
@@ -59,16 +64,12 @@ func jobError(args ...any) (any, error) {
 		}
 	}
 	if len(args) >= 3 && args[2] != nil {
-		switch n := args[2].(type) {
-		case int:
-			out["retries"] = n
-		case int64:
+		n, ok := toInt(args[2])
+		switch {
+		case ok:
 			out["retries"] = int(n)
-		case float64:
-			if n != float64(int(n)) {
-				return nil, fmt.Errorf("jobError: retries must be a whole number, got %v", n)
-			}
-			out["retries"] = int(n)
+		case isNum(args[2]):
+			return nil, fmt.Errorf("jobError: retries must be a whole number, got %s", feelString(args[2]))
 		default:
 			return nil, fmt.Errorf("jobError: retries must be a number, got %s", typeName(args[2]))
 		}
@@ -125,7 +126,7 @@ func typeName(v any) string {
 		return "string"
 	case bool:
 		return "boolean"
-	case int, int64, float64:
+	case int, int64, float64, *apd.Decimal, json.Number:
 		return "number"
 	case []any:
 		return "list"

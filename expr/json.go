@@ -8,8 +8,11 @@ import (
 	"math"
 )
 
-// DecodeJSON decodes a JSON document into the values expressions see: integral numbers as
-// int64, other numbers as float64, objects as map[string]any, arrays as []any.
+// DecodeJSON decodes a JSON document into the values expressions see, keeping every number
+// exact: integral numbers within int64 as int64, fractions as float64 when it holds the
+// number's decimal value (FEEL reads a float64 as its shortest decimal: 0.1 is 0.1), and as
+// json.Number otherwise (123456789.0123456789, 1e30, 2^63); objects as map[string]any, arrays as
+// []any.
 func DecodeJSON(data []byte) (any, error) { return decodeJSON(data) }
 
 func decodeJSON(data []byte) (any, error) {
@@ -28,11 +31,17 @@ func decodeJSON(data []byte) (any, error) {
 func fromJSON(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if i, err := x.Int64(); err == nil {
+		if i, ok := toInt(x); ok {
 			return i
 		}
-		f, _ := x.Float64()
-		return normNum(f)
+		f, err := x.Float64()
+		if err != nil || f == math.Trunc(f) {
+			return x // beyond float64, or a whole number beyond int64
+		}
+		if c, ok := numCompare(f, x); ok && c == 0 {
+			return f
+		}
+		return x
 	case []any:
 		for i, e := range x {
 			x[i] = fromJSON(e)
@@ -47,9 +56,9 @@ func fromJSON(v any) any {
 
 // valuesEqual compares two plain values, numbers by value (1 and 1.0 are equal).
 func valuesEqual(a, b any) bool {
-	if _, af, _, ok := toNum(a); ok {
-		_, bf, _, ok := toNum(b)
-		return ok && (af == bf || math.Abs(af-bf) <= 1e-12*math.Max(math.Abs(af), math.Abs(bf)))
+	if isNum(a) {
+		c, ok := numCompare(a, b)
+		return ok && c == 0
 	}
 	switch av := a.(type) {
 	case []any:

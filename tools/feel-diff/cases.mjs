@@ -282,6 +282,14 @@ export const overrideCases = [
 // here (by the expression's context) instead of computed.
 export const templateErrors = [];
 
+// Generated cases where feelin's JavaScript numbers differ from feel-scala's 34-digit decimals
+// (MathContext.DECIMAL128): the stored expectation is feel-scala's, the case keeps its place.
+const decimals = 'https://docs.camunda.io/docs/components/modeler/feel/language-guide/feel-data-types/#number';
+export const numberOverrides = [
+  { expression: '=100 * 1.1', expected: 110, override: `feel-scala: numbers are decimals, 100 * 1.1 = 110 (feelin: 110.00000000000001) ${decimals}` },
+  { expression: '=9007199254740993 - 1', expected: 9007199254740992, override: `feel-scala: integers are exact beyond 2^53 (feelin: 9007199254740991) ${decimals}` },
+];
+
 export const templateOverrides = [
   {
     match: 'to json(ContentVariables)',
