@@ -29,6 +29,9 @@ type Emulator struct {
 	tables  map[string]*table  // logical name → table
 	actions map[string]*Action // unique name → custom API
 	flowKey []byte             // signs cloud-flow trigger URLs
+	// principals are the application users by caller name (AppUsers).
+	principals map[string]*principal
+	orgs       map[string]bool // origins of Options.Organizations
 
 	ctx    context.Context // cancelled by Close: stops delays and callbacks
 	cancel context.CancelFunc
@@ -82,6 +85,11 @@ func NewHandler(opts Options) *Emulator {
 		panic("dataversetest: " + err.Error())
 	}
 	e.flowKey = flowSigningKey(opts.FlowSigningKey)
+	e.principals = compilePrincipals(opts)
+	e.orgs = map[string]bool{}
+	for _, o := range opts.Organizations {
+		e.orgs[origin(o)] = true
+	}
 	e.resetLocked()
 	return e
 }
@@ -146,6 +154,22 @@ func (e *Emulator) nextVersionLocked() int64 {
 // ServeHTTP routes a request to the token endpoint, the Dataverse Web API or
 // the /_emulator/ admin endpoints.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.serve(w, r, false)
+}
+
+// TokenHandler serves only the token endpoint (404 elsewhere), for a
+// second host when Options.SeparateTokenEndpoint is set.
+func (e *Emulator) TokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serve(w, r, true) })
+}
+
+// serve answers one request on the organization's host, or on the token
+// host when tokenHost is set.
+func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, tokenHost bool) {
+	if tokenHost && parseRoute(r.URL.Path).op != OpToken {
+		http.NotFound(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		e.serveAdmin(w, r)
 		return
@@ -161,6 +185,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case rt.op == OpToken && e.opts.SeparateTokenEndpoint && !tokenHost:
+		http.NotFound(rec, r) // Dataverse's host has no token endpoint
 	case rt.op == OpToken:
 		caller = e.serveToken(rec, r, rt)
 	case rt.op == OpCloudFlow || rt.op == OpCloudFlowPoll:
@@ -187,6 +213,11 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 		e.unauthorized(w, r)
 		return ""
 	}
+	p := e.principalOf(caller)
+	if p == nil {
+		writeError(w, errNotMember)
+		return caller
+	}
 	release, lerr := e.admit(caller)
 	if lerr != nil {
 		writeError(w, lerr)
@@ -200,6 +231,10 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 	}
 	if cerr := checkContentType(r); cerr != nil {
 		writeError(w, cerr)
+		return caller
+	}
+	if aerr := e.authorize(p, rt, r.Method); aerr != nil {
+		writeError(w, aerr)
 		return caller
 	}
 	switch rt.op {

@@ -157,6 +157,24 @@ type Options struct {
 	// FlowSigningKey signs the sig of cloud-flow trigger URLs; default a
 	// random key per emulator (set it to keep URLs valid across restarts).
 	FlowSigningKey string
+	// AppUsers are the environment's application users by client id (a
+	// static token's caller name, static-token-N, may be named too). With
+	// none declared every caller is a System Administrator; with some, a
+	// client that is not among them gets 403 0x80072560 and each operation
+	// checks its privilege (403 0x80040220). A static token no AppUser names
+	// stays an administrator.
+	AppUsers map[string]AppUser
+	// SecurityRoles are the roles AppUsers name, besides RoleSystemAdministrator.
+	SecurityRoles map[string]SecurityRole
+	// Organizations are the organization URLs (resources) the token endpoint
+	// issues tokens for besides the host a token request comes to; a scope
+	// for any other resource gets AADSTS500011. A token works only at the
+	// organization it was issued for.
+	Organizations []string
+	// SeparateTokenEndpoint makes the organization's host answer the token
+	// path 404, as Dataverse's does: serve TokenHandler on another host (the
+	// login.microsoftonline.com of production). NewServer then starts two listeners.
+	SeparateTokenEndpoint bool
 	// Logger gets one line per request and callback (no secrets, no
 	// bodies); the zero value logs nothing.
 	Logger zerolog.Logger

@@ -116,10 +116,10 @@ var (
 )
 
 // privilegeError is Dataverse's 403 for a missing privilege.
-func privilegeError(t *table, priv string) *odataError {
+func privilegeError(t *table, priv, userID string) *odataError {
 	return newError(http.StatusForbidden, CodePrivilegeDenied, fmt.Sprintf(
 		"Principal user (Id=%s, type=8, roleCount=1, lobCount=0, accessMode=4), is missing prv%s%s privilege (Id=%s) on OTC=%d for entity '%s'. context.Caller=%s",
-		callerID, priv, t.LogicalName, t.metadata, t.otc, t.LogicalName, callerID))
+		userID, priv, t.LogicalName, t.metadata, t.otc, t.LogicalName, userID))
 }
 
 // insertLocked stores a new row with vals; the caller checked keys and existence.
@@ -251,6 +251,14 @@ func (o Options) Validate() error {
 	var err error
 	if t := o.Limits.TriggerThrottle; t != "" && t != ThrottleFailedRun && t != Throttle429 {
 		return fmt.Errorf("limits.triggerThrottle %q is not %q or %q", t, ThrottleFailedRun, Throttle429)
+	}
+	if err = o.validateAppUsers(); err != nil {
+		return err
+	}
+	for i, org := range o.Organizations {
+		if origin(org) == "" {
+			return fmt.Errorf("organizations[%d]: %q is not an http or https URL with a host", i, org)
+		}
 	}
 	for id, f := range o.Flows {
 		if _, ok := parseGUID(strings.Trim(id, "{}")); !ok {

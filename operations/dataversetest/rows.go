@@ -164,7 +164,7 @@ func (e *Emulator) answerRow(w http.ResponseWriter, r *http.Request, t *table, r
 
 func (e *Emulator) serveCreate(w http.ResponseWriter, r *http.Request, t *table, p prefer) {
 	if t.denies(PrivCreate) {
-		writeError(w, privilegeError(t, PrivCreate))
+		writeError(w, privilegeError(t, PrivCreate, callerID))
 		return
 	}
 	body, berr := readBody(w, r, maxRowBodyBytes)
@@ -195,7 +195,7 @@ func (e *Emulator) serveCreate(w http.ResponseWriter, r *http.Request, t *table,
 
 func (e *Emulator) serveRetrieve(w http.ResponseWriter, r *http.Request, t *table, key string, p prefer) {
 	if t.denies(PrivRead) {
-		writeError(w, privilegeError(t, PrivRead))
+		writeError(w, privilegeError(t, PrivRead, callerID))
 		return
 	}
 	q, err := e.parseQuery(t, r.URL.Query(), false)
@@ -250,13 +250,13 @@ func (e *Emulator) serveUpdate(w http.ResponseWriter, r *http.Request, t *table,
 	}
 	switch {
 	case found && t.denies(PrivWrite):
-		fail(privilegeError(t, PrivWrite))
+		fail(privilegeError(t, PrivWrite, callerID))
 		return
 	case !found && (ifMatch != "" || t.denies(PrivCreate)):
 		if ifMatch != "" {
 			fail(notFoundKey(t, k))
 		} else {
-			fail(privilegeError(t, PrivCreate))
+			fail(privilegeError(t, PrivCreate, callerID))
 		}
 		return
 	case found && ifNoneMatch == "*":
@@ -335,7 +335,7 @@ func (e *Emulator) serveDelete(w http.ResponseWriter, r *http.Request, t *table,
 	switch {
 	case err != nil:
 	case t.denies(PrivDelete):
-		err = privilegeError(t, PrivDelete)
+		err = privilegeError(t, PrivDelete, callerID)
 	case r.Header.Get("If-Match") != "" && r.Header.Get("If-Match") != "*" && r.Header.Get("If-Match") != rw.etag():
 		err = errETagMismatch
 	default:
@@ -355,7 +355,7 @@ func (e *Emulator) serveDelete(w http.ResponseWriter, r *http.Request, t *table,
 // with @odata.nextLink carrying a $skiptoken paging cookie.
 func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, t *table, p prefer) {
 	if t.denies(PrivRead) {
-		writeError(w, privilegeError(t, PrivRead))
+		writeError(w, privilegeError(t, PrivRead, callerID))
 		return
 	}
 	q, err := e.parseQuery(t, r.URL.Query(), true)

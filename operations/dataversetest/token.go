@@ -14,7 +14,7 @@ import (
 // issuedToken is an access token the token endpoint gave out.
 type issuedToken struct {
 	client   string
-	audience string // FlowAudience, or "" for the organization
+	audience string // FlowAudience, or the origin of the organization (scheme://host[:port])
 	expires  time.Time
 }
 
@@ -76,10 +76,10 @@ func (e *Emulator) serveToken(w *recorder, r *http.Request, rt route) string {
 		aad(w, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
 		return clientID
 	}
-	audience := ""
+	audience := origin(resource)
 	if resource+"/" == FlowAudience {
 		audience = FlowAudience
-	} else if !sameHost(resource, r.Host) {
+	} else if !e.orgs[audience] && !sameHost(resource, r.Host) {
 		aad(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resource, e.opts.Tenant))
 		return clientID
 	}
@@ -143,10 +143,26 @@ func stripDefaultPort(hostport, scheme string) string {
 }
 
 // authenticate returns the caller behind a request's bearer token for the
-// organization (a token for another audience, such as flows, is refused).
+// organization the request came to: a token issued for another organization
+// (another scheme, host or port) or for flows is refused. Static tokens
+// (audience "") are accepted by every organization.
 func (e *Emulator) authenticate(r *http.Request) (string, bool) {
 	caller, audience, ok := e.tokenCaller(r)
-	return caller, ok && audience == ""
+	return caller, ok && (audience == "" || audience == origin(orgURL(r)))
+}
+
+// origin is scheme://host[:port] of an http(s) URL in lower case, without a
+// default port; "" for anything else.
+func origin(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return ""
+	}
+	return scheme + "://" + strings.ToLower(stripDefaultPort(u.Host, scheme))
 }
 
 // tokenCaller returns the caller and audience of a request's bearer token.
