@@ -22,6 +22,10 @@ const (
 	envClients    = "PA_EMULATOR_CLIENTS"              // comma-separated id:secret
 	envAllowHosts = "PA_EMULATOR_CALLBACK_ALLOW_HOSTS" // comma-separated
 	envTenant     = "PA_EMULATOR_TENANT"
+	envTokenLis   = "PA_EMULATOR_TOKEN_LISTEN"
+	envTLSCert    = "PA_EMULATOR_TLS_CERT"
+	envTLSKey     = "PA_EMULATOR_TLS_KEY"
+	envTLSCAOut   = "PA_EMULATOR_TLS_CA_OUT"
 	defaultListen = "127.0.0.1:8090"
 )
 
@@ -45,6 +49,10 @@ type fileConfig struct {
 	Actions        []dataversetest.Action             `json:"actions"`
 	CloudFlows     map[string]dataversetest.CloudFlow `json:"cloudFlows"`
 	FlowSigningKey string                             `json:"flowSigningKey"`
+	// Application users, their roles and the organizations tokens are issued for.
+	AppUsers      map[string]dataversetest.AppUser      `json:"appUsers"`
+	SecurityRoles map[string]dataversetest.SecurityRole `json:"securityRoles"`
+	Organizations []string                              `json:"organizations"`
 }
 
 type fileLimits struct {
@@ -129,6 +137,9 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 		Actions:                   c.Actions,
 		CloudFlows:                c.CloudFlows,
 		FlowSigningKey:            c.FlowSigningKey,
+		AppUsers:                  c.AppUsers,
+		SecurityRoles:             c.SecurityRoles,
+		Organizations:             c.Organizations,
 	}
 	if c.CancelDelay != nil {
 		o.CancelDelay = time.Duration(*c.CancelDelay)
@@ -166,14 +177,22 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 type settings struct {
 	listen, config, tenant string
 	tokens, clients, hosts list
+	// tokenListen serves the token endpoint on its own address (two hosts).
+	tokenListen string
+	// TLS: a certificate and key, or a self-signed CA written to tlsCAOut.
+	tlsCert, tlsKey, tlsCAOut string
 }
+
+// tls reports whether the emulator serves HTTPS.
+func (s settings) tls() bool { return s.tlsCert != "" || s.tlsCAOut != "" }
 
 const usage = `dataverse-emulator serves an emulated Dataverse Web API and Entra ID token
 endpoint for desktop flows (see docs/emulator.md).
 
 Usage: dataverse-emulator [flags]
 
-It prints the URL it listens on as the first line of standard output, then
+It prints the organization URL it listens on as the first line of standard
+output (with -token-listen, the token endpoint's URL as the second), then
 logs one JSON line per request on standard error (no secrets, no bodies).
 SIGINT or SIGTERM stop it gracefully.
 
@@ -206,13 +225,22 @@ Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
                  "outputs": {"Echo": "${inputs.Text}"}, "fail": ""}],
     "cloudFlows": {"<flow id>": {"name": "...", "auth": "sas|entra", "status": 200, "body": {"id": "${inputs.recordId}"},
                    "polls": 0, "retryAfter": 1}},
-    "flowSigningKey": "<key that signs flow URLs' sig; default random per start>"
+    "flowSigningKey": "<key that signs flow URLs' sig; default random per start>",
+    "securityRoles": {"Desktop flow runner": {"prvReadworkflow": "Basic", "prvReadflowsession": "Basic",
+                      "prvWriteflowsession": "Basic", "prvReadaccount": "Global"}},
+    "appUsers": {"<client id>": {"roles": ["Desktop flow runner"], "businessUnit": "sales"},
+                 "<admin client id>": {"roles": ["System Administrator"]}},
+    "organizations": ["https://contoso.crm.dynamics.com"]
   }
+  With no appUsers every caller is an administrator; with some, another client gets 403
+  0x80072560 and operations check privileges (depths Basic, Local, Deep, Global). Tokens are
+  issued for the organization their scope names (the listener's URL, or one of organizations)
+  and work only there.
   Built-in tables: account, contact, lead, incident, task, new_project, systemuser, team.
   -token, -client and -callback-allow-host add to the file's lists; -tenant overrides it.
 
 Endpoints:
-  POST /{tenant}/oauth2/v2.0/token                       client credentials (scope {url}/.default)
+  POST /{tenant}/oauth2/v2.0/token                       client credentials (scope {url}/.default); on -token-listen's host if given
   POST /api/data/v9.2/workflows({id})/Microsoft.Dynamics.CRM.RunDesktopFlow
   GET  /api/data/v9.2/flowsessions({id})[?$select=...]
   GET  /api/data/v9.2/flowsessions({id})/outputs/$value
@@ -240,6 +268,10 @@ func parseArgs(args []string, lookup func(string) (string, bool), errOut io.Writ
 	fs.StringVar(&s.tenant, "tenant", "", "tenant id of the token endpoint ["+envTenant+"] (default "+dataversetest.DefaultTenant+")")
 	fs.Var(&s.tokens, "token", "static bearer token to accept; repeatable ["+envTokens+", comma-separated]")
 	fs.Var(&s.clients, "client", "client credentials as id:secret; repeatable ["+envClients+", comma-separated]")
+	fs.StringVar(&s.tokenListen, "token-listen", "", "serve the token endpoint on this host:port instead of the organization's (two hosts, as login.microsoftonline.com and *.dynamics.com) ["+envTokenLis+"]")
+	fs.StringVar(&s.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs -tls-key ["+envTLSCert+"]")
+	fs.StringVar(&s.tlsKey, "tls-key", "", "PEM private key of -tls-cert ["+envTLSKey+"]")
+	fs.StringVar(&s.tlsCAOut, "tls-ca-out", "", "serve HTTPS with a certificate of a self-signed CA made at start for the listen hosts, localhost and 127.0.0.1, and write the CA's PEM to this file (trust it: SSL_CERT_FILE for pa-connector) ["+envTLSCAOut+"]")
 	fs.Var(&s.hosts, "callback-allow-host", "host name callbackUrl may use although it is localhost or an IP, over http too; repeatable ["+envAllowHosts+", comma-separated]")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -265,6 +297,16 @@ func parseArgs(args []string, lookup func(string) (string, bool), errOut io.Writ
 	fallback(&s.listen, envListen, defaultListen)
 	fallback(&s.config, envConfig, "")
 	fallback(&s.tenant, envTenant, "")
+	fallback(&s.tokenListen, envTokenLis, "")
+	fallback(&s.tlsCert, envTLSCert, "")
+	fallback(&s.tlsKey, envTLSKey, "")
+	fallback(&s.tlsCAOut, envTLSCAOut, "")
+	if (s.tlsCert == "") != (s.tlsKey == "") {
+		return s, errors.New("-tls-cert and -tls-key go together")
+	}
+	if s.tlsCert != "" && s.tlsCAOut != "" {
+		return s, errors.New("-tls-ca-out makes its own certificate: give it or -tls-cert/-tls-key, not both")
+	}
 	fallbackList := func(l *list, env string) {
 		if len(*l) == 0 {
 			if e, ok := lookup(env); ok && e != "" {

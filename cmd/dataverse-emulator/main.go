@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -44,22 +46,66 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return 2
 	}
 	opts.Logger = log
+	if opts.Tenant == "" {
+		opts.Tenant = dataversetest.DefaultTenant
+	}
 	ln, err := net.Listen("tcp", s.listen)
 	if err != nil {
 		log.Error().Err(err).Msg("listening")
 		return 1
 	}
+	var tokenLn net.Listener
+	if s.tokenListen != "" {
+		if tokenLn, err = net.Listen("tcp", s.tokenListen); err != nil {
+			ln.Close()
+			log.Error().Err(err).Msg("listening for the token endpoint")
+			return 1
+		}
+	}
+	tlsConfig, err := s.tlsConfig(ln, tokenLn)
+	if err != nil {
+		ln.Close()
+		if tokenLn != nil {
+			tokenLn.Close()
+		}
+		log.Error().Err(err).Msg("TLS")
+		return 2
+	}
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
+	url := scheme + ln.Addr().String()
+	opts.Organizations = append(opts.Organizations, url)
+	opts.SeparateTokenEndpoint = tokenLn != nil
 	emu := dataversetest.NewHandler(opts)
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	url := "http://" + ln.Addr().String()
+	servers := []*http.Server{{Handler: emu, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}}
+	listeners := []net.Listener{ln}
 	fmt.Fprintln(stdout, url)
-	log.Info().Str("url", url).Int("flows", len(opts.Flows)).Str("tenant", opts.Tenant).Msg("listening")
+	ev := log.Info().Str("url", url).Int("flows", len(opts.Flows)).Str("tenant", opts.Tenant).Int("app_users", len(opts.AppUsers))
+	if tokenLn != nil {
+		tokenURL := scheme + tokenLn.Addr().String() + "/" + opts.Tenant + "/oauth2/v2.0/token"
+		fmt.Fprintln(stdout, tokenURL)
+		ev = ev.Str("token_url", tokenURL)
+		servers = append(servers, &http.Server{Handler: emu.TokenHandler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig})
+		listeners = append(listeners, tokenLn)
+	}
+	ev.Msg("listening")
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		l := listeners[i]
+		if tlsConfig != nil {
+			l = tls.NewListener(l, tlsConfig)
+		}
+		go func() { served <- srv.Serve(l) }()
+	}
 	select {
 	case err := <-served:
 		emu.Close()
+		for _, srv := range servers {
+			srv.Close()
+		}
 		log.Error().Err(err).Msg("serving")
 		return 1
 	case <-ctx.Done():
@@ -68,9 +114,45 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	emu.Close() // ends fault delays and callback retries first, so Shutdown does not wait on them
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Error().Err(err).Msg("shutting down")
-		return 1
+	code := 0
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			log.Error().Err(err).Msg("shutting down")
+			code = 1
+		}
 	}
-	return 0
+	return code
+}
+
+// tlsConfig is nil for plain HTTP; else the given certificate's, or a
+// self-signed CA's whose PEM is written to tlsCAOut, for the listeners'
+// hosts, localhost and 127.0.0.1.
+func (s settings) tlsConfig(lns ...net.Listener) (*tls.Config, error) {
+	if !s.tls() {
+		return nil, nil
+	}
+	if s.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.tlsCert, s.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, l := range lns {
+		if l == nil {
+			continue
+		}
+		if h, _, err := net.SplitHostPort(l.Addr().String()); err == nil && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	cfg, caPEM, err := dataversetest.SelfSignedTLS(hosts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(s.tlsCAOut, caPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("-tls-ca-out: %w", err)
+	}
+	return cfg, nil
 }

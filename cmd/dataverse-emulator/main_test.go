@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -321,5 +323,127 @@ func TestBinary(t *testing.T) {
 	}
 	if !sawRequest || !sawListening || !sawShutdown {
 		t.Errorf("request line for RunDesktopFlow %v, listening line %v, shutting down line %v in:\n%s", sawRequest, sawListening, sawShutdown, logs)
+	}
+}
+
+// TestBinaryTwoHostsTLS runs the binary as production is laid out: HTTPS
+// with a self-signed CA written to a file, the token endpoint on its own
+// host, and an application user declared in the config.
+func TestBinaryTwoHostsTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dataverse-emulator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "emulator.json")
+	if err := os.WriteFile(config, []byte(`{
+		"clients": {"app": "app-secret", "stranger": "app-secret"},
+		"securityRoles": {"Runner": {"prvReadworkflow": "Basic", "prvReadflowsession": "Basic"}},
+		"appUsers": {"app": {"roles": ["Runner"]}},
+		"flows": {"eafba1a2-e8d4-4efa-b549-11d4dfd9a3d1": {"duration": "1h"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-token-listen", "127.0.0.1:0", "-tls-ca-out", caFile, "-config", config)
+	cmd.Env = []string{}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	var org, tokenURL string
+	if lines.Scan() {
+		org = strings.TrimSpace(lines.Text())
+	}
+	if lines.Scan() {
+		tokenURL = strings.TrimSpace(lines.Text())
+	}
+	if !strings.HasPrefix(org, "https://127.0.0.1:") || !strings.HasPrefix(tokenURL, "https://127.0.0.1:") || !strings.HasSuffix(tokenURL, "/oauth2/v2.0/token") {
+		t.Fatalf("stdout lines %q, %q: want the https organization URL, then the token URL; stderr: %s", org, tokenURL, stderr.String())
+	}
+	if strings.HasPrefix(tokenURL, org+"/") {
+		t.Fatalf("token endpoint %s on the organization's host", tokenURL)
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	token := func(id string) string {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {"app-secret"}, "scope": {org + "/.default"}}
+		resp, err := c.PostForm(tokenURL, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&tok)
+		if resp.StatusCode != 200 || tok.AccessToken == "" {
+			t.Fatalf("token for %s: %d", id, resp.StatusCode)
+		}
+		return tok.AccessToken
+	}
+	trigger := func(tok string) (int, string) {
+		req, _ := http.NewRequest("POST", org+"/api/data/v9.2/workflows(eafba1a2-e8d4-4efa-b549-11d4dfd9a3d1)/Microsoft.Dynamics.CRM.RunDesktopFlow", strings.NewReader(`{"runMode":"unattended","connectionName":"c"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, b := trigger(token("app")); status != 200 {
+		t.Errorf("the application user triggers over TLS: %d %s", status, b)
+	}
+	if status, b := trigger(token("stranger")); status != 403 || !strings.Contains(b, `"code":"0x80072560"`) {
+		t.Errorf("an app that is no user: %d %s, want 403 0x80072560", status, b)
+	}
+	resp, err := c.Post(org+"/00000000-0000-4000-8000-00000000e1d0/oauth2/v2.0/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("token path on the organization's host: %d, want 404", resp.StatusCode)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+}
+
+func TestTLSAndTokenHostFlags(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{envTokenLis: "127.0.0.1:0", envTLSCAOut: "/tmp/ca.pem"}
+	s, err := parseArgs(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
+	if err != nil || s.tokenListen != "127.0.0.1:0" || s.tlsCAOut != "/tmp/ca.pem" || !s.tls() {
+		t.Errorf("from the environment: %+v, %v", s, err)
+	}
+	for _, args := range [][]string{
+		{"-tls-cert", "c.pem"},
+		{"-tls-key", "k.pem"},
+		{"-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-ca-out", "ca.pem"},
+	} {
+		if _, err := parseArgs(args, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "-tls-") {
+			t.Errorf("%v: %v, want an error naming the TLS flags", args, err)
+		}
+	}
+	if s, _ := parseArgs(nil, noEnv, io.Discard); s.tls() || s.tokenListen != "" {
+		t.Errorf("defaults: %+v, want plain HTTP on one host", s)
 	}
 }
