@@ -20,6 +20,11 @@ func emulatorConfig() map[string]any {
 	return map[string]any{
 		"tokens":  []string{dvToken},
 		"clients": map[string]string{clientID: clientSec},
+		// The client is an application user with only the privileges a desktop flow's client needs
+		// (its own runs), so every client-credentials test runs the emulator's strict path.
+		"securityRoles": map[string]any{"Desktop flow runner": map[string]string{
+			"prvReadworkflow": "Basic", "prvReadflowsession": "Basic", "prvWriteflowsession": "Basic"}},
+		"appUsers": map[string]any{clientID: map[string]any{"roles": []string{"Desktop flow runner"}}},
 		"flows": map[string]any{
 			flowOK:    map[string]any{"queueDelay": "200ms", "duration": "800ms", "outputs": map[string]any{"Greeting": "${inputs.Name}", "Done": true}},
 			flowFails: map[string]any{"duration": "300ms", "finalStatus": 8, "errorCode": "NoCandidateMachine", "errorMessage": "No machine was available."},

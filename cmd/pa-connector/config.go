@@ -274,6 +274,9 @@ Outbound (Dataverse, Entra ID, REST calls):
   HTTPS_PROXY, HTTP_PROXY         proxy for https and http requests (lower-case names too)
   NO_PROXY                        hosts reached directly, as Go's http.ProxyFromEnvironment reads
                                   them; loopback targets are never proxied
+  SSL_CERT_FILE, SSL_CERT_DIR     CA certificates trusted for HTTPS instead of the system's (Go
+                                  reads them on Linux and BSD), e.g. dataverse-emulator's
+                                  -tls-ca-out file
   PA_CONNECTOR_ALLOWED_HOSTS keeps applying to the target, checked before the proxy is asked; the
   proxy itself is reached wherever it is. No redirect is ever followed (a 3xx is an incident
   naming the Location's host).
