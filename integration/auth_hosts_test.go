@@ -30,8 +30,26 @@ func TestDataverseTwoHostsTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := start(t, emulatorBin, nil, "-listen", "127.0.0.1:0", "-token-listen", "127.0.0.1:0", "-tls-ca-out", caFile, "-config", path)
-	org := strings.TrimSpace(p.waitLine(t, "https://127.0.0.1:", 20*time.Second))
-	tokenURL := strings.TrimSpace(p.waitLine(t, "/oauth2/v2.0/token", 5*time.Second))
+	// stdout's two URL lines, not the JSON log line on stderr that names both.
+	var org, tokenURL string
+	deadline := time.After(20 * time.Second)
+	for org == "" || tokenURL == "" {
+		select {
+		case l := <-p.lines:
+			l = strings.TrimSpace(l)
+			switch {
+			case !strings.HasPrefix(l, "https://"):
+			case strings.HasSuffix(l, "/oauth2/v2.0/token"):
+				tokenURL = l
+			default:
+				org = l
+			}
+		case <-p.done:
+			t.Fatal("the emulator exited")
+		case <-deadline:
+			t.Fatalf("no organization and token URLs on stdout within 20s (got %q, %q)", org, tokenURL)
+		}
+	}
 	if !strings.HasPrefix(org, "https://") || strings.Contains(org, "{") || !strings.HasPrefix(tokenURL, "https://127.0.0.1:") || strings.HasPrefix(tokenURL, org+"/") {
 		t.Fatalf("emulator printed %q and %q: want the https organization, then a token URL on another port", org, tokenURL)
 	}
