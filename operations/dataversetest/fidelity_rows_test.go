@@ -61,10 +61,9 @@ var knownGaps = map[int]string{
 // (issue 15): they may have a test or not, and docs/emulator.md says "pending".
 // The list empties when that work lands.
 var pendingRows = map[int]string{
-	7: "connections (i13-connref)", 19: "authorization (i15-auth)", 35: "authorization (i15-auth)",
-	53: "authorization (i15-auth)", 54: "authorization (i15-auth)", 58: "TLS (i15-auth)",
+	7:  "connections (i13-connref)",
 	63: "service-protection dynamics (i15-dyn)", 64: "service-protection dynamics (i15-dyn)",
-	65: "service-protection dynamics (i15-dyn)", 75: "token audience (i15-auth)", 82: "token host (i15-auth)",
+	65: "service-protection dynamics (i15-dyn)",
 }
 
 var fidelityTestName = regexp.MustCompile(`^TestFidelity_Row([0-9]+)_[A-Za-z0-9]+$`)
