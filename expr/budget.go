@@ -89,6 +89,7 @@ type meter struct {
 	untilCheck   int
 	ctx          context.Context
 	err          error
+	warnings     []Warning // why parts of the evaluation gave null (feel_warnings.go)
 }
 
 // newMeter is a fresh meter for one evaluation under lim and ctx.

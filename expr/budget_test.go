@@ -397,7 +397,8 @@ func compileEvalWith(src string, lim limits) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.eval(context.Background(), nil, lim)
+	out, _, err := p.eval(context.Background(), nil, lim)
+	return out, err
 }
 
 // The cache holds at most maxCacheBytes of programs: a stream of large distinct sources used to

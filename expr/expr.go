@@ -48,28 +48,37 @@ func (p *Program) Eval(env map[string]any) (any, error) {
 // *BudgetError when it goes over a limit, and with an error matching ctx.Err() (and its
 // cause) when ctx ends. Missing names evaluate to nil. env is not modified.
 func (p *Program) EvalContext(ctx context.Context, env map[string]any) (any, error) {
+	out, _, err := p.EvalWarnings(ctx, env)
+	return out, err
+}
+
+// EvalWarnings is EvalContext that also returns the warnings of a FEEL evaluation: why parts
+// of it gave null as feel-scala gives null (values that cannot be compared, ...), in the
+// order they arose. Warnings are not errors: the result stands.
+func (p *Program) EvalWarnings(ctx context.Context, env map[string]any) (any, []Warning, error) {
 	return p.eval(ctx, env, defaultLimits)
 }
 
 // meterVar is the variable through which a program reaches its evaluation's meter.
 const meterVar = "$meter"
 
-func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any, error) {
+func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any, []Warning, error) {
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
+		return nil, nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
 	}
 	// The meter and the environment (env and the meter) of an evaluation come from a pool:
 	// allocating them took as long as evaluating a typical mapping.
 	st := evalPool.Get().(*evalState)
 	st.m = newMeter(ctx, lim)
 	out, err := p.evalWith(&st.m, env, st.env)
+	warnings := st.m.warnings
 	if p.keepsEnv {
 		st.env = make(map[string]any, 8) // the result may hold it ($env)
 	}
 	clear(st.env)
 	st.m = meter{}
 	evalPool.Put(st)
-	return out, err
+	return out, warnings, err
 }
 
 type evalState struct {

@@ -243,7 +243,7 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 	case *fBetween:
 		v := c.newVar()
 		x := ident(v)
-		return let(v, c.node(n.x, s), call("$and", call("$ge", x, c.node(n.lo, s)), call("$le", x, c.node(n.hi, s))))
+		return let(v, c.node(n.x, s), call("$and", mcall("$ge", x, c.node(n.lo, s)), mcall("$le", x, c.node(n.hi, s))))
 	case *fIn:
 		v := c.newVar()
 		x := ident(v)

@@ -34,7 +34,7 @@ func FuzzCompileFEEL(f *testing.F) {
 		want, werr := p.Eval(env)
 		// The budget changes nothing but where an evaluation stops: under a small one, an
 		// expression either gives the same result or fails with a *BudgetError.
-		got, gerr := p.eval(context.Background(), env, limits{steps: 2000, bytes: 1 << 16, depth: 8})
+		got, _, gerr := p.eval(context.Background(), env, limits{steps: 2000, bytes: 1 << 16, depth: 8})
 		var be *BudgetError
 		switch {
 		case gerr != nil && !errors.As(gerr, &be) && werr == nil:

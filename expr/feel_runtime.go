@@ -47,10 +47,6 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 	"$div":      fn2(feelDiv),
 	"$pow":      fn2(feelPow),
 	"$neg":      fn1(feelNeg),
-	"$lt":       fn2(feelLess),
-	"$le":       fn2(feelLessEq),
-	"$gt":       fn2(feelGreater),
-	"$ge":       fn2(feelGreaterEq),
 	"$range": func(args ...any) (any, error) {
 		return &feelRange{start: args[0], end: args[1], startIncl: args[2].(bool), endIncl: args[3].(bool)}, nil
 	},
@@ -167,17 +163,25 @@ var metered = map[string]mfunc{
 		}
 		return feelAdd(a[0], a[1]), nil
 	},
+	"$lt": compare(func(c int) bool { return c < 0 }),
+	"$le": compare(func(c int) bool { return c <= 0 }),
+	"$gt": compare(func(c int) bool { return c > 0 }),
+	"$ge": compare(func(c int) bool { return c >= 0 }),
 	"$eq": func(m *meter, a []any) (any, error) {
 		if err := m.step(1 + min(scanSteps(a[0]), scanSteps(a[1]))); err != nil {
 			return nil, err
 		}
-		return feelEqual(a[0], a[1]), nil
+		return equal(m, a[0], a[1]), nil
 	},
 	"$ne": func(m *meter, a []any) (any, error) {
 		if err := m.step(1 + min(scanSteps(a[0]), scanSteps(a[1]))); err != nil {
 			return nil, err
 		}
-		return feelNot(feelEqual(a[0], a[1])), nil
+		return feelNot(equal(m, a[0], a[1])), nil
+	},
+	"$warn": func(m *meter, a []any) (any, error) { // a construct feel-scala evaluates to null
+		m.warn(a[0].(string), "%s", a[1].(string))
+		return nil, nil
 	},
 	"$in": func(m *meter, a []any) (any, error) {
 		if err := m.step(1 + scanSteps(a[1])); err != nil {
@@ -209,6 +213,29 @@ var metered = map[string]mfunc{
 		}
 		return f.call(m, args...)
 	},
+}
+
+// compare is a comparison operator: values that cannot be compared give null and a warning.
+func compare(holds func(c int) bool) mfunc {
+	return func(m *meter, a []any) (any, error) {
+		c, ok := feelCompare(a[0], a[1])
+		if !ok {
+			if a[0] != nil && a[1] != nil {
+				notComparable(m, a[0], a[1])
+			}
+			return nil, nil
+		}
+		return holds(c), nil
+	}
+}
+
+// equal is "=": values of different types give null and a warning.
+func equal(m *meter, a, b any) any {
+	e := feelEqual(a, b)
+	if e == nil && a != nil && b != nil {
+		notComparable(m, a, b)
+	}
+	return e
 }
 
 // chargeGet counts a path step: on a list it projects every item into a new list.

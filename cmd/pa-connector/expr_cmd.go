@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -92,10 +93,13 @@ func exprEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pa-connector expr eval: %v\n", err)
 		return 1
 	}
-	out, err := p.Eval(env)
+	out, warnings, err := p.EvalWarnings(context.Background(), env)
 	if err != nil {
 		fmt.Fprintf(stderr, "pa-connector expr eval: %v\n", err)
 		return 1
+	}
+	for _, w := range warnings { // the result stands, as on a cluster; the warnings say why it is null
+		fmt.Fprintf(stderr, "pa-connector expr eval: warning: %s\n", w)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

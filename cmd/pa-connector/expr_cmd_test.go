@@ -43,6 +43,8 @@ func TestExprEval(t *testing.T) {
 		{"expr-lang", "", []string{"eval", "--expression", "expr:1 + 2"}, 0, `3`, ""},
 		{"compile error", "", []string{"eval", "--expression", "={a: 1"}, 1, "", `1:7: expected "," but found end of expression`},
 		{"unknown function", "", []string{"eval", "--expression", "=string format(1)"}, 1, "", `1:2: unknown function "string format"`},
+		{"a warning is printed, the null result stands", `{"orderValue": "99"}`, []string{"eval", "--expression", "=orderValue >= 100", "--context", "-"}, 0, `null`,
+			`pa-connector expr eval: warning: [NOT_COMPARABLE] Can't compare '"99"' with '100'`},
 		{"missing expression", "", []string{"eval"}, 2, "", "--expression is required"},
 		{"bad context", "{", []string{"eval", "--expression", "=1", "--context", "-"}, 2, "", "context -"},
 		{"context not an object", "[1]", []string{"eval", "--expression", "=1", "--context", "-"}, 2, "", "must be a JSON object"},
