@@ -57,6 +57,10 @@ type bound struct {
 	secrets *secrets.Set
 	// connection is the trigger's connectionName, for the per-connection trigger limit.
 	connection string
+	// unrecorded names a run this job started but could not record on its element instance:
+	// a redelivered job would not find it and would trigger again, so from then on the job
+	// is never handed back for a retry (unretryable).
+	unrecorded string
 	// wait: runFlowAndWait — trigger, then poll until the run ends, then read its outputs.
 	wait         bool
 	pollInterval time.Duration

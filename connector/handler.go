@@ -148,6 +148,7 @@ func (h *Handler) Handle(ctx context.Context, job Job) (result Result, _ error) 
 		return Result{}, err // shutdown or deadline: the adapter decides, nothing to map
 	}
 	out, err := h.outcome(ctx, job, hd, b, res, err)
+	err = unretryable(b, err)
 	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return Result{}, err // an expression stopped by the job's context: the adapter decides
 	}
@@ -218,14 +219,27 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 			rerr = job.SetLocal(context.WithoutCancel(ctx), map[string]any{RecordedRunVariable: rec})
 		}
 		if rerr != nil {
+			body, _ := res.Body.(map[string]any)
+			b.unrecorded = fmt.Sprintf("the run %v was started but could not be recorded on the element instance (%v)", body["flowsessionId"], rerr)
 			h.Log.Warn().Int64("job_key", job.Key).Str("error", rerr.Error()).
-				Msg("could not record the started run on the element instance; a redelivered job would trigger again")
+				Msg("could not record the started run on the element instance; the job will not be retried, since a redelivered job would trigger again")
 		} else {
 			job.release()
 		}
 		failpoint("after-record")
 	}
 	return res, err
+}
+
+// unretryable turns a retry into an incident once the job has started a run it could not
+// record (bound.unrecorded): the redelivered job would not find the run and would start a
+// second one. The incident names the run, so an operator can follow it in Dataverse.
+func unretryable(b *bound, err error) error {
+	var retry *RetryError
+	if b == nil || b.unrecorded == "" || !errors.As(err, &retry) {
+		return err
+	}
+	return Permanentf("%w; not retried: %s, and a retry would start a second run; check the run in Dataverse before resolving this incident", err, b.unrecorded)
 }
 
 // send sends one call through the client stack (Egress.Client): auth, limits, 429 waits,
