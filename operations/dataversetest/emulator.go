@@ -255,7 +255,7 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 	case OpAction:
 		e.serveAction(w, r, rt)
 	case OpWhoAmI:
-		e.serveWhoAmI(w, r)
+		e.serveWhoAmI(w, r, p)
 	case OpServiceDocument:
 		e.serveServiceDocument(w, r)
 	default:

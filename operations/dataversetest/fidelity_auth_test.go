@@ -371,3 +371,24 @@ func TestAppUsersValidate(t *testing.T) {
 		t.Errorf("valid options: %v", err)
 	}
 }
+
+// WhoAmI answers each application user's own systemuserid, the Id its 403
+// messages name, not one id for every caller.
+func TestWhoAmIAnswersTheCallersAppUser(t *testing.T) {
+	t.Parallel()
+	s := start(t, authOptions())
+	ids := map[string]bool{}
+	for _, app := range []string{appA, appB} {
+		a := call(t, s, http.MethodGet, "/api/data/v9.2/WhoAmI", tokenFor(t, s, app), nil)
+		if a.status != http.StatusOK {
+			t.Fatalf("WhoAmI as %s: %d %s", app, a.status, a.body)
+		}
+		if got, want := a.json(t)["UserId"], s.AppUserID(app); got != want {
+			t.Errorf("WhoAmI as %s: UserId %v, want %s", app, got, want)
+		}
+		ids[s.AppUserID(app)] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("two application users share a systemuserid: %v", ids)
+	}
+}

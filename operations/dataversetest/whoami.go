@@ -18,7 +18,7 @@ const (
 )
 
 // serveWhoAmI is the WhoAmI function: the caller's user, business unit and organization.
-func (e *Emulator) serveWhoAmI(w http.ResponseWriter, r *http.Request) {
+func (e *Emulator) serveWhoAmI(w http.ResponseWriter, r *http.Request, p *principal) {
 	if r.Method != http.MethodGet {
 		wrongMethod(w, r)
 		return
@@ -26,7 +26,7 @@ func (e *Emulator) serveWhoAmI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, orderedObject{
 		{"@odata.context", metadataURL(r) + "Microsoft.Dynamics.CRM.WhoAmIResponse"},
 		{"BusinessUnitId", businessUnitID},
-		{"UserId", callerID},
+		{"UserId", p.userID},
 		{"OrganizationId", organizationID},
 	})
 }
