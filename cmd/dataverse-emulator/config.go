@@ -53,6 +53,9 @@ type fileConfig struct {
 	AppUsers      map[string]dataversetest.AppUser      `json:"appUsers"`
 	SecurityRoles map[string]dataversetest.SecurityRole `json:"securityRoles"`
 	Organizations []string                              `json:"organizations"`
+	// Desktop-flow connections by name and connectionreference rows (docs/emulator.md).
+	Connections          map[string]dataversetest.Connection `json:"connections"`
+	ConnectionReferences []dataversetest.ConnectionReference `json:"connectionReferences"`
 }
 
 type fileLimits struct {
@@ -140,6 +143,8 @@ func (c fileConfig) options() (dataversetest.Options, error) {
 		AppUsers:                  c.AppUsers,
 		SecurityRoles:             c.SecurityRoles,
 		Organizations:             c.Organizations,
+		Connections:               c.Connections,
+		ConnectionReferences:      c.ConnectionReferences,
 	}
 	if c.CancelDelay != nil {
 		o.CancelDelay = time.Duration(*c.CancelDelay)
@@ -237,6 +242,13 @@ Config file (JSON; durations are strings such as "500ms", "2s", "1h"):
   issued for the organization their scope names (the listener's URL, or one of organizations)
   and work only there.
   Built-in tables: account, contact, lead, incident, task, new_project, systemuser, team.
+    "connections": {"<connection name>": {"sharedWith": ["<client id>", "*"], "machineGroup": false, "offline": false}},
+    "connectionReferences": [{"logicalName": "new_desktopflows", "displayName": "...", "connectionId": "<connection name>",
+                              "connectorId": "/providers/Microsoft.PowerApps/apis/shared_uiflow", "inactive": false}]
+  }
+  Without "connections" any connectionName is accepted; with them RunDesktopFlow checks the
+  connection (or reference), its sharing with the caller ("*": every caller) and its machine.
+  Built-in tables: account, contact, lead, incident, task, new_project, systemuser, team, connectionreference.
   -token, -client and -callback-allow-host add to the file's lists; -tenant overrides it.
 
 Endpoints:

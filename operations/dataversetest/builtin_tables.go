@@ -118,5 +118,6 @@ func builtinTables() []Table {
 			Columns:     []Column{str("name")},
 		},
 		workflowTable(),
+		connectionReferenceTable(),
 	}
 }

@@ -258,3 +258,38 @@ func TestFidelity_Row31_Expand(t *testing.T) {
 		}
 	}
 }
+
+// Row 7: connectionName names an existing desktop-flow connection, or with connectionType 2
+// the logical name of a connectionreference row (listed like any table: $filter, $select).
+// With connections declared, an unknown or unshared connection or reference is refused and
+// starts no run.
+func TestFidelity_Row7_ConnectionsAndReferences(t *testing.T) {
+	s := start(t, connOptions())
+	a := call(t, s, http.MethodGet, "/api/data/v9.2/connectionreferences?$select=connectionreferencelogicalname,connectionid,connectorid&$filter=connectionreferencelogicalname%20eq%20'new_ok'", staticToken, nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("listing connectionreferences: %d %s", a.status, a.body)
+	}
+	rows, _ := a.json(t)["value"].([]any)
+	if len(rows) != 1 {
+		t.Fatalf("rows = %v, want new_ok only", rows)
+	}
+	row, _ := rows[0].(map[string]any)
+	if row["connectionreferencelogicalname"] != "new_ok" || row["connectionid"] != "conn-ok" || row["connectorid"] != DesktopFlowsConnector {
+		t.Errorf("row = %v", row)
+	}
+	if _, ok := row["connectionreferenceid"]; !ok {
+		t.Errorf("the primary key is missing: %v", row)
+	}
+	if _, extra := row["connectionreferencedisplayname"]; extra {
+		t.Errorf("$select ignored: %v", row)
+	}
+	for name, typ := range map[string]int{"nope": 1, "new_nope": 2, "new_private": 2} {
+		a := call(t, s, http.MethodPost, runPath(wfID), staticToken, map[string]any{"runMode": "unattended", "connectionName": name, "connectionType": typ})
+		if a.status < 400 {
+			t.Errorf("%s (type %d) started a run: %s", name, typ, a.body)
+		}
+	}
+	if n := len(s.Sessions()); n != 0 {
+		t.Errorf("%d runs, want 0", n)
+	}
+}

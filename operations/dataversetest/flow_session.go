@@ -62,7 +62,8 @@ type FlowSession struct {
 	RunPriority    string          `json:"runPriority"`
 	ConnectionName string          `json:"connectionName"`
 	ConnectionType int             `json:"connectionType"`
-	Timeout        int             `json:"timeout"` // seconds
+	ConnectionID   string          `json:"connectionid,omitempty"` // the connection used, when connections are declared
+	Timeout        int             `json:"timeout"`                // seconds
 	Inputs         map[string]any  `json:"inputs"`
 	Outputs        json.RawMessage `json:"outputs,omitempty"` // nil until the run succeeded with outputs
 	CorrelationID  string          `json:"correlationid"`
@@ -235,7 +236,7 @@ var flowSessionColumns = []string{
 // unmodelledColumns are documented columns the emulator has no value for:
 // selectable, always null.
 var unmodelledColumns = []string{
-	"connectionid", "gateway", "inputs", "inputs_name", "additionalcontext",
+	"gateway", "inputs", "inputs_name", "additionalcontext",
 	"additionalcontext_name", "clienttrackingid", "rundetails", "runexecutionduration",
 	"runwaitduration", "runsessionmode", "sessionusername", "sessionusersid",
 	"errorinnererror", "parentworkflowid", "processversion", "_owningbusinessunit_value",
@@ -285,6 +286,7 @@ func (f FlowSession) row() map[string]any {
 		"_modifiedby_value":        callerID,
 		"_owninguser_value":        callerID,
 		"callbackurl":              nullIfEmpty(f.CallbackURL),
+		"connectionid":             nullIfEmpty(f.ConnectionID),
 		"versionnumber":            f.Version,
 	}
 	for _, c := range unmodelledColumns {

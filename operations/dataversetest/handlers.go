@@ -52,13 +52,21 @@ func (e *Emulator) serveRun(w http.ResponseWriter, r *http.Request, rt route, ca
 		writeError(w, verr)
 		return
 	}
+	connection, conn, checked, cerr := e.resolveConnection(req, caller)
+	if cerr != nil {
+		writeError(w, cerr)
+		return
+	}
 	throttled, terr := e.admitTrigger(req.ConnectionName)
 	if terr != nil {
 		writeError(w, terr)
 		return
 	}
 	now := e.now()
-	s := newSession(newGUID(), workflowID, failOnInputs(flow, inputs), req, inputs, caller, now)
+	s := newSession(newGUID(), workflowID, failOnInputs(offlineMachine(flow, conn), inputs), req, inputs, caller, now)
+	if checked {
+		s.ConnectionID = connection
+	}
 	if throttled {
 		// Accepted, and failed before any machine took it: no startedon.
 		s.finish(now, StatusFailed, CodeTriggerLimit, throttledRunMessage(e.opts.Limits.TriggersPerMinute), func() int64 { return 0 })

@@ -119,6 +119,15 @@ type Options struct {
 	// Flows maps a workflow id (a GUID, any case) to how its runs behave.
 	// RunDesktopFlow on any other id answers 404.
 	Flows map[string]Flow
+	// Connections are the desktop-flow connections by connection name. Empty: connections are
+	// not checked, any connectionName (and with connectionType 2 any reference name) starts a
+	// run. Declared: RunDesktopFlow's connection (connectionType 1), or the connectionreference
+	// row (2) and its connectionid, must exist, be shared with the caller and usable, else the
+	// trigger is refused (docs/emulator.md); a run on an offline machine fails as documented.
+	Connections map[string]Connection
+	// ConnectionReferences are seed rows of the connectionreference table (readable and
+	// writable through the Web API like any table's rows).
+	ConnectionReferences []ConnectionReference
 	// Tokens are static bearer tokens that are always accepted (each one is its own caller).
 	Tokens []string
 	// Clients maps a client id to its secret for the client-credentials grant.

@@ -271,6 +271,9 @@ func (o Options) Validate() error {
 			return err
 		}
 	}
+	if err := checkConnections(o); err != nil {
+		return err
+	}
 	if e.tables, err = compileTables(o.allTables()); err != nil {
 		return err
 	}
@@ -295,9 +298,9 @@ func (o Options) Validate() error {
 	return e.seedLocked()
 }
 
-// allTables are the configured tables and the workflow rows of the flows.
+// allTables are the configured tables, the workflow rows of the flows and the connection references.
 func (o Options) allTables() []Table {
-	return append(append([]Table(nil), o.Tables...), workflowRows(o))
+	return append(append([]Table(nil), o.Tables...), workflowRows(o), connectionReferenceRows(o))
 }
 
 // Rows returns a table's rows (by logical name) in creation order, as the
