@@ -224,7 +224,7 @@ func TestBinary(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	status, b := send("POST", "workflows(eafba1a2-e8d4-4efa-b549-11d4dfd9a3d1)/Microsoft.Dynamics.CRM.RunDesktopFlow", `{"runMode":"attended","connectionName":"c","inputs":"{\"X\":1}"}`)
+	status, b := send("POST", "workflows(eafba1a2-e8d4-4efa-b549-11d4dfd9a3d1)/Microsoft.Dynamics.CRM.RunDesktopFlow", `{"runMode":"attended","connectionName":"shared-uiflow-conn","inputs":"{\"X\":1}"}`)
 	if status != 200 {
 		t.Fatalf("RunDesktopFlow: %d %s", status, b)
 	}

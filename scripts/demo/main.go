@@ -217,6 +217,8 @@ func emulatorConfig(dir string) (string, error) {
 	cfg["tokens"] = []string{token}
 	cfg["flows"] = map[string]any{workflowID: map[string]any{"name": "Invoice bot", "queueDelay": "500ms", "duration": "2s",
 		"outputs": map[string]any{"Name": "${inputs.Name}", "InvoiceCount": 42}}}
+	// Connections are checked as in Dataverse: the demo's connection exists and is shared.
+	cfg["connections"] = map[string]any{"shared-uiflow-conn": map[string]any{"sharedWith": []string{"*"}}}
 	raw, _ = json.Marshal(cfg)
 	path := filepath.Join(dir, "emulator.json")
 	return path, os.WriteFile(path, raw, 0o600)
