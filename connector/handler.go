@@ -61,6 +61,9 @@ type Handler struct {
 	// Schemas caches desktop flows' input schemas that triggers check inputs against (nil: made
 	// on first use).
 	Schemas *operations.Schemas
+	// References caches the connection references triggers with connectionType 2 resolve
+	// (nil: made on first use).
+	References *operations.References
 	// Log receives warnings that do not change a job's outcome.
 	Log zerolog.Logger
 	Now func() time.Time
@@ -206,12 +209,18 @@ func (h *Handler) call(ctx context.Context, job Job, hd headers, b *bound, vars 
 			return nil, err
 		}
 	}
+	if err := h.checkReference(ctx, job, hd, b); err != nil {
+		return nil, err
+	}
 	// The critical section: from here until the run is recorded, the job is answered with the
 	// run or an incident, never handed back (Lease.Hold). Unrecorded, it stays held to the end.
 	if err := guard(ctx, job, b, b.call.Op); err != nil {
 		return nil, err
 	}
 	res, err := h.send(ctx, job, hd, b, b.call)
+	if err != nil {
+		err = h.connectionRefused(b, err)
+	}
 	if err == nil && job.SetLocal != nil {
 		// The record holds the answer as the job's variables would: scrubbed of held secrets.
 		rec, rerr := h.records().record(job, &operations.Response{Status: res.Status, Body: h.Live.Value(res.Body)})
