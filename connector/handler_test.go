@@ -56,6 +56,9 @@ func newFixture(t *testing.T, opts ...func(*dataversetest.Options)) *fixture {
 		},
 		Tokens:  []string{testToken},
 		Clients: map[string]string{clientID: clientSecret},
+		// A trigger with connectionType 2 resolves its reference first: the default connection
+		// name is a reference's too.
+		ConnectionReferences: []dataversetest.ConnectionReference{{LogicalName: "shared-uiflow-conn", ConnectionID: "shared-uiflow-conn"}},
 	}
 	for _, f := range opts {
 		f(&o)

@@ -43,8 +43,8 @@ type ConnectionReference struct {
 	DisplayName string `json:"displayName,omitempty"`
 	// ConnectorID is connectorid; default DesktopFlowsConnector.
 	ConnectorID string `json:"connectorId,omitempty"`
-	// ConnectionID is connectionid, a name of Options.Connections; "" is a reference whose
-	// connection is not set.
+	// ConnectionID is connectionid: a name of Options.Connections when connections are
+	// declared (any name otherwise); "" is a reference whose connection is not set.
 	ConnectionID string `json:"connectionId,omitempty"`
 	// Inactive makes the row statecode 1 (Inactive).
 	Inactive bool `json:"inactive,omitempty"`
@@ -106,9 +106,7 @@ func checkConnections(o Options) error {
 			return fmt.Errorf("%s.logicalName is required", at)
 		case seen[key]:
 			return fmt.Errorf("%s.logicalName %q is declared twice", at, r.LogicalName)
-		case r.ConnectionID != "" && len(o.Connections) == 0:
-			return fmt.Errorf("%s.connectionId %q names a connection, but no connections are declared", at, r.ConnectionID)
-		case r.ConnectionID != "":
+		case r.ConnectionID != "" && len(o.Connections) > 0:
 			if _, ok := o.Connections[r.ConnectionID]; !ok {
 				return fmt.Errorf("%s.connectionId %q is not one of connections", at, r.ConnectionID)
 			}

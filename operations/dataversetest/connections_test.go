@@ -180,7 +180,6 @@ func TestConnectionConfigErrorsNameTheField(t *testing.T) {
 		{"reference without a name", Options{ConnectionReferences: []ConnectionReference{{ConnectionID: "c"}}}, "connectionReferences[0].logicalName is required"},
 		{"reference declared twice", Options{ConnectionReferences: []ConnectionReference{{LogicalName: "a"}, {LogicalName: "A"}}}, "connectionReferences[1].logicalName"},
 		{"reference to an undeclared connection", Options{Connections: map[string]Connection{"c": {}}, ConnectionReferences: []ConnectionReference{{LogicalName: "a", ConnectionID: "d"}}}, "connectionReferences[0].connectionId \"d\" is not one of connections"},
-		{"reference to a connection, none declared", Options{ConnectionReferences: []ConnectionReference{{LogicalName: "a", ConnectionID: "d"}}}, "connectionReferences[0].connectionId"},
 		{"blank sharedWith", Options{Connections: map[string]Connection{"c": {SharedWith: []string{" "}}}}, "connections[c].sharedWith[0]"},
 		{"blank connection name", Options{Connections: map[string]Connection{" ": {}}}, "connections: a connection name"},
 	}
