@@ -59,7 +59,7 @@ var (
 	}
 	ConnectionType = &Field{
 		Name: "connectionType", Label: "Connection type", Group: "input", Kind: Int, NoFEEL: true, Default: "1",
-		Help: "How the connection name is resolved: 'Connection type' uses a direct connection, 'Connection reference type' uses a connection reference.",
+		Help: "How the connection name is resolved: 'Connection type' uses a direct connection, 'Connection reference type' uses a connection reference. With a connection reference the worker first reads its connectionreference row (cached per organization and name): a reference that is missing, inactive, of another connector or without a connection is an incident saying which and how to fix it; no run starts. Dataverse refusing the connection (unknown, not shared with the worker's application user) is an incident naming it too.",
 		Choices: []Choice{
 			{Value: "1", Label: "Connection type", Means: "connection"},
 			{Value: "2", Label: "Connection reference type", Means: "connection reference"},
