@@ -61,7 +61,6 @@ var knownGaps = map[int]string{
 // (issue 15): they may have a test or not, and docs/emulator.md says "pending".
 // The list empties when that work lands.
 var pendingRows = map[int]string{
-	7:  "connections (i13-connref)",
 	63: "service-protection dynamics (i15-dyn)", 64: "service-protection dynamics (i15-dyn)",
 	65: "service-protection dynamics (i15-dyn)",
 }
