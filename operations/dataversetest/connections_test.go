@@ -31,7 +31,7 @@ func connOptions() Options {
 	}
 }
 
-func clientToken(t *testing.T, s *Server) string {
+func connClientToken(t *testing.T, s *Server) string {
 	t.Helper()
 	status, m := tokenRequest(t, s, "POST", DefaultTenant, url.Values{"grant_type": {"client_credentials"},
 		"client_id": {clientID}, "client_secret": {secret}, "scope": {s.Scope()}}, "")
@@ -45,7 +45,7 @@ func clientToken(t *testing.T, s *Server) string {
 func TestConnectionsCheckedWhenDeclared(t *testing.T) {
 	t.Parallel()
 	s := start(t, connOptions())
-	client := clientToken(t, s)
+	client := connClientToken(t, s)
 	run := func(token, name string, typ int) answer {
 		body := map[string]any{"runMode": "unattended", "connectionName": name}
 		if typ != 0 {
@@ -114,7 +114,7 @@ func TestConnectionsCheckedWhenDeclared(t *testing.T) {
 func TestConnectionIDOnTheRun(t *testing.T) {
 	t.Parallel()
 	s := start(t, connOptions())
-	a := call(t, s, http.MethodPost, runPath(wfID), clientToken(t, s), map[string]any{"runMode": "unattended", "connectionName": "new_ok", "connectionType": 2})
+	a := call(t, s, http.MethodPost, runPath(wfID), connClientToken(t, s), map[string]any{"runMode": "unattended", "connectionName": "new_ok", "connectionType": 2})
 	id, _ := a.json(t)["flowsessionId"].(string)
 	if got := getSession(t, s, id, "?$select=connectionid")["connectionid"]; got != "conn-ok" {
 		t.Errorf("connectionid = %v, want conn-ok", got)
