@@ -36,6 +36,9 @@ type File struct {
 	Path    string
 	Flow    Flow
 	Changed bool
+	// SecretDefaults are the flow's inputs whose default holds a {{secrets.NAME}} placeholder,
+	// left out of the template (see spec.SecretDefaults).
+	SecretDefaults []string
 }
 
 // Generate writes the template of each selected flow into dir (created when missing) and
@@ -65,7 +68,7 @@ func Generate(ctx context.Context, src Flows, names []string, dir string) ([]Fil
 		}
 		path := filepath.Join(dir, spec.FlowTemplateFile(f.WorkflowID))
 		contents[path] = t
-		out = append(out, File{Path: path, Flow: f})
+		out = append(out, File{Path: path, Flow: f, SecretDefaults: spec.SecretDefaults(d)})
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Path < out[k].Path })
 	if err := os.MkdirAll(dir, 0o755); err != nil {

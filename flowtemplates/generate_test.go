@@ -80,8 +80,33 @@ func (f *fakeFlows) Schema(_ context.Context, fl Flow) (spec.DesktopFlow, error)
 	if fl.WorkflowID == f.failing {
 		return spec.DesktopFlow{}, errors.New("HTTP 404")
 	}
-	return spec.DesktopFlow{WorkflowID: fl.WorkflowID, Name: fl.Name, HasInputs: true,
-		Inputs: []operations.Variable{{Name: "Name", Type: "string"}}}, nil
+	d := spec.DesktopFlow{WorkflowID: fl.WorkflowID, Name: fl.Name, HasInputs: true,
+		Inputs: []operations.Variable{{Name: "Name", Type: "string"}}}
+	if fl.Name == "Invoice" {
+		d.Inputs = append(d.Inputs, operations.Variable{Name: "Token", Type: "string", Default: "{{secrets.INVOICE_TOKEN}}"})
+	}
+	return d, nil
+}
+
+// Generate names each flow's inputs whose default holds a secret placeholder (left out of
+// its template), so the command can warn.
+func TestGenerateNamesSecretDefaults(t *testing.T) {
+	t.Parallel()
+	files, err := Generate(context.Background(), &fakeFlows{}, []string{"Invoice", "Archive"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range files {
+		got[f.Flow.Name] = f.SecretDefaults
+		b, _ := os.ReadFile(f.Path)
+		if strings.Contains(string(b), "INVOICE_TOKEN") {
+			t.Errorf("%s holds the secret placeholder", f.Path)
+		}
+	}
+	if want := map[string][]string{"Invoice": {"Token"}, "Archive": nil}; !reflect.DeepEqual(got, want) {
+		t.Errorf("SecretDefaults %v, want %v", got, want)
+	}
 }
 
 // Generate writes one file per selected flow in file order; a second run finds every file

@@ -117,6 +117,10 @@ func runTemplates(args []string, getenv func(string) string, stdout, stderr io.W
 		return 1
 	}
 	for _, f := range files {
+		for _, in := range f.SecretDefaults {
+			fmt.Fprintf(stderr, "pa-connector templates generate: warning: desktop flow %q (%s): the default of input %s holds a {{secrets.…}} placeholder; the template leaves the field empty, as the worker would send the secret to the flow\n",
+				f.Flow.Name, f.Flow.WorkflowID, in)
+		}
 		what := "wrote"
 		if !f.Changed {
 			what = "unchanged"

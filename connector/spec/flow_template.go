@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pa-connector/pa-connector/operations"
+	"github.com/pa-connector/pa-connector/secrets"
 )
 
 // DesktopFlow is what a desktop flow's own element template is made from: its workflow row
@@ -120,6 +121,11 @@ func flowInputProperty(v operations.Variable) (property, error) {
 		return property{}, fmt.Errorf("input %q cannot be a field: a Zeebe input mapping targets runInputs.<name>, and a name is letters, digits and _, not starting with a digit", v.Name)
 	}
 	target := RunInputs.Name + "." + v.Name
+	if holdsPlaceholder(v.Default) {
+		// the worker resolves placeholders in runInputs: a flow's schema must not send a secret
+		// to the flow (SecretDefaults names these inputs so generate can warn)
+		v.Default = nil
+	}
 	p := property{Label: v.Title, ID: target, Group: flowInputsGroup, Description: v.Description, Binding: input(target)}
 	if p.Label == v.Name || p.Label == "" {
 		p.Label = v.Name
@@ -177,6 +183,41 @@ func flowInputProperty(v operations.Variable) (property, error) {
 		p.Tooltip += " Optional: when empty, it is not sent and the flow's default applies."
 	}
 	return p, nil
+}
+
+// SecretDefaults returns the inputs of f whose schema default holds a {{secrets.NAME}}
+// placeholder (in any string or key, at any depth): their fields are left empty, as the worker
+// would resolve the placeholder in runInputs and send the secret to the flow.
+func SecretDefaults(f DesktopFlow) []string {
+	var out []string
+	for _, v := range f.Inputs {
+		if holdsPlaceholder(v.Default) {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// holdsPlaceholder reports whether a string or key in v holds a placeholder the worker's
+// resolver (secrets.Placeholders) would resolve.
+func holdsPlaceholder(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return len(secrets.Placeholders(t)) > 0
+	case map[string]any:
+		for k, x := range t {
+			if holdsPlaceholder(k) || holdsPlaceholder(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if holdsPlaceholder(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func typeName(t string) string {
