@@ -1,5 +1,7 @@
 package expr
 
+import "math/bits"
+
 // What a FEEL built-in costs. Every call counts one step, plus (unless it takes constant
 // time) an item for each item of its list and context arguments and a step for each 64 bytes
 // of its string arguments. What it builds counts on the bytes budget in one of three ways:
@@ -15,6 +17,7 @@ type budget struct {
 	keeps   bool                                 // builds nothing worth counting
 	fromArg bool                                 // builds a list or context of its arguments' items: counted before
 	cheap   bool                                 // constant time whatever its arguments
+	sorts   bool                                 // sorts its list: n·log2(n) comparisons
 }
 
 // withBudget gives b a metered implementation.
@@ -37,6 +40,25 @@ func init() {
 		"index of", "context merge", "put all", "context"} {
 		builtins[name].fromArg = true
 	}
+	for _, name := range []string{"sort", "median", "mode"} {
+		builtins[name].sorts = true
+	}
+}
+
+// sortSteps is what sorting n items costs: a step for each of its n·log2(n) comparisons.
+func sortSteps(n int) int64 {
+	return int64(n) * int64(bits.Len(uint(n)))
+}
+
+// listLen is the length of the list a built-in works on: its first argument when that is a
+// list, else its arguments (min([1, 2]) = min(1, 2)).
+func listLen(a []any) int {
+	if len(a) > 0 {
+		if l, ok := a[0].([]any); ok {
+			return len(l)
+		}
+	}
+	return len(a)
 }
 
 // exprFunc is the function registered for b: the meter comes first (mcall).
@@ -49,6 +71,9 @@ func (b *builtin) exprFunc() func(...any) (any, error) {
 			for _, x := range a {
 				steps += scanSteps(x)
 			}
+		}
+		if b.sorts {
+			steps += sortSteps(listLen(a))
 		}
 		if err := m.step(steps); err != nil {
 			return nil, err
