@@ -46,7 +46,9 @@ type Emulator struct {
 	counts    map[string]int
 	faults    []*Fault
 	callbacks []CallbackAttempt
-	usage     map[string]*usage      // caller → service-protection usage
+	usage     map[string]*usage      // web server + "/" + caller → service-protection usage
+	nextSrv   int                    // the server a request without affinity goes to
+	serverIDs []string               // affinity cookie value of each web server
 	triggers  map[string][]time.Time // connectionName → trigger times
 	store     *rowStore
 	actionLog []ActionCall
@@ -89,6 +91,9 @@ func NewHandler(opts Options) *Emulator {
 	e.orgs = map[string]bool{}
 	for _, o := range opts.Organizations {
 		e.orgs[origin(o)] = true
+	}
+	for i := range opts.Limits.Servers {
+		e.serverIDs = append(e.serverIDs, serverID(i))
 	}
 	e.resetLocked()
 	return e
@@ -218,14 +223,15 @@ func (e *Emulator) serveDataverse(w *recorder, r *http.Request, rt route) string
 		writeError(w, errNotMember)
 		return caller
 	}
-	release, lerr := e.admit(caller)
+	account := e.server(w, r) + "/" + caller
+	release, lerr := e.admit(account)
 	if lerr != nil {
 		writeError(w, lerr)
 		return caller
 	}
 	started := time.Now()
 	defer func() { release(time.Since(started)) }()
-	e.setRateHeaders(w, caller)
+	e.setRateHeaders(w, account)
 	if e.applyFault(w, r, rt.op) {
 		return caller
 	}

@@ -147,3 +147,135 @@ func TestFidelity_U2_InstantCancelSetting(t *testing.T) {
 		t.Errorf("with CancelDelay < 0: statuscode %v right after the cancel, want 7", row["statuscode"])
 	}
 }
+
+// Row 64: Retry-After grows for a client that keeps sending while it is
+// refused, and does not for one that waits. Each request sent during the
+// penalty extends it by the first Retry-After (5 s here), up to MaxPenalty.
+func TestFidelity_Row64_RetryAfterGrowsWhileTheClientKeepsSending(t *testing.T) {
+	clock := newFakeClock()
+	s := start(t, Options{Clock: clock.Now, Limits: Limits{Requests: 2, Window: 20 * time.Second, MaxPenalty: 30 * time.Second}})
+	get := func() answer { return call(t, s, http.MethodGet, sessionPath(wfID), staticToken, nil) }
+	get()
+	clock.Add(15 * time.Second)
+	get()
+	retryAfter := func(a answer) int {
+		t.Helper()
+		if a.status != http.StatusTooManyRequests {
+			t.Fatalf("answer %d, want 429", a.status)
+		}
+		n, _ := strconv.Atoi(a.header.Get("Retry-After"))
+		return n
+	}
+	if ra := retryAfter(get()); ra != 5 {
+		t.Fatalf("first refusal: Retry-After %d, want 5 (the first request leaves the window)", ra)
+	}
+	var seen []int
+	for range 4 { // keeps sending, one request a second
+		clock.Add(time.Second)
+		seen = append(seen, retryAfter(get()))
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("Retry-After while the client keeps sending: %v, want growing", seen)
+		}
+	}
+	clock.Add(time.Duration(seen[len(seen)-1]) * time.Second) // now it waits as told
+	if a := get(); a.status == http.StatusTooManyRequests { // admitted: 404, no such run
+		t.Fatalf("after waiting Retry-After: %d", a.status)
+	}
+
+	// The cap: a client that never stops is told at most MaxPenalty.
+	for range 20 {
+		get()
+	}
+	if ra := retryAfter(get()); ra > 30 {
+		t.Errorf("Retry-After %d over MaxPenalty 30 s", ra)
+	}
+}
+
+// Row 64: a client that waits as told is not penalised further: a second
+// refusal after the wait says only what the window still needs.
+func TestFidelity_Row64_WaitingClientIsNotPenalised(t *testing.T) {
+	clock := newFakeClock()
+	s := start(t, Options{Clock: clock.Now, Limits: Limits{Requests: 1, Window: 10 * time.Second}})
+	get := func() answer { return call(t, s, http.MethodGet, sessionPath(wfID), staticToken, nil) }
+	get()
+	a := get()
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "10" {
+		t.Fatalf("refusal: %d Retry-After %q, want 429 and 10", a.status, a.header.Get("Retry-After"))
+	}
+	clock.Add(10 * time.Second)
+	if a := get(); a.status == http.StatusTooManyRequests {
+		t.Fatalf("after Retry-After: %d", a.status)
+	}
+	if a := get(); a.header.Get("Retry-After") != "10" {
+		t.Errorf("the next refusal: Retry-After %q, want 10 (no penalty carried over)", a.header.Get("Retry-After"))
+	}
+}
+
+// Row 65: limits apply per web server. With two servers, a client that keeps
+// the ARRAffinity cookie of its answers stays on one server and meets the
+// limit; one without cookies is spread over both and has each server's
+// budget (and its remaining-requests header is per server).
+func TestFidelity_Row65_LimitsPerWebServer(t *testing.T) {
+	s := start(t, Options{Limits: Limits{Requests: 2, Servers: 2}})
+	get := func(cookie string) answer {
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+sessionPath(wfID), nil)
+		req.Header.Set("Authorization", "Bearer "+staticToken)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: AffinityCookie, Value: cookie})
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return answer{status: res.StatusCode, header: res.Header}
+	}
+	affinity := func(a answer) string {
+		for _, c := range (&http.Response{Header: a.header}).Cookies() {
+			if c.Name == AffinityCookie {
+				return c.Value
+			}
+		}
+		t.Fatalf("no %s cookie in %v", AffinityCookie, a.header)
+		return ""
+	}
+	// Without cookies: 4 requests in turn over 2 servers, all within budget.
+	servers := map[string]bool{}
+	for i := range 4 {
+		a := get("")
+		if a.status == http.StatusTooManyRequests {
+			t.Fatalf("request %d without affinity refused: the servers do not share one budget", i+1)
+		}
+		servers[affinity(a)] = true
+	}
+	if len(servers) != 2 {
+		t.Fatalf("requests without affinity went to %d servers, want 2", len(servers))
+	}
+	// A fresh caller pinned to one server meets the limit at its third request.
+	s.Reset()
+	first := get("")
+	pinned := affinity(first)
+	if got := get(pinned); affinity(got) != pinned || got.header.Get("x-ms-ratelimit-burst-remaining-xrm-requests") != "0" {
+		t.Fatalf("pinned request: server %s, remaining %q; want the same server with 0 left", affinity(got), got.header.Get("x-ms-ratelimit-burst-remaining-xrm-requests"))
+	}
+	if a := get(pinned); a.status != http.StatusTooManyRequests {
+		t.Errorf("third request pinned to one server: %d, want 429", a.status)
+	}
+	if a := get(""); a.status == http.StatusTooManyRequests {
+		t.Errorf("a request without the cookie reaches the other server: %d, want it admitted", a.status)
+	}
+}
+
+// Row 65: one server by default (a trial environment's layout, the
+// strictest): requests with or without affinity share one budget.
+func TestFidelity_Row65_OneServerByDefault(t *testing.T) {
+	s := start(t, Options{Limits: Limits{Requests: 2}})
+	for range 2 {
+		call(t, s, http.MethodGet, sessionPath(wfID), staticToken, nil)
+	}
+	if a := call(t, s, http.MethodGet, sessionPath(wfID), staticToken, nil); a.status != http.StatusTooManyRequests {
+		t.Errorf("third request with the default single server: %d, want 429", a.status)
+	}
+}

@@ -8,11 +8,16 @@ import (
 	"time"
 )
 
-// usage is one caller's service-protection account.
+// usage is one caller's service-protection account on one web server.
 type usage struct {
 	inflight int
 	requests []time.Time // accepted requests, oldest first (emulator clock)
 	exec     []execSpan  // handling time of finished requests, oldest first
+	// penalty: after the requests or execution-time limit tripped, every request
+	// is refused until blockedUntil; one sent meanwhile extends it by step.
+	blockedUntil time.Time
+	step         time.Duration
+	refusal      *odataError
 }
 
 type execSpan struct {
@@ -52,19 +57,31 @@ func retrySeconds(d time.Duration) int {
 }
 
 // admit applies the concurrency, request-count and execution-time limits to
-// one request of caller. On success the request is counted and in flight;
-// the caller must call release with the request's handling time.
-func (e *Emulator) admit(caller string) (release func(time.Duration), _ *odataError) {
+// one request of caller on a web server (account = usageKey). On success the
+// request is counted and in flight; the caller must call release with the
+// request's handling time.
+//
+// A caller refused by the requests or execution-time limit is refused until
+// the window lets it in again (Retry-After); each request it sends before
+// then extends that wait by the first Retry-After, up to MaxPenalty, so
+// Retry-After grows for clients that keep sending and stays for those that wait.
+func (e *Emulator) admit(account string) (release func(time.Duration), _ *odataError) {
 	l := e.opts.Limits
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.usage[caller]
+	u := e.usage[account]
 	if u == nil {
 		u = &usage{}
-		e.usage[caller] = u
+		e.usage[account] = u
 	}
 	u.prune(now, l.Window)
+	if now.Before(u.blockedUntil) {
+		u.blockedUntil = minTime(u.blockedUntil.Add(u.step), now.Add(l.MaxPenalty))
+		err := *u.refusal
+		err.retryAfter = retrySeconds(u.blockedUntil.Sub(now))
+		return nil, &err
+	}
 	if l.Concurrent > 0 && u.inflight >= l.Concurrent {
 		err := newError(http.StatusTooManyRequests, CodeConcurrencyLimit, fmt.Sprintf("Number of concurrent requests exceeded the limit of %d.", l.Concurrent))
 		err.retryAfter = retryAfterConcurrencySec
@@ -72,8 +89,7 @@ func (e *Emulator) admit(caller string) (release func(time.Duration), _ *odataEr
 	}
 	if l.Requests > 0 && len(u.requests) >= l.Requests {
 		err := newError(http.StatusTooManyRequests, CodeRequestsLimit, fmt.Sprintf("Number of requests exceeded the limit of %d over time window of %d seconds.", l.Requests, int(l.Window.Seconds())))
-		err.retryAfter = retrySeconds(u.requests[len(u.requests)-l.Requests].Add(l.Window).Sub(now))
-		return nil, err
+		return nil, u.block(err, u.requests[len(u.requests)-l.Requests].Add(l.Window).Sub(now), now)
 	}
 	if l.ExecutionTime > 0 {
 		if total := u.execTotal(); total >= l.ExecutionTime {
@@ -87,8 +103,7 @@ func (e *Emulator) admit(caller string) (release func(time.Duration), _ *odataEr
 				}
 			}
 			err := newError(http.StatusTooManyRequests, CodeExecutionTimeLimit, fmt.Sprintf("Combined execution time of incoming requests exceeded limit of %s  milliseconds over time window of %d seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.", thousands(l.ExecutionTime.Milliseconds()), int(l.Window.Seconds())))
-			err.retryAfter = retrySeconds(at.Add(l.Window).Sub(now))
-			return nil, err
+			return nil, u.block(err, at.Add(l.Window).Sub(now), now)
 		}
 	}
 	u.inflight++
@@ -101,13 +116,31 @@ func (e *Emulator) admit(caller string) (release func(time.Duration), _ *odataEr
 	}, nil
 }
 
+// block starts a penalty of wait (rounded up to whole seconds, as Retry-After
+// says it) and returns the refusal with its Retry-After.
+func (u *usage) block(err *odataError, wait time.Duration, now time.Time) *odataError {
+	secs := retrySeconds(wait)
+	u.step = time.Duration(secs) * time.Second
+	u.blockedUntil = now.Add(u.step)
+	u.refusal = err
+	err.retryAfter = secs
+	return err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // setRateHeaders sets Dataverse's debugging headers of the remaining budget.
-func (e *Emulator) setRateHeaders(w http.ResponseWriter, caller string) {
+func (e *Emulator) setRateHeaders(w http.ResponseWriter, account string) {
 	l := e.opts.Limits
 	e.mu.Lock()
 	var reqs int
 	var exec time.Duration
-	if u := e.usage[caller]; u != nil {
+	if u := e.usage[account]; u != nil {
 		reqs, exec = len(u.requests), u.execTotal()
 	}
 	e.mu.Unlock()

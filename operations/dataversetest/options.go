@@ -109,7 +109,7 @@ type Limits struct {
 	Servers int
 	// MaxPenalty caps the Retry-After of a caller that keeps sending while it is
 	// refused (each such request extends its wait, see docs/emulator.md);
-	// default Window.
+	// default twice Window.
 	MaxPenalty time.Duration
 }
 
@@ -235,7 +235,7 @@ func (l Limits) withDefaults() Limits {
 		l.Servers = DefaultServers
 	}
 	if l.MaxPenalty <= 0 {
-		l.MaxPenalty = l.Window
+		l.MaxPenalty = 2 * l.Window
 	}
 	return l
 }
