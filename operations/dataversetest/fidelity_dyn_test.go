@@ -180,7 +180,7 @@ func TestFidelity_Row64_RetryAfterGrowsWhileTheClientKeepsSending(t *testing.T) 
 		}
 	}
 	clock.Add(time.Duration(seen[len(seen)-1]) * time.Second) // now it waits as told
-	if a := get(); a.status == http.StatusTooManyRequests { // admitted: 404, no such run
+	if a := get(); a.status == http.StatusTooManyRequests {   // admitted: 404, no such run
 		t.Fatalf("after waiting Retry-After: %d", a.status)
 	}
 
