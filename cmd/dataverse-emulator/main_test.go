@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pa-connector/pa-connector/operations/dataversetest"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -445,5 +447,36 @@ func TestTLSAndTokenHostFlags(t *testing.T) {
 	}
 	if s, _ := parseArgs(nil, noEnv, io.Discard); s.tls() || s.tokenListen != "" {
 		t.Errorf("defaults: %+v, want plain HTTP on one host", s)
+	}
+}
+
+// The dynamics settings of the config file reach Options: testdata/flows.json sets each, a
+// "0s" cancelDelay cancels at once, and an unknown triggerThrottle is refused naming the field.
+func TestDynamicsSettings(t *testing.T) {
+	t.Parallel()
+	o, err := (settings{config: "testdata/flows.json"}).options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := o.Limits
+	if o.CancelDelay != 2*time.Second || l.TriggerThrottle != dataversetest.ThrottleFailedRun || l.Servers != 1 || l.MaxPenalty != 5*time.Minute {
+		t.Errorf("cancelDelay %v, limits %+v", o.CancelDelay, l)
+	}
+	write := func(config string) string {
+		path := filepath.Join(t.TempDir(), "c.json")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	o, err = (settings{config: write(`{"cancelDelay": "0s", "refuseCancelOfFinishedRun": true, "limits": {"triggerThrottle": "429", "servers": 3}}`)}).options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.CancelDelay >= 0 || !o.RefuseCancelOfFinishedRun || o.Limits.TriggerThrottle != dataversetest.Throttle429 || o.Limits.Servers != 3 {
+		t.Errorf("options %+v", o)
+	}
+	if _, err := (settings{config: write(`{"limits": {"triggerThrottle": "queue"}}`)}).options(); err == nil || !strings.Contains(err.Error(), "limits.triggerThrottle") {
+		t.Errorf("an unknown triggerThrottle: %v, want an error naming limits.triggerThrottle", err)
 	}
 }
