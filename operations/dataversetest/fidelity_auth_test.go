@@ -392,3 +392,20 @@ func TestWhoAmIAnswersTheCallersAppUser(t *testing.T) {
 		t.Errorf("two application users share a systemuserid: %v", ids)
 	}
 }
+
+// U10: application ids are GUIDs, which Entra compares in any case: a client id sent in upper
+// case gets a token, and the token is the registered application user's.
+func TestFidelity_U10_ClientIDInAnyCase(t *testing.T) {
+	t.Parallel()
+	s := start(t, authOptions())
+	upper := strings.ToUpper(appA)
+	status, m := clientToken(t, http.DefaultClient, s.TokenURL(), upper, s.Scope())
+	tok, _ := m["access_token"].(string)
+	if status != http.StatusOK || tok == "" {
+		t.Fatalf("token for %s: %d %v", upper, status, m)
+	}
+	a := call(t, s, http.MethodGet, "/api/data/v9.2/WhoAmI", tok, nil)
+	if got := a.json(t)["UserId"]; a.status != http.StatusOK || got != s.AppUserID(appA) {
+		t.Errorf("WhoAmI with the upper-case client's token: %d %v, want UserId %s", a.status, got, s.AppUserID(appA))
+	}
+}

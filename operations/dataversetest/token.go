@@ -63,7 +63,7 @@ func (e *Emulator) serveToken(w *recorder, r *http.Request, rt route) string {
 	if !ok {
 		return clientID
 	}
-	want, known := e.opts.Clients[clientID]
+	clientID, want, known := e.client(clientID)
 	if !known {
 		aad(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, e.opts.Tenant))
 		return clientID
@@ -94,6 +94,21 @@ func (e *Emulator) serveToken(w *recorder, r *http.Request, rt route) string {
 		{"token_type", "Bearer"}, {"expires_in", ttl}, {"ext_expires_in", ttl}, {"access_token", tok},
 	})
 	return clientID
+}
+
+// client finds the registered application id, compared as Entra compares application ids
+// (GUIDs: in any case), and returns it as registered, so tokens and application users key on
+// one spelling (audit U10).
+func (e *Emulator) client(id string) (string, string, bool) {
+	if secret, ok := e.opts.Clients[id]; ok {
+		return id, secret, true
+	}
+	for known, secret := range e.opts.Clients {
+		if strings.EqualFold(known, id) {
+			return known, secret, true
+		}
+	}
+	return id, "", false
 }
 
 // checkScope accepts exactly one "{resource}/.default" scope and returns the resource.
