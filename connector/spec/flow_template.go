@@ -228,7 +228,9 @@ func typeName(t string) string {
 }
 
 // waitResult maps each output of the flow to a process variable of its name, with the run's
-// flowSessionId unless an output takes that name.
+// flowSessionId unless an output takes that name. An output named response comes last: a FEEL
+// context entry is in scope for the entries after it, which would read it instead of the job's
+// response.
 func waitResult(outputs []operations.Variable) string {
 	var entries []string
 	taken := map[string]bool{}
@@ -238,6 +240,10 @@ func waitResult(outputs []operations.Variable) string {
 	if !taken["flowSessionId"] {
 		entries = append(entries, "flowSessionId: response.body.flowSessionId")
 	}
+	outputs = slices.Clone(outputs)
+	slices.SortStableFunc(outputs, func(a, b operations.Variable) int {
+		return cmpBool(a.Name == "response", b.Name == "response")
+	})
 	for _, o := range outputs {
 		if feelName(o.Name) {
 			entries = append(entries, o.Name+": response.body.outputs."+o.Name)
@@ -247,6 +253,17 @@ func waitResult(outputs []operations.Variable) string {
 		entries = append(entries, string(q)+": get value(response.body.outputs, "+string(q)+")")
 	}
 	return "={" + strings.Join(entries, ", ") + "}"
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // feelKeywords cannot be a FEEL name on their own.
