@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -142,8 +143,11 @@ func flowInputProperty(v operations.Variable) (property, error) {
 		p.Type, p.FEEL = "Number", "optional"
 		if n, ok := v.Default.(int64); ok {
 			p.Value = n
-		} else if n, ok := v.Default.(float64); ok {
-			p.Value = n
+		} else if n, ok := v.Default.(float64); ok && (n == 0 || math.Abs(n) >= 1e-6 && math.Abs(n) < 1e21) {
+			// plain decimal (FEEL has no 1e-7); Modeler writes the number as JavaScript prints
+			// it, in exponent form outside this range, so such a default is left out (an
+			// optional input left empty takes the flow's own default)
+			p.Value = json.Number(feelNumber(n))
 		}
 	case "boolean":
 		what = "true or false"
@@ -152,11 +156,11 @@ func flowInputProperty(v operations.Variable) (property, error) {
 		what = map[string]string{"object": "a FEEL context, such as ={name: customerName}", "array": "a FEEL list, such as =[1, 2]"}[v.Type]
 		p.Type, p.FEEL = "String", "required"
 		if v.Default != nil {
-			raw, err := json.Marshal(v.Default)
+			lit, err := feelLiteral(v.Default)
 			if err != nil {
 				return property{}, fmt.Errorf("input %q: default: %w", v.Name, err)
 			}
-			p.Value = ptr("=" + string(raw)) // JSON's literals are FEEL's
+			p.Value = ptr("=" + lit)
 		}
 	default:
 		if v.Type == "string" {
@@ -165,8 +169,7 @@ func flowInputProperty(v operations.Variable) (property, error) {
 		p.Type, p.FEEL = "String", "optional"
 		if s, ok := v.Default.(string); ok {
 			if strings.HasPrefix(s, "=") {
-				raw, _ := json.Marshal(s) // not an expression: a FEEL string literal
-				s = "=" + string(raw)
+				s = "=" + feelString(s) // not an expression: a FEEL string literal
 			}
 			p.Value = ptr(s)
 		}
@@ -249,8 +252,8 @@ func waitResult(outputs []operations.Variable) string {
 			entries = append(entries, o.Name+": response.body.outputs."+o.Name)
 			continue
 		}
-		q, _ := json.Marshal(o.Name)
-		entries = append(entries, string(q)+": get value(response.body.outputs, "+string(q)+")")
+		q := feelString(o.Name)
+		entries = append(entries, q+": get value(response.body.outputs, "+q+")")
 	}
 	return "={" + strings.Join(entries, ", ") + "}"
 }
