@@ -461,3 +461,24 @@ func TestBudgetSortingBuiltinsCountTheirComparisons(t *testing.T) {
 		}
 	}
 }
+
+// Decimal division took 6x an integer operation for 1 step: decimal arithmetic counts its
+// cost in steps and the decimals it builds in bytes; int64 arithmetic stays one step an
+// iteration (issue 14 fix 2).
+func TestBudgetDecimalArithmeticCountsItsCost(t *testing.T) {
+	intSteps, intBytes := used(t, `=sum(for i in 1..1000 return i * 2 - 1)`, nil)
+	for _, src := range []string{`=sum(for i in 1..1000 return 1 / 3)`, `=sum(for i in 1..1000 return i * 0.5)`,
+		`=sum(for i in 1..1000 return 0.5 + i)`, `=sum(for i in 1..1000 return 0.5 - i)`, `=count(for i in 1..1000 return 1.5 ** 1000)`} {
+		steps, bytes := used(t, src, nil)
+		if steps < intSteps+1000*decSteps || bytes < intBytes+1000*decBytes {
+			t.Errorf("%s: %d steps and %d bytes, integers %d and %d", src, steps, bytes, intSteps, intBytes)
+		}
+	}
+	if steps, _ := used(t, `=count(for i in 1..1000 return (7 * i + 1) / 7)`, nil); steps < 1000*decDivSteps {
+		t.Errorf("division: %d steps", steps)
+	}
+	var be *BudgetError
+	if _, err := compileEval(`=sum(for i in 1..1000000 return 1/3)`, nil); !errors.As(err, &be) {
+		t.Errorf("a million decimal divisions: %v, want a budget error", err)
+	}
+}

@@ -2,8 +2,10 @@ package expr
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
@@ -42,10 +44,6 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 	"$isNumber": fn1(func(x any) any { return isNum(x) }),
 	"$and":      feelAnd,
 	"$or":       feelOr,
-	"$sub":      fn2(feelSub),
-	"$mul":      fn2(feelMul),
-	"$div":      fn2(feelDiv),
-	"$pow":      fn2(feelPow),
 	"$neg":      fn1(feelNeg),
 	"$range": func(args ...any) (any, error) {
 		return &feelRange{start: args[0], end: args[1], startIncl: args[2].(bool), endIncl: args[3].(bool)}, nil
@@ -97,6 +95,43 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		globals, _ := args[1].(map[string]any)
 		return &feelFunc{tmpl: args[0].(*funcTemplate), globals: globals, captured: args[2:]}, nil
 	},
+}
+
+// What decimal arithmetic costs, measured against a step (an iteration with an int64
+// operation): an addition, subtraction or product of decimals about 8 steps, a division
+// about 32, a whole power one product for each bit of its exponent; each decimal built
+// holds about 64 bytes (issue 14 fix 2). The int64 fast path costs nothing beyond its step.
+const (
+	decSteps    = 8
+	decDivSteps = 32
+	decBytes    = 64
+)
+
+// arith is a binary operator whose decimal arithmetic is metered.
+func arith(f func(a, b any) any, steps int64) mfunc {
+	return func(m *meter, a []any) (any, error) {
+		return decimalCost(m, a[0], a[1], f(a[0], a[1]), steps)
+	}
+}
+
+// decimalCost counts steps and decBytes when out = a op b took decimal arithmetic: a decimal
+// result, or an int64 one from an operand that is not an int64.
+func decimalCost(m *meter, a, b, out any, steps int64) (any, error) {
+	switch out.(type) {
+	case *apd.Decimal:
+	case int64:
+		_, ai := a.(int64)
+		_, bi := b.(int64)
+		if ai && bi {
+			return out, nil
+		}
+	default:
+		return out, nil
+	}
+	if err := m.step(steps); err != nil {
+		return nil, err
+	}
+	return out, m.alloc(decBytes)
 }
 
 // mfunc is a metered runtime function: its work depends on its arguments' sizes, or it
@@ -161,7 +196,24 @@ var metered = map[string]mfunc{
 				}
 			}
 		}
-		return feelAdd(a[0], a[1]), nil
+		return decimalCost(m, a[0], a[1], feelAdd(a[0], a[1]), decSteps)
+	},
+	"$sub": arith(feelSub, decSteps),
+	"$mul": arith(feelMul, decSteps),
+	"$div": arith(feelDiv, decDivSteps),
+	"$pow": func(m *meter, a []any) (any, error) {
+		out := feelPow(a[0], a[1])
+		if !isNum(out) {
+			return out, nil
+		}
+		steps := int64(decDivSteps) // a float power, or a whole one by squaring: one product a bit
+		if y, ok := toInt(a[1]); ok {
+			steps = decSteps * int64(1+bits.Len64(uint64(max(y, -y))))
+		}
+		if err := m.step(steps); err != nil {
+			return nil, err
+		}
+		return out, m.alloc(decBytes)
 	},
 	"$lt": compare(func(c int) bool { return c < 0 }),
 	"$le": compare(func(c int) bool { return c <= 0 }),
