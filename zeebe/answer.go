@@ -26,7 +26,7 @@ func (w *Worker) answer(ctx context.Context, job connector.Job, res connector.Re
 	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
-		cmd, cerr := w.Gateway.NewCompleteJobCommand().JobKey(job.Key).VariablesFromMap(w.Secrets.Map(orEmpty(res.Variables)))
+		cmd, cerr := w.Gateway.NewCompleteJobCommand().JobKey(job.Key).VariablesFromMap(w.Secrets.Map(zeebeNumbers(orEmpty(res.Variables)).(map[string]any)))
 		if cerr != nil {
 			return w.failPermanently(cctx, job, fmt.Errorf("output variables: %w", cerr))
 		}
@@ -48,7 +48,7 @@ func (w *Worker) answer(ctx context.Context, job connector.Job, res connector.Re
 		cmd := w.Gateway.NewThrowErrorCommand().JobKey(job.Key).ErrorCode(d.Code).ErrorMessage(w.message(d.Message))
 		send := func(ctx context.Context) error { _, err := cmd.Send(ctx); return err }
 		if len(d.Variables) > 0 {
-			c, cerr := cmd.VariablesFromMap(d.Variables)
+			c, cerr := cmd.VariablesFromMap(zeebeNumbers(d.Variables).(map[string]any))
 			if cerr != nil {
 				return w.failPermanently(cctx, job, fmt.Errorf("BPMN error %s: variables: %w", d.Code, cerr))
 			}
