@@ -544,7 +544,8 @@ func TestTriggerNotSentWithoutALease(t *testing.T) {
 	}
 }
 
-// signalTransport closes sent when the first request starts.
+// signalTransport closes sent when the first RunDesktopFlow request starts (not the flow's
+// input-schema read before it: a shutdown then hands the job back, rightly).
 type signalTransport struct {
 	base http.RoundTripper
 	once sync.Once
@@ -552,7 +553,9 @@ type signalTransport struct {
 }
 
 func (s *signalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s.once.Do(func() { close(s.sent) })
+	if strings.HasSuffix(r.URL.Path, "/Microsoft.Dynamics.CRM.RunDesktopFlow") {
+		s.once.Do(func() { close(s.sent) })
+	}
 	return s.base.RoundTrip(r)
 }
 
