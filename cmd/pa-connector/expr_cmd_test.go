@@ -108,16 +108,19 @@ func TestExprLint(t *testing.T) {
 	}
 }
 
-func TestExprLintShippedTemplate(t *testing.T) {
+func TestExprLintShippedTemplates(t *testing.T) {
 	t.Parallel()
-	// the connector's own element template must lint clean
-	const file = "../../examples/element-templates/pa-connector-power-automate.json"
-	if _, err := os.Stat(file); err != nil {
-		t.Skip(err)
+	// every element template shipped in examples/ (the generic ones and the per-flow example
+	// templates generate writes) must lint clean
+	files, err := filepath.Glob("../../examples/element-templates/*.json")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("templates %v (%v), want at least the power-automate, dataverse and per-flow ones", files, err)
 	}
-	code, out, errs := runExprT(t, "", "lint", "--template", file)
-	if code != 0 {
-		t.Fatalf("exit %d: %s%s", code, out, errs)
+	for _, file := range files {
+		code, out, errs := runExprT(t, "", "lint", "--template", file)
+		if code != 0 || strings.Contains(out+errs, "warning") {
+			t.Errorf("%s: exit %d: %s%s", file, code, out, errs)
+		}
 	}
 }
 
