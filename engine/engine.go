@@ -80,7 +80,8 @@ type Engine struct {
 	source       int64 // position of the command being processed
 	now          int64
 	lastTime     int64
-	ready        []int64 // jobs that became activatable while processing the current command
+	ready        []int64        // jobs that became activatable while processing the current command
+	warnings     []expr.Warning // of the last FEEL evaluation (value), for its incident's message
 	awaiting     map[int64]*awaiter
 	pushes       []push
 	woken        map[string]bool

@@ -32,7 +32,7 @@ func (e *Engine) chooseFlow(inst *ElementInstance, el *bpmn.Element) (*bpmn.Flow
 		}
 		b, ok := v.(bool)
 		if !ok {
-			e.incident(inst, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'BOOLEAN', but was '%s'.", exprText(f.Condition), feelType(v)), -1, "activate")
+			e.incident(inst, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be 'BOOLEAN', but was '%s'.", exprText(f.Condition), feelType(v)), -1, "activate")
 			return nil, false
 		}
 		if b {
@@ -120,7 +120,7 @@ func (e *Engine) openTimer(owner *ElementInstance, ev *bpmn.Element) bool {
 	}
 	s, ok := v.(string)
 	if !ok {
-		e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be one of '[DURATION, PERIOD, STRING]', but was '%s'.", exprText(raw), feelType(v)), -1, "activate")
+		e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be one of '[DURATION, PERIOD, STRING]', but was '%s'.", exprText(raw), feelType(v)), -1, "activate")
 		return false
 	}
 	t := &Timer{ElementInstanceKey: owner.Key, ProcessInstanceKey: owner.ProcessInstanceKey, DefinitionKey: owner.DefinitionKey,
@@ -130,13 +130,13 @@ func (e *Engine) openTimer(owner *ElementInstance, ev *bpmn.Element) bool {
 	case "duration":
 		due, ok = addDuration(now, s)
 		if !ok {
-			e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Invalid duration format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
+			e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Invalid duration format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
 			return false
 		}
 	case "date":
 		due, ok = parseDate(s)
 		if !ok {
-			e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Invalid date-time format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
+			e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Invalid date-time format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
 			return false
 		}
 	case "cycle":
@@ -145,7 +145,7 @@ func (e *Engine) openTimer(owner *ElementInstance, ev *bpmn.Element) bool {
 			due, ok = addDuration(now, m[2])
 		}
 		if m == nil || !ok || !due.After(now) {
-			e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Invalid cycle format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
+			e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Invalid cycle format '%s' for expression '%s'.", s, exprText(raw)), -1, "activate")
 			return false
 		}
 		t.Repetitions = -1
@@ -290,7 +290,7 @@ func (e *Engine) openSubscription(owner *ElementInstance, ev *bpmn.Element) bool
 	}
 	ns, ok := name.(string)
 	if !ok {
-		e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'STRING', but was '%s'.", exprText(ev.MessageName), feelType(name)), -1, "activate")
+		e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be 'STRING', but was '%s'.", exprText(ev.MessageName), feelType(name)), -1, "activate")
 		return false
 	}
 	key, err := e.value(ev.CorrelationKey, env)
@@ -305,7 +305,7 @@ func (e *Engine) openSubscription(owner *ElementInstance, ev *bpmn.Element) bool
 	case int64, float64, json.Number:
 		corr = numberString(k)
 	default:
-		e.incident(owner, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Failed to extract the correlation key for '%s': The value must be either a string or a number, but was '%s'.", exprText(ev.CorrelationKey), feelType(key)), -1, "activate")
+		e.incident(owner, "EXTRACT_VALUE_ERROR", e.mismatch("Failed to extract the correlation key for '%s': The value must be either a string or a number, but was '%s'.", exprText(ev.CorrelationKey), feelType(key)), -1, "activate")
 		return false
 	}
 	def := e.st.Definitions[owner.DefinitionKey]

@@ -17,6 +17,7 @@ func (e *Engine) prepareJob(inst *ElementInstance, el *bpmn.Element) *Job {
 	var env map[string]any
 	eval := func(raw string) (any, bool) {
 		if !bpmn.IsFEEL(raw) {
+			e.warnings = nil // a static value: no evaluation, no warnings
 			return raw, true
 		}
 		if env == nil {
@@ -35,7 +36,7 @@ func (e *Engine) prepareJob(inst *ElementInstance, el *bpmn.Element) *Job {
 	}
 	typ, isString := tv.(string)
 	if !isString {
-		e.incident(inst, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'STRING', but was '%s'.", exprText(el.JobType), feelType(tv)), -1, "activate")
+		e.incident(inst, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be 'STRING', but was '%s'.", exprText(el.JobType), feelType(tv)), -1, "activate")
 		return nil
 	}
 	rv, ok := eval(el.Retries)
@@ -47,7 +48,7 @@ func (e *Engine) prepareJob(inst *ElementInstance, el *bpmn.Element) *Job {
 	case string:
 		n, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
 		if err != nil || bpmn.IsFEEL(el.Retries) {
-			e.incident(inst, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'NUMBER', but was 'STRING'.", exprText(el.Retries)), -1, "activate")
+			e.incident(inst, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be 'NUMBER', but was 'STRING'.", exprText(el.Retries)), -1, "activate")
 			return nil
 		}
 		retries = int64(n)
@@ -59,7 +60,7 @@ func (e *Engine) prepareJob(inst *ElementInstance, el *bpmn.Element) *Job {
 		f, _ := r.Float64()
 		retries = int64(f)
 	default:
-		e.incident(inst, "EXTRACT_VALUE_ERROR", fmt.Sprintf("Expected result of the expression '%s' to be 'NUMBER', but was '%s'.", exprText(el.Retries), feelType(rv)), -1, "activate")
+		e.incident(inst, "EXTRACT_VALUE_ERROR", e.mismatch("Expected result of the expression '%s' to be 'NUMBER', but was '%s'.", exprText(el.Retries), feelType(rv)), -1, "activate")
 		return nil
 	}
 	if retries > math.MaxInt32 {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -160,11 +161,21 @@ func (e *Engine) value(raw string, env map[string]any) (any, error) {
 	if !bpmn.IsFEEL(raw) {
 		return raw, nil
 	}
+	e.warnings = nil
 	p, err := e.programs.Compile(raw)
 	if err != nil {
 		return nil, err
 	}
-	return p.Eval(env)
+	v, ws, err := p.EvalWarnings(context.Background(), env)
+	e.warnings = ws
+	return v, err
+}
+
+// mismatch is the message of an incident for a value of the wrong type, with the warnings of
+// the evaluation that gave it, as Zeebe words them ("… The evaluation reported the following
+// warnings: [NOT_COMPARABLE] …"): why a condition gave null instead of a boolean.
+func (e *Engine) mismatch(format string, args ...any) string {
+	return expr.WithWarnings(fmt.Sprintf(format, args...), e.warnings)
 }
 
 // feelType names a FEEL value's type as Zeebe's messages do.
