@@ -313,7 +313,7 @@ func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, re
 	exprCtx["job"] = map[string]any{"retries": int64(job.Retries)}
 
 	if hd.errorExpression != "" {
-		decided, vars, err := h.errorExpression(ctx, hd, exprCtx)
+		decided, vars, err := h.errorExpression(ctx, job, hd, exprCtx)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +346,8 @@ func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, re
 		if err != nil {
 			return nil, Permanentf("result expression: %w", err)
 		}
-		v, err := p.EvalContext(ctx, exprCtx)
+		v, ws, err := p.EvalWarnings(ctx, exprCtx)
+		h.logWarnings(job, "resultExpression", ws)
 		if err != nil {
 			return nil, exprFailed(ctx, "result expression", err)
 		}
@@ -363,14 +364,29 @@ func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, re
 	return out, nil
 }
 
+// logWarnings logs at debug the FEEL warnings of a job's expression (header names it): why
+// parts of it gave null, as feel-scala reports them. The job's secrets are held, so the log
+// scrubs them.
+func (h *Handler) logWarnings(job Job, header string, ws []expr.Warning) {
+	if len(ws) == 0 {
+		return
+	}
+	texts := make([]string, len(ws))
+	for i, w := range ws {
+		texts[i] = w.String()
+	}
+	h.Log.Debug().Int64("job_key", job.Key).Str("expression", header).Strs("feel_warnings", texts).Msg("the expression reported warnings")
+}
+
 // errorExpression returns an outcome error, or variables to complete with (ignoreError), or
 // neither (no error).
-func (h *Handler) errorExpression(ctx context.Context, hd headers, exprCtx map[string]any) (error, map[string]any, error) {
+func (h *Handler) errorExpression(ctx context.Context, job Job, hd headers, exprCtx map[string]any) (error, map[string]any, error) {
 	p, err := h.Exprs.Compile(hd.errorExpression)
 	if err != nil {
 		return nil, nil, Permanentf("error expression: %w", err)
 	}
-	v, err := p.EvalContext(ctx, exprCtx)
+	v, ws, err := p.EvalWarnings(ctx, exprCtx)
+	h.logWarnings(job, "errorExpression", ws)
 	if err != nil {
 		return nil, nil, exprFailed(ctx, "error expression", err)
 	}
