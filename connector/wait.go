@@ -34,19 +34,27 @@ func (h *Handler) runAndWait(ctx context.Context, job Job, hd headers, b *bound,
 		h.Log.Warn().Int64("job_key", job.Key).Str("flow_session_id", fmt.Sprint(summary["flowSessionId"])).
 			Int("retrigger", n+1).Int64("pause_ms", pause.Milliseconds()).
 			Msg("the run failed as throttled (DesktopFlowsActionThrottled) before it started; triggering it again")
-		if err := h.keepLease(ctx, job, pause); err != nil {
+		if err := h.pause(ctx, job, pause); err != nil {
 			return nil, err
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
 		}
 		// The throttled run's record is replaced by the next run's.
 		vars = maps.Clone(vars)
 		delete(vars, RecordedRunVariable)
+	}
+}
+
+// pause waits d with the job's lease kept for it (keepLease), or until ctx ends.
+func (h *Handler) pause(ctx context.Context, job Job, d time.Duration) error {
+	if err := h.keepLease(ctx, job, d); err != nil {
+		return err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -104,15 +112,8 @@ func (h *Handler) triggerAndWait(ctx context.Context, job Job, hd headers, b *bo
 			break
 		}
 		pause := pauses.Next()
-		if err := h.keepLease(ctx, job, pause); err != nil {
+		if err := h.pause(ctx, job, pause); err != nil {
 			return nil, err
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
 		}
 	}
 	summary, err := h.summarize(ctx, job, hd, b, id, row)
