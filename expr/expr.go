@@ -31,7 +31,14 @@ type Program struct {
 	plain    bool  // FEEL results may hold temporal values to turn into ISO strings
 	size     int64 // approximate bytes the program holds, for the cache
 	keepsEnv bool  // an expr-lang program reading $env: its result may be the environment
+	findings []*CompileError
 }
+
+// Findings are the constructs of a FEEL program that compile, as in feel-scala, but always
+// evaluate to null: a call of an unknown function or with arguments no form of the function
+// takes (null with a NO_FUNCTION_FOUND warning), an invalid temporal literal (null). A
+// cluster runs such an expression; `expr lint` reports them as errors before deploy.
+func (p *Program) Findings() []*CompileError { return p.findings }
 
 // IsFEEL reports whether the program was compiled from FEEL.
 func (p *Program) IsFEEL() bool { return p.feel }
@@ -190,11 +197,11 @@ func Compile(src string) (p *Program, err error) {
 		if strings.TrimSpace(body[1:]) == "" {
 			return nil, fmt.Errorf("empty expression")
 		}
-		prog, plain, err := compileFEEL(src)
+		prog, plain, findings, err := compileFEEL(src)
 		if err != nil {
 			return nil, fmt.Errorf("compiling FEEL %q: %w%s", short(src), err, exprHint(body))
 		}
-		return &Program{src: src, prog: prog, feel: true, plain: plain, size: programSize(src, prog)}, nil
+		return &Program{src: src, prog: prog, feel: true, plain: plain, size: programSize(src, prog), findings: findings}, nil
 	}
 	body = strings.TrimPrefix(body, ExprPrefix)
 	if strings.TrimSpace(body) == "" {

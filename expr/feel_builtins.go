@@ -25,6 +25,8 @@ type builtin struct {
 	boolean  bool
 	temporal bool
 	budget   // what a call costs (feel_builtins_budget.go)
+	name     string
+	why      func(b *builtin, a []any) string // why a call gave null (feel_warnings.go); "": it may
 }
 
 func (b *builtin) arity() string {
@@ -81,10 +83,7 @@ var builtins = map[string]*builtin{
 			}
 			return parseNumberString(v)
 		}
-		if isNum(a[0]) {
-			return a[0]
-		}
-		return nil
+		return nil // feel-scala converts texts only
 	}),
 	"date": temporal(pure(1, 3, p("from"), func(a []any) any {
 		if len(a) == 3 {
@@ -502,30 +501,34 @@ var builtins = map[string]*builtin{
 	}),
 	"all": boolean(listFn(func(l []any) any { v, _ := feelAnd(l...); return v })),
 	"any": boolean(listFn(func(l []any) any { v, _ := feelOr(l...); return v })),
+	// sublist is feel-scala's list.slice(from, from+length): positions past either end are
+	// clamped, and numbers are taken as Java's intValue takes them (the low 32 bits).
 	"sublist": pure(2, 3, p("list", "start position", "length"), func(a []any) any {
 		list, ok := listOf(a[0])
-		start, ok2 := intArg(a[1])
+		start, ok2 := javaInt(a[1])
 		if !ok || !ok2 {
 			return nil
 		}
-		n := int64(len(list))
-		if start < 0 {
-			start = n + start + 1
+		n := int32(len(list))
+		from := n + start // a negative start counts from the end
+		if start > 0 {
+			from = start - 1
 		}
-		if start < 1 || start > n+1 {
-			return nil
-		}
-		end := n
-		if len(a) == 3 && a[2] != nil {
-			l, ok := intArg(a[2])
-			if !ok || l < 0 || start-1+l > n {
+		until := n
+		if len(a) == 3 {
+			l, ok := javaInt(a[2])
+			if !ok {
 				return nil
 			}
-			end = start - 1 + l
+			until = from + l // int32 arithmetic, as in Java
 		}
-		return append([]any{}, list[start-1:end]...)
+		from, until = max(from, 0), min(until, n)
+		if until <= from {
+			return []any{}
+		}
+		return append([]any{}, list[from:until]...)
 	}),
-	"append": pure(1, -1, nil, func(a []any) any {
+	"append": pure(2, -1, nil, func(a []any) any { // feel-scala: at least one item
 		list, ok := listOf(a[0])
 		if !ok {
 			return nil
@@ -596,9 +599,9 @@ var builtins = map[string]*builtin{
 	"union": withBudget(pure(0, -1, nil, nil), func(m *meter, a []any) (any, error) {
 		var all []any
 		for _, x := range a {
-			list, ok := listOf(x)
-			if !ok {
-				return nil, nil
+			list, ok := x.([]any)
+			if !ok { // feel-scala: any other value is a list of itself
+				list = []any{x}
 			}
 			if err := m.alloc(itemBytes * int64(len(list))); err != nil {
 				return nil, err
@@ -745,14 +748,11 @@ var builtins = map[string]*builtin{
 
 // listOf is a list argument: a list as it is, any other non-null value as a list of itself
 // (FEEL's singleton-list conversion).
+// listOf is the list argument of a list function: feel-scala takes a list only (null and a
+// FUNCTION_INVOCATION_FAILURE warning for anything else).
 func listOf(x any) ([]any, bool) {
-	switch v := x.(type) {
-	case []any:
-		return v, true
-	case nil:
-		return nil, false
-	}
-	return []any{x}, true
+	v, ok := x.([]any)
+	return v, ok
 }
 
 func strFn(f func(string) string) *builtin {

@@ -61,48 +61,59 @@ func listLen(a []any) int {
 	return len(a)
 }
 
-// exprFunc is the function registered for b: the meter comes first (mcall).
+// exprFunc is the function registered for b: the meter comes first (mcall). A call that
+// gives null says why, as feel-scala does (invocationFailure).
 func (b *builtin) exprFunc() func(...any) (any, error) {
 	return func(args ...any) (any, error) {
 		m, _ := args[0].(*meter)
 		a := args[1:]
-		steps := int64(1)
-		if !b.cheap {
-			for _, x := range a {
-				steps += scanSteps(x)
+		n := len(m.warningsSoFar())
+		out, err := b.run(m, a)
+		if out == nil && err == nil && m.warns() && len(m.warningsSoFar()) == n {
+			b.invocationFailure(m, a)
+		}
+		return out, err
+	}
+}
+
+// run counts what a call of b costs, and calls it.
+func (b *builtin) run(m *meter, a []any) (any, error) {
+	steps := int64(1)
+	if !b.cheap {
+		for _, x := range a {
+			steps += scanSteps(x)
+		}
+	}
+	if b.sorts {
+		steps += sortSteps(listLen(a))
+	}
+	if err := m.step(steps); err != nil {
+		return nil, err
+	}
+	if b.mfn != nil {
+		return b.mfn(m, a)
+	}
+	if b.fromArg {
+		n := int64(listBytes)
+		for _, x := range a {
+			switch v := x.(type) {
+			case []any:
+				n += itemBytes * int64(len(v))
+			case map[string]any:
+				n += entryBytes * int64(len(v))
+			default:
+				n += itemBytes
 			}
 		}
-		if b.sorts {
-			steps += sortSteps(listLen(a))
-		}
-		if err := m.step(steps); err != nil {
+		if err := m.alloc(n); err != nil {
 			return nil, err
 		}
-		if b.mfn != nil {
-			return b.mfn(m, a)
-		}
-		if b.fromArg {
-			n := int64(listBytes)
-			for _, x := range a {
-				switch v := x.(type) {
-				case []any:
-					n += itemBytes * int64(len(v))
-				case map[string]any:
-					n += entryBytes * int64(len(v))
-				default:
-					n += itemBytes
-				}
-			}
-			if err := m.alloc(n); err != nil {
-				return nil, err
-			}
-		}
-		out, err := b.fn(a...)
-		if err != nil || b.keeps || b.fromArg {
-			return out, err
-		}
-		return out, m.alloc(shallowSize(out))
 	}
+	out, err := b.fn(a...)
+	if err != nil || b.keeps || b.fromArg {
+		return out, err
+	}
+	return out, m.alloc(shallowSize(out))
 }
 
 // left is what the bytes budget has left (no limit for a nil meter).

@@ -16,10 +16,20 @@ func (r *rangeCmp) cmp(a, b any) int {
 		return 0
 	}
 	c, ok := feelCompare(a, b)
-	if !ok {
+	if !ok || !isPoint(a) || !isPoint(b) {
 		r.bad = true
 	}
 	return c
+}
+
+// isPoint: the points of range functions are numbers and temporal values, not texts or
+// booleans (feel-scala: illegal arguments).
+func isPoint(x any) bool {
+	switch x.(type) {
+	case string, bool:
+		return false
+	}
+	return true
 }
 
 func (r *rangeCmp) lt(a, b any) bool { return r.cmp(a, b) < 0 }

@@ -77,6 +77,7 @@ var dateTimeForms = map[string][][]string{
 	"date and time": {p("from"), p("date", "time"), p("date", "timezone")},
 	"date":          {p("from"), p("year", "month", "day")},
 	"time":          {p("from"), p("hour", "minute", "second", "offset")},
+	"abs":           {p("n"), p("number")}, // feel-scala takes both names
 }
 
 var _ = setForms(dateTimeForms)

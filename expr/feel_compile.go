@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,9 +45,10 @@ type scope struct {
 type feelCompiler struct {
 	src      string
 	vars     int
-	inFunc   bool // compiling a function body: globals come from $outer
-	temporal bool // the program may produce values plain() must convert (temporal values, decimals, ...)
-	nodes    int  // nodes of the translated tree so far, bounded by maxTranslatedNodes
+	inFunc   bool            // compiling a function body: globals come from $outer
+	temporal bool            // the program may produce values plain() must convert (temporal values, decimals, ...)
+	nodes    int             // nodes of the translated tree so far, bounded by maxTranslatedNodes
+	findings []*CompileError // constructs feel-scala evaluates to null, for lint (soft)
 }
 
 type compileFailure struct{ err *CompileError }
@@ -54,6 +56,24 @@ type compileFailure struct{ err *CompileError }
 func (c *feelCompiler) fail(off int, format string, args ...any) {
 	line, col := position(c.src, off)
 	panic(compileFailure{&CompileError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+// soft compiles a construct that feel-scala accepts and evaluates to null (an unknown
+// function, arguments no form of a function takes, an invalid temporal literal): the program
+// gives null there, with feel-scala's warning when it gives one (warnType non-empty), and the
+// construct is a finding that Program.Findings returns for lint to report before deploy.
+func (c *feelCompiler) soft(off int, warnType, warning, format string, args ...any) ast.Node {
+	c.finding(off, format, args...)
+	if warnType == "" {
+		return &ast.NilNode{}
+	}
+	return mcall("$warn", str(warnType), str(warning))
+}
+
+// finding records a construct lint reports (Program.Findings).
+func (c *feelCompiler) finding(off int, format string, args ...any) {
+	line, col := position(c.src, off)
+	c.findings = append(c.findings, &CompileError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)})
 }
 
 // grow counts n nodes of the translated tree: a name inside nested filters, or a function
@@ -74,19 +94,19 @@ func (c *feelCompiler) newVar() string {
 }
 
 // compileFEEL compiles src (starting with "=") into a program.
-func compileFEEL(src string) (prog *vm.Program, needsPlain bool, err error) {
+func compileFEEL(src string) (prog *vm.Program, needsPlain bool, findings []*CompileError, err error) {
 	start := strings.Index(src, "=") + 1
 	tree, perr := parseFEEL(src, start)
 	if perr != nil {
-		return nil, false, perr
+		return nil, false, nil, perr
 	}
 	c := &feelCompiler{src: src}
 	node, cerr := c.translate(tree, nil)
 	if cerr != nil {
-		return nil, false, cerr
+		return nil, false, nil, cerr
 	}
 	prog, err = buildProgram(node)
-	return prog, c.temporal, err
+	return prog, c.temporal, c.findings, err
 }
 
 func (c *feelCompiler) translate(n fnode, s *scope) (out ast.Node, err *CompileError) {
@@ -184,8 +204,8 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 		return &ast.NilNode{}
 	case *fTemporal:
 		v, ok := parseTemporalLiteral(n.val)
-		if !ok {
-			c.fail(n.off, "invalid temporal literal @%q", n.val)
+		if !ok { // feel-scala: null, without a warning
+			return c.soft(n.off, "", "", "invalid temporal literal @%q", n.val)
 		}
 		c.temporal = true
 		return constant(v)
@@ -203,6 +223,14 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 			keys = append(keys, p.key)
 			x = p.x
 		}
+		if b, ok := x.(*fName); ok && c.resolvesGlobal(b.name, s) {
+			// a variable's path: a missing variable and a null one warn differently
+			args := []ast.Node{c.globals(), str(b.name)}
+			for i := len(keys) - 1; i >= 0; i-- {
+				args = append(args, str(keys[i]))
+			}
+			return mcall("$pathVar", args...)
+		}
 		args := []ast.Node{c.node(x, s)}
 		for i := len(keys) - 1; i >= 0; i-- {
 			args = append(args, str(keys[i]))
@@ -218,19 +246,7 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 	case *fBinary:
 		switch n.op {
 		case "and", "or":
-			// flatten a and b and c into one call
-			var args []ast.Node
-			var walk func(x fnode)
-			walk = func(x fnode) {
-				if b, ok := x.(*fBinary); ok && b.op == n.op {
-					walk(b.l)
-					walk(b.r)
-					return
-				}
-				args = append(args, c.node(x, s))
-			}
-			walk(n)
-			return call("$"+n.op, args...)
+			return c.junction(n.op, c.node(n.l, s), c.node(n.r, s))
 		}
 		switch n.op {
 		case "+", "-", "*", "/", "**":
@@ -239,11 +255,11 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 		return binop(n.op, c.node(n.l, s), c.node(n.r, s))
 	case *fNeg:
 		c.temporal = true
-		return call("$neg", c.node(n.x, s))
+		return mcall("$neg", c.node(n.x, s))
 	case *fBetween:
 		v := c.newVar()
 		x := ident(v)
-		return let(v, c.node(n.x, s), call("$and", mcall("$ge", x, c.node(n.lo, s)), mcall("$le", x, c.node(n.hi, s))))
+		return let(v, c.node(n.x, s), c.junction("and", mcall("$ge", x, c.node(n.lo, s)), mcall("$le", x, c.node(n.hi, s))))
 	case *fIn:
 		v := c.newVar()
 		x := ident(v)
@@ -256,8 +272,8 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 			}
 		}
 		body := tests[0]
-		if len(tests) > 1 {
-			body = call("$or", tests...)
+		for _, t := range tests[1:] {
+			body = c.junction("or", body, t)
 		}
 		return let(v, c.node(n.x, s), body)
 	case *fUnaryCmp:
@@ -281,22 +297,47 @@ func (c *feelCompiler) node(n fnode, s *scope) ast.Node {
 	case *fContext:
 		return c.context(n, s)
 	case *fIf:
-		return &ast.ConditionalNode{Cond: call("$true", c.node(n.cond, s)), Exp1: c.node(n.then, s), Exp2: c.node(n.els, s)}
+		return &ast.ConditionalNode{Cond: mcall("$cond", c.node(n.cond, s)), Exp1: c.node(n.then, s), Exp2: c.node(n.els, s)}
 	case *fFor:
-		return c.iterate(n.vars, n.ins, n.body, s)
+		return c.iterate(n.vars, n.ins, n.body, s, nil)
 	case *fQuant:
 		name := "$some"
 		if n.every {
 			name = "$every"
 		}
-		return call(name, c.iterate(n.vars, n.ins, n.body, s))
+		// each item's answer goes through $quantItem, which warns about the first that is
+		// not a boolean while no item has decided yet, in the order feel-scala does
+		st := c.newVar()
+		item := func(b ast.Node) ast.Node {
+			return mcall("$quantItem", ident(st), &ast.BoolNode{Value: n.every}, b)
+		}
+		return let(st, call("$quantState"), call(name, c.iterate(n.vars, n.ins, n.body, s, item)))
 	case *fFunc:
 		return c.function(n, s)
 	case *fInstanceOf:
+		if !typeNames[n.typ] {
+			c.finding(n.off, "unknown type %q: instance of it is always false", n.typ)
+		}
 		return call("$instanceOf", c.node(n.x, s), str(n.typ))
 	}
 	c.fail(n.at(), "unsupported construct")
 	return nil
+}
+
+// junction is "l and r" (op "and") or "l or r" as feel-scala evaluates them: l first, then r
+// only when l does not decide (false for and, true for or); each operand that is not a
+// boolean warns, l before r is evaluated, r only when l was a boolean.
+func (c *feelCompiler) junction(op string, l, r ast.Node) ast.Node {
+	v := c.newVar()
+	decides, result := "$isFalse", &ast.BoolNode{Value: false}
+	if op == "or" {
+		decides, result = "$true", &ast.BoolNode{Value: true}
+	}
+	return let(v, mcall("$boolean", l), &ast.ConditionalNode{
+		Cond: call(decides, ident(v)),
+		Exp1: result,
+		Exp2: mcall("$"+op, ident(v), r),
+	})
 }
 
 // name resolves a FEEL name: a local, a filter item's entry, or a variable of the context.
@@ -308,24 +349,46 @@ func (c *feelCompiler) name(off int, name string, s *scope) ast.Node {
 			if sc.name == name {
 				return ident(sc.v)
 			}
-		case scopeItem:
+		case scopeItem: // the item's entry when it has one, else the name outside (read only then)
 			if name == "item" {
 				return call("$itemOr", ident(sc.v), str(name), ident(sc.v))
 			}
-			return call("$itemOr", ident(sc.v), str(name), c.name(off, name, sc.parent))
+			return &ast.ConditionalNode{
+				Cond: call("$itemHas", ident(sc.v), str(name)),
+				Exp1: call("$itemOr", ident(sc.v), str(name), &ast.NilNode{}),
+				Exp2: c.name(off, name, sc.parent),
+			}
 		}
 	}
 	return c.global(name)
 }
 
+// global reads a variable of the context; a missing one is null with a NO_VARIABLE_FOUND
+// warning. A variable that is there costs one nil check more than reading it.
 func (c *feelCompiler) global(name string) ast.Node {
+	if c.inFunc || strings.HasPrefix(name, "$") {
+		return mcall("$var", c.globals(), str(name))
+	}
+	return &ast.BinaryNode{Operator: "??", Left: ident(name), Right: mcall("$novar", c.globals(), str(name))}
+}
+
+// globals is the map of the context's variables: the environment, or in a function body the
+// one the function was made in.
+func (c *feelCompiler) globals() ast.Node {
 	if c.inFunc {
-		return mcall("$get", ident("$outer"), str(name))
+		return ident("$outer")
 	}
-	if strings.HasPrefix(name, "$") {
-		return mcall("$get", ident("$env"), str(name))
+	return ident("$env")
+}
+
+// resolvesGlobal reports whether name read in scope s is a variable of the context.
+func (c *feelCompiler) resolvesGlobal(name string, s *scope) bool {
+	for sc := s; sc != nil; sc = sc.parent {
+		if sc.kind == scopeItem || sc.name == name {
+			return false
+		}
 	}
-	return ident(name)
+	return true
 }
 
 func (c *feelCompiler) isLocal(name string, s *scope) bool {
@@ -339,22 +402,25 @@ func (c *feelCompiler) isLocal(name string, s *scope) bool {
 
 // iterate compiles "for a in A, b in B return body" (and the same for some/every) into
 // nested maps, flattened one level per extra variable.
-func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope) ast.Node {
+func (c *feelCompiler) iterate(vars []string, ins []fnode, body fnode, s *scope, wrap func(ast.Node) ast.Node) ast.Node {
 	v := c.newVar()
 	lv := c.newVar()
 	inner := &scope{parent: s, kind: scopeLet, name: vars[0], v: v}
 	var b ast.Node
 	if len(vars) == 1 {
 		b = c.node(body, inner)
+		if wrap != nil {
+			b = wrap(b)
+		}
 	} else {
-		b = c.iterate(vars[1:], ins[1:], body, inner)
+		b = c.iterate(vars[1:], ins[1:], body, inner, wrap)
 	}
 	var m ast.Node = &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{mcall("$list", ident(lv)), closure(v, b)}}
 	if len(vars) > 1 {
 		m = mcall("$flatten1", m)
 	}
 	// iterating over anything but a list or a range gives null
-	return let(lv, c.node(ins[0], s), &ast.ConditionalNode{Cond: call("$iterable", ident(lv)), Exp1: m, Exp2: &ast.NilNode{}})
+	return let(lv, c.node(ins[0], s), &ast.ConditionalNode{Cond: call("$iterable", ident(lv)), Exp1: m, Exp2: mcall("$notList", ident(lv))})
 }
 
 // filter compiles "list[e]": an index when e is a number, else the items for which e is true.
@@ -362,14 +428,17 @@ func (c *feelCompiler) filter(n *fFilter, s *scope) ast.Node {
 	list := c.node(n.x, s)
 	switch f := n.filter.(type) {
 	case *fNum:
-		return call("$index", list, constant(f.val))
+		return mcall("$index", list, constant(f.val))
 	}
 	lv := c.newVar()
 	iv := c.newVar()
 	pred := c.node(n.filter, &scope{parent: s, kind: scopeItem, v: iv})
-	filtered := call("$filterResult", ident(lv), &ast.BuiltinNode{Name: "filter", Arguments: []ast.Node{
-		mcall("$list", ident(lv)), closure(iv, call("$true", pred)),
-	}})
+	// filtering anything but a list is null and a warning, as in feel-scala
+	filtered := &ast.ConditionalNode{
+		Cond: call("$iterable", ident(lv)),
+		Exp1: &ast.BuiltinNode{Name: "filter", Arguments: []ast.Node{mcall("$list", ident(lv)), closure(iv, call("$true", pred))}},
+		Exp2: mcall("$notList", ident(lv)),
+	}
 	if isBooleanExpr(n.filter) {
 		return let(lv, list, filtered)
 	}
@@ -378,7 +447,7 @@ func (c *feelCompiler) filter(n *fFilter, s *scope) ast.Node {
 	fv := c.newVar()
 	return let(lv, list, let(fv, c.node(n.filter, s), &ast.ConditionalNode{
 		Cond: call("$isNumber", ident(fv)),
-		Exp1: call("$index", ident(lv), ident(fv)),
+		Exp1: mcall("$index", ident(lv), ident(fv)),
 		Exp2: filtered,
 	}))
 }
@@ -527,14 +596,17 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 	}
 	b, ok := builtins[n.name]
 	if !ok {
-		c.fail(n.off, "unknown function %q", n.name)
+		return c.soft(n.off, WarnNoFunction, noFunction(n), "unknown function %q", n.name)
 	}
 	args := n.args
 	if n.named != nil {
-		args = c.namedArgs(n, b)
+		var problem string
+		if args, problem = namedArgs(n, b); problem != "" {
+			return c.soft(n.off, WarnNoFunction, noFunction(n), "%s", problem)
+		}
 	}
 	if len(args) < b.min || b.max >= 0 && len(args) > b.max {
-		c.fail(n.off, "%s() takes %s, got %d", n.name, b.arity(), len(args))
+		return c.soft(n.off, WarnNoFunction, noFunction(n), "%s() takes %s, got %d", n.name, b.arity(), len(args))
 	}
 	if b.temporal || !b.boolean {
 		c.temporal = true // a temporal value or a decimal
@@ -550,8 +622,17 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 	return mcall(builtinFunc(n.name), out...)
 }
 
-// namedArgs orders named arguments by the function's parameter names.
-func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
+// noFunction is feel-scala's NO_FUNCTION_FOUND warning for a call no function takes.
+func noFunction(n *fCall) string {
+	if n.named != nil {
+		return fmt.Sprintf("No function found with name '%s' and parameters: %s", n.name, strings.Join(n.named, ","))
+	}
+	return fmt.Sprintf("No function found with name '%s' and %d parameters", n.name, len(n.args))
+}
+
+// namedArgs orders named arguments by the function's parameter names; problem says why no
+// form of the function takes them.
+func namedArgs(n *fCall, b *builtin) (args []fnode, problem string) {
 	params := b.params
 	if b.forms != nil {
 		params = nil
@@ -562,25 +643,20 @@ func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
 		}
 	}
 	if params == nil && b.forms != nil {
-		c.fail(n.off, "%s() has no form with parameters %s (forms: %s)", n.name, strings.Join(n.named, ", "), formsString(b.forms))
+		return nil, fmt.Sprintf("%s() has no form with parameters %s (forms: %s)", n.name, strings.Join(n.named, ", "), formsString(b.forms))
 	}
 	if params == nil {
-		c.fail(n.off, "%s() does not take named arguments", n.name)
+		return nil, fmt.Sprintf("%s() does not take named arguments", n.name)
 	}
-	args := make([]fnode, len(params))
+	args = make([]fnode, len(params))
 	last := -1
 	for i, name := range n.named {
-		pos := -1
-		for j, p := range params {
-			if p == name {
-				pos = j
-			}
-		}
+		pos := slices.Index(params, name)
 		if pos < 0 {
-			c.fail(n.off, "%s() has no parameter %q (parameters: %s)", n.name, name, strings.Join(params, ", "))
+			return nil, fmt.Sprintf("%s() has no parameter %q (parameters: %s)", n.name, name, strings.Join(params, ", "))
 		}
 		if args[pos] != nil {
-			c.fail(n.off, "%s(): parameter %q given twice", n.name, name)
+			return nil, fmt.Sprintf("%s(): parameter %q given twice", n.name, name)
 		}
 		args[pos] = n.args[i]
 		last = max(last, pos)
@@ -588,10 +664,10 @@ func (c *feelCompiler) namedArgs(n *fCall, b *builtin) []fnode {
 	args = args[:last+1]
 	for i, a := range args {
 		if a == nil && i < b.min {
-			c.fail(n.off, "%s(): missing parameter %q", n.name, params[i])
+			return nil, fmt.Sprintf("%s(): missing parameter %q", n.name, params[i])
 		}
 	}
-	return args
+	return args, ""
 }
 
 func hasAll(form, names []string) bool {
@@ -638,6 +714,7 @@ func (c *feelCompiler) function(n *fFunc, s *scope) ast.Node {
 	sub := &feelCompiler{src: c.src, vars: c.vars, inFunc: true, nodes: c.nodes}
 	body := sub.node(n.body, inner)
 	c.vars, c.nodes = sub.vars, sub.nodes
+	c.findings = append(c.findings, sub.findings...)
 	c.temporal = c.temporal || sub.temporal
 	prog, err := buildProgram(body)
 	if err != nil {

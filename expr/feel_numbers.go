@@ -3,6 +3,7 @@ package expr
 import (
 	"encoding/json"
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
@@ -282,4 +283,34 @@ func intOf(x any, mode apd.Rounder) (int64, bool) {
 	}
 	i, err := r.Int64()
 	return i, err == nil
+}
+
+// javaInt is a number as Java's BigDecimal.intValue takes it, which feel-scala's list
+// functions use for positions: the fraction dropped, then the low 32 bits.
+func javaInt(x any) (int32, bool) {
+	switch v := x.(type) {
+	case int64:
+		return int32(v), true
+	case int:
+		return int32(v), true
+	}
+	d, ok := toDec(x)
+	if !ok {
+		return 0, false
+	}
+	c := d.Coeff.MathBigInt()
+	mod := new(big.Int).Lsh(big.NewInt(1), 32)
+	switch {
+	case d.Exponent > 0:
+		c.Mul(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Exponent)), mod))
+	case d.Exponent < 0 && int64(-d.Exponent) > d.NumDigits():
+		c.SetInt64(0)
+	case d.Exponent < 0:
+		c.Quo(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-d.Exponent)), nil))
+	}
+	v := int32(uint32(c.Mod(c, mod).Uint64()))
+	if d.Negative {
+		v = -v
+	}
+	return v, true
 }

@@ -155,6 +155,9 @@ func (p *parser) typeName() string {
 			best, n = strings.Join(words, " "), k+1
 		}
 	}
+	if n == 0 && p.peek().kind == tName { // a type no value has: false, as in feel-scala (lint reports it)
+		best, n = p.peek().val, 1
+	}
 	if n == 0 {
 		p.fail(p.peek(), "unsupported construct: instance of %s", describe(p.peek()))
 	}
@@ -584,12 +587,14 @@ func (p *parser) primary() fnode {
 		if keywords[t.val] {
 			p.fail(t, "unexpected keyword %q", t.val)
 		}
-		// "string format(x)": words followed by "(" that name no built-in
+		// "string format(x)": words followed by "(" that name no built-in are a call of an
+		// unknown function, as in feel-scala (null, and a warning naming it)
 		var words []string
 		for k := 0; p.peekAt(k).kind == tName && !keywords[p.peekAt(k).val]; k++ {
 			words = append(words, p.peekAt(k).val)
 			if k > 0 && p.peekAt(k+1).kind == tOp && p.peekAt(k+1).val == "(" {
-				p.fail(t, "unknown function %q", strings.Join(words, " "))
+				p.i += k + 1
+				return p.call(t, strings.Join(words, " "))
 			}
 		}
 		p.advance()

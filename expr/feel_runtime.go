@@ -1,9 +1,9 @@
 package expr
 
 import (
-	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/expr-lang/expr"
@@ -25,12 +25,10 @@ func fn2(f func(a, b any) any) func(...any) (any, error) {
 // loop (whose iterations are metered) their number is bounded by the source, so they need no
 // meter.
 var runtimeFuncs = map[string]func(...any) (any, error){
-	"$index": fn2(feelIndex),
-	"$filterResult": fn2(func(orig, filtered any) any {
-		if orig == nil {
-			return nil
-		}
-		return filtered
+	"$itemHas": fn2(func(item, name any) any {
+		m, _ := item.(map[string]any)
+		_, ok := m[name.(string)]
+		return ok
 	}),
 	"$itemOr": func(args ...any) (any, error) {
 		if m, ok := args[0].(map[string]any); ok {
@@ -41,10 +39,8 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		return args[2], nil
 	},
 	"$true":     fn1(func(x any) any { return isTrue(x) }),
+	"$isFalse":  fn1(func(x any) any { return x == false }),
 	"$isNumber": fn1(func(x any) any { return isNum(x) }),
-	"$and":      feelAnd,
-	"$or":       feelOr,
-	"$neg":      fn1(feelNeg),
 	"$range": func(args ...any) (any, error) {
 		return &feelRange{start: args[0], end: args[1], startIncl: args[2].(bool), endIncl: args[3].(bool)}, nil
 	},
@@ -67,30 +63,12 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		}
 		return false
 	}),
-	// some is true when any item satisfies, every when all do; anything else (false, null) is
-	// false, as feelin and feel-scala evaluate them. The items were counted as they were made.
-	"$some": fn1(func(x any) any {
-		if x == nil {
-			return nil
-		}
-		for _, e := range x.([]any) {
-			if e == true {
-				return true
-			}
-		}
-		return false
-	}),
-	"$every": fn1(func(x any) any {
-		if x == nil {
-			return nil
-		}
-		for _, e := range x.([]any) {
-			if e != true {
-				return false
-			}
-		}
-		return true
-	}),
+	// some is true when any item satisfies, every when all do; otherwise an item that is
+	// not a boolean makes either null, as in feel-scala. The items were counted as they were
+	// made, and warned about ($quantItem).
+	"$some":       fn1(func(x any) any { return quantify(x, true) }),
+	"$every":      fn1(func(x any) any { return quantify(x, false) }),
+	"$quantState": func(...any) (any, error) { return &quantState{}, nil },
 	"$lambda": func(args ...any) (any, error) {
 		globals, _ := args[1].(map[string]any)
 		return &feelFunc{tmpl: args[0].(*funcTemplate), globals: globals, captured: args[2:]}, nil
@@ -107,10 +85,11 @@ const (
 	decBytes    = 64
 )
 
-// arith is a binary operator whose decimal arithmetic is metered.
-func arith(f func(a, b any) any, steps int64) mfunc {
+// arith is the binary operator op whose decimal arithmetic is metered, and whose null
+// result warns.
+func arith(op string, f func(a, b any) any, steps int64) mfunc {
 	return func(m *meter, a []any) (any, error) {
-		return decimalCost(m, a[0], a[1], f(a[0], a[1]), steps)
+		return decimalCost(m, a[0], a[1], arithmetic(m, op, a[0], a[1], f(a[0], a[1])), steps)
 	}
 }
 
@@ -151,18 +130,15 @@ var metered = map[string]mfunc{
 		if err := chargeGet(m, a[0]); err != nil {
 			return nil, err
 		}
-		return feelGet(a[0], k), nil
+		return getWarn(m, a[0], k), nil
 	},
 	"$path": func(m *meter, a []any) (any, error) {
 		x := a[0]
 		for _, k := range a[1:] {
-			if x == nil {
-				return nil, nil
-			}
 			if err := chargeGet(m, x); err != nil {
 				return nil, err
 			}
-			x = feelGet(x, k.(string))
+			x = getWarn(m, x, k.(string))
 		}
 		return x, nil
 	},
@@ -196,13 +172,13 @@ var metered = map[string]mfunc{
 				}
 			}
 		}
-		return decimalCost(m, a[0], a[1], feelAdd(a[0], a[1]), decSteps)
+		return decimalCost(m, a[0], a[1], arithmetic(m, "+", a[0], a[1], feelAdd(a[0], a[1])), decSteps)
 	},
-	"$sub": arith(feelSub, decSteps),
-	"$mul": arith(feelMul, decSteps),
-	"$div": arith(feelDiv, decDivSteps),
+	"$sub": arith("-", feelSub, decSteps),
+	"$mul": arith("*", feelMul, decSteps),
+	"$div": arith("/", feelDiv, decDivSteps),
 	"$pow": func(m *meter, a []any) (any, error) {
-		out := feelPow(a[0], a[1])
+		out := arithmetic(m, "**", a[0], a[1], feelPow(a[0], a[1]))
 		if !isNum(out) {
 			return out, nil
 		}
@@ -230,6 +206,21 @@ var metered = map[string]mfunc{
 			return nil, err
 		}
 		return feelNot(equal(m, a[0], a[1])), nil
+	},
+	// Why a part gives null: the warnings of feel_warnings.go.
+	"$var":     func(m *meter, a []any) (any, error) { return variable(m, a[0], a[1].(string)), nil },
+	"$novar":   func(m *meter, a []any) (any, error) { variable(m, a[0], a[1].(string)); return nil, nil },
+	"$pathVar": pathVar,
+	"$cond":    func(m *meter, a []any) (any, error) { return condition(m, a[0]), nil },
+	"$notList": func(m *meter, a []any) (any, error) { expectedList(m, a[0]); return nil, nil },
+	"$boolean": func(m *meter, a []any) (any, error) { return leftOperand(m, a[0]), nil },
+	"$and":     func(m *meter, a []any) (any, error) { return junction(m, a[0], a[1], feelAnd), nil },
+	"$or":      func(m *meter, a []any) (any, error) { return junction(m, a[0], a[1], feelOr), nil },
+	"$neg":     func(m *meter, a []any) (any, error) { return negate(m, a[0]), nil },
+	"$index":   func(m *meter, a []any) (any, error) { return index(m, a[0], a[1]), nil },
+	"$quantItem": func(m *meter, a []any) (any, error) {
+		a[0].(*quantState).item(m, a[1].(bool), a[2])
+		return a[2], nil
 	},
 	"$warn": func(m *meter, a []any) (any, error) { // a construct feel-scala evaluates to null
 		m.warn(a[0].(string), "%s", a[1].(string))
@@ -272,9 +263,7 @@ func compare(holds func(c int) bool) mfunc {
 	return func(m *meter, a []any) (any, error) {
 		c, ok := feelCompare(a[0], a[1])
 		if !ok {
-			if a[0] != nil && a[1] != nil {
-				notComparable(m, a[0], a[1])
-			}
+			notComparable(m, a[0], a[1]) // null too, as in feel-scala ("=" is another matter)
 			return nil, nil
 		}
 		return holds(c), nil
@@ -325,7 +314,8 @@ type feelFunc struct {
 	captured []any
 }
 
-func (f *feelFunc) String() string { return fmt.Sprintf("function(%d parameters)", len(f.tmpl.params)) }
+// String is how feel-scala shows a function: function(a, b).
+func (f *feelFunc) String() string { return "function(" + strings.Join(f.tmpl.names, ", ") + ")" }
 
 // call runs the function; a failure or a wrong number of arguments gives null, as in FEEL.
 // The only error is the budget's (or the context's): calls nest at most MaxDepth deep, so
@@ -380,6 +370,7 @@ func init() {
 		feelOptions = append(feelOptions, expr.Function(name, meteredFunc(f)))
 	}
 	for name, b := range builtins {
+		b.name = name
 		feelOptions = append(feelOptions, expr.Function(builtinFunc(name), b.exprFunc()))
 	}
 }

@@ -189,6 +189,9 @@ func parseClock(s string, y int, mo time.Month, d int) (t time.Time, local bool,
 		oh, _ := strconv.Atoi(z[1:3])
 		om, _ := strconv.Atoi(z[4:6])
 		off := oh*3600 + om*60
+		if om > 59 || off > 18*3600 { // Java's ZoneOffset: at most ±18:00
+			return time.Time{}, false, "", false
+		}
 		if z[0] == '-' {
 			off = -off
 		}

@@ -1,9 +1,11 @@
 package expr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -113,12 +115,8 @@ func TestFEELJobErrorBackoff(t *testing.T) {
 func TestFEELCompileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ src, want string }{
-		{`=string format(x)`, `1:2: unknown function "string format"`},
 		{"={\n  a: 1 +\n}", `3:1: unexpected "}"`},
 		{`=x instance of list<number>`, `1:20: unsupported construct: instance of list<...>`},
-		{`=substring("a")`, `1:2: substring() takes 2 to 3 arguments, got 1`},
-		{`=substring(text: "a", start position: 1)`, `has no parameter "text"`},
-		{`=foo(1)`, `1:2: unknown function "foo"`},
 		{`=response?.body`, `looks like expr-lang`},
 		{`="abc`, `1:2: unterminated string`},
 	}
@@ -129,6 +127,60 @@ func TestFEELCompileErrors(t *testing.T) {
 			t.Errorf("Compile(%q) = %v, want a CompileError containing %q", tt.src, err, tt.want)
 		}
 	}
+}
+
+// TestFEELFindings: what feel-scala accepts and evaluates to null (an unknown function,
+// arguments no form of a function takes, an invalid temporal literal) compiles, evaluates to
+// null with feel-scala's warning, and is a finding that lint reports with its position.
+func TestFEELFindings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		src, finding string
+		warnings     []string
+	}{
+		{`=string format(x)`, `1:2: unknown function "string format"`, []string{`[NO_FUNCTION_FOUND] No function found with name 'string format' and 1 parameters`}},
+		{`=foo(1)`, `1:2: unknown function "foo"`, []string{`[NO_FUNCTION_FOUND] No function found with name 'foo' and 1 parameters`}},
+		{`=1 + substring("a")`, `1:6: substring() takes 2 to 3 arguments, got 1`, []string{
+			`[NO_FUNCTION_FOUND] No function found with name 'substring' and 1 parameters`, `[INVALID_TYPE] Can't add 'null' to '1'`}},
+		{`=substring(text: "a", start position: 1)`, `1:2: substring() has no parameter "text" (parameters: string, start position, length)`,
+			[]string{`[NO_FUNCTION_FOUND] No function found with name 'substring' and parameters: text,start position`}},
+		{`=abs(n: 1, n: 2)`, `1:2: abs(): parameter "n" given twice`, []string{`[NO_FUNCTION_FOUND] No function found with name 'abs' and parameters: n,n`}},
+		{"=[\n  @\"2020-13-01\"]", `2:3: invalid temporal literal @"2020-13-01"`, nil},
+		{`={f: function(x) unknown(x), r: f(1)}.r`, `1:18: unknown function "unknown"`, []string{`[NO_FUNCTION_FOUND] No function found with name 'unknown' and 1 parameters`}},
+	}
+	for _, tt := range tests {
+		p, err := Compile(tt.src)
+		if err != nil {
+			t.Errorf("Compile(%q): %v, want it to compile as feel-scala does", tt.src, err)
+			continue
+		}
+		var found []string
+		for _, f := range p.Findings() {
+			found = append(found, f.Error())
+		}
+		if len(found) != 1 || found[0] != tt.finding {
+			t.Errorf("Compile(%q).Findings() = %q, want [%q]", tt.src, found, tt.finding)
+		}
+		out, ws, err := p.EvalWarnings(context.Background(), map[string]any{"x": int64(1)})
+		var warnings []string
+		for _, w := range ws {
+			warnings = append(warnings, w.String())
+		}
+		if err != nil || !slices.Equal(warnings, tt.warnings) || !isNullish(out) {
+			t.Errorf("%s = %v %q (%v), want null (or a list of null) with %q", tt.src, out, warnings, err, tt.warnings)
+		}
+	}
+	if p, _ := Compile(`=abs(-1) + count([1])`); len(p.Findings()) != 0 {
+		t.Errorf("findings %v for known functions", p.Findings())
+	}
+}
+
+// isNullish: null, or a list of nulls (an invalid literal in a list).
+func isNullish(x any) bool {
+	if l, ok := x.([]any); ok {
+		return len(l) == 1 && l[0] == nil
+	}
+	return x == nil
 }
 
 func TestExprLangStillAvailable(t *testing.T) {

@@ -208,42 +208,18 @@ func feelDiv(a, b any) any {
 
 func feelPow(a, b any) any { return numPow(a, b) }
 
+// feelNeg is "-a": numbers only (feel-scala 1.18 negates no duration: "-x" of one is null).
 func feelNeg(a any) any {
 	if isNum(a) {
 		return numNeg(a)
 	}
-	return negTemporal(a)
+	return nil
 }
 
 // paths
 
-// feelGet is FEEL's path "x.key": a context's entry, a temporal value's property, and over a
-// list the projection of every element; null otherwise.
-func feelGet(x any, key string) any {
-	switch v := x.(type) {
-	case map[string]any:
-		return v[key]
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = feelGet(e, key)
-		}
-		return out
-	case nil:
-		return nil
-	}
-	return temporalProperty(x, key)
-}
-
-// feelIndex is "list[n]": 1-based, negative from the end; a non-list is a list of itself.
-func feelIndex(x, n any) any {
-	list, ok := x.([]any)
-	if !ok {
-		if x == nil {
-			return nil
-		}
-		list = []any{x}
-	}
+// feelIndex is "list[n]": 1-based, negative from the end.
+func feelIndex(list []any, n any) any {
 	i, ok := toInt(n)
 	if !ok {
 		return nil

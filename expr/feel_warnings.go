@@ -2,7 +2,11 @@ package expr
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Warning says why a FEEL evaluation gave null where feel-scala gives null instead of failing
@@ -42,6 +46,10 @@ func WithWarnings(msg string, ws []Warning) string {
 	return b.String()
 }
 
+// warns reports whether the evaluation still keeps warnings: a warning costly to word is
+// worded only then.
+func (m *meter) warns() bool { return m != nil && len(m.warnings) < maxWarnings }
+
 // warn records a warning of the evaluation (a nil meter: none is kept).
 func (m *meter) warn(typ, format string, args ...any) {
 	if m == nil || len(m.warnings) >= maxWarnings {
@@ -50,16 +58,483 @@ func (m *meter) warn(typ, format string, args ...any) {
 	m.warnings = append(m.warnings, Warning{Type: typ, Message: fmt.Sprintf(format, args...)})
 }
 
-// comparand shows a value in a NOT_COMPARABLE warning as feel-scala does: strings quoted.
+// comparand shows a value in a warning as feel-scala does (strings quoted, contexts as
+// {a:1, b:"x"}), cut after about 100 bytes: the value may be large, and a warning is a line.
 func comparand(x any) string {
-	s := feelLiteral(x)
-	if len(s) > 100 {
-		s = s[:100] + "…"
+	w := &shown{}
+	w.show(x)
+	if w.cut {
+		w.b.WriteString("…")
 	}
-	return s
+	return w.b.String()
+}
+
+const shownBytes = 100
+
+type shown struct {
+	b   strings.Builder
+	cut bool
+}
+
+func (w *shown) write(s string) {
+	if w.cut {
+		return
+	}
+	if left := shownBytes - w.b.Len(); len(s) > left {
+		for left > 0 && !utf8.RuneStart(s[left]) {
+			left--
+		}
+		s, w.cut = s[:left], true
+	}
+	w.b.WriteString(s)
+}
+
+func (w *shown) show(x any) {
+	if w.cut {
+		return
+	}
+	switch v := x.(type) {
+	case string:
+		if len(v) > shownBytes {
+			v = v[:shownBytes+1] // enough to be cut; Quote shows a split rune as \x..
+		}
+		w.write(strconv.Quote(v))
+	case []any:
+		w.write("[")
+		for i, e := range v {
+			if i > 0 {
+				w.write(", ")
+			}
+			if w.show(e); w.cut {
+				return
+			}
+		}
+		w.write("]")
+	case map[string]any:
+		w.write("{")
+		for i, k := range smallestKeys(v, 20) {
+			if i > 0 {
+				w.write(", ")
+			}
+			w.write(k + ":")
+			if w.show(v[k]); w.cut {
+				return
+			}
+		}
+		if len(v) > 20 {
+			w.write(", ...")
+		}
+		w.write("}")
+	default:
+		w.write(feelString(x))
+	}
+}
+
+// smallestKeys are the n first keys of m in sorted order, found in one pass over m.
+func smallestKeys(m map[string]any, n int) []string {
+	if len(m) <= n {
+		return sortedKeys(m)
+	}
+	keys := make([]string, 0, n+1)
+	for k := range m {
+		if len(keys) == n && k >= keys[n-1] {
+			continue
+		}
+		i, _ := slices.BinarySearch(keys, k)
+		keys = slices.Insert(keys, i, k)
+		if len(keys) > n {
+			keys = keys[:n]
+		}
+	}
+	return keys
 }
 
 // notComparable records that a and b, both non-null, cannot be compared.
 func notComparable(m *meter, a, b any) {
 	m.warn(WarnNotComparable, "Can't compare '%s' with '%s'", comparand(a), comparand(b))
+}
+
+// The warning types beyond NOT_COMPARABLE and NO_FUNCTION_FOUND, as feel-scala names them.
+const (
+	WarnNoVariable     = "NO_VARIABLE_FOUND"
+	WarnNoContextEntry = "NO_CONTEXT_ENTRY_FOUND"
+	WarnNoProperty     = "NO_PROPERTY_FOUND"
+)
+
+// variable reads name from the context's variables vars: missing, it is null and a warning.
+func variable(m *meter, vars any, name string) any {
+	v, ok := vars.(map[string]any)[name]
+	if !ok {
+		m.warn(WarnNoVariable, "No variable found with name '%s'", name)
+	}
+	return v
+}
+
+// pathVar is the path a.b.c of a variable a: a missing a is one NO_VARIABLE_FOUND warning,
+// as in feel-scala (its failure carries through the path); otherwise each key that is not
+// there warns (getWarn).
+func pathVar(m *meter, a []any) (any, error) {
+	x, ok := a[0].(map[string]any)[a[1].(string)]
+	if !ok {
+		m.warn(WarnNoVariable, "No variable found with name '%s'", a[1].(string))
+		return nil, nil
+	}
+	for _, k := range a[2:] {
+		if err := chargeGet(m, x); err != nil {
+			return nil, err
+		}
+		x = getWarn(m, x, k.(string))
+	}
+	return x, nil
+}
+
+// getWarn is FEEL's path "x.key": a context's entry, a temporal value's property, and over a
+// list the projection of every item; null otherwise, with a warning as feel-scala gives one
+// (a context without the entry, null, a value without the property).
+func getWarn(m *meter, x any, key string) any {
+	switch v := x.(type) {
+	case map[string]any:
+		out, ok := v[key]
+		if !ok && m.warns() {
+			m.warn(WarnNoContextEntry, "No context entry found with key '%s'. Available keys: %s", shorten(key), quotedList(smallestKeys(v, 21)))
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = getWarn(m, e, key)
+		}
+		return out
+	case nil:
+		m.warn(WarnNoContextEntry, "No context entry found with key '%s'. The context is null", shorten(key))
+		return nil
+	}
+	out := temporalProperty(x, key)
+	if out == nil {
+		props := properties(x)
+		if !slices.Contains(props, key) {
+			m.warn(WarnNoProperty, "No property found with name '%s' of value '%s'. Available properties: %s", shorten(key), comparand(x), quotedList(props))
+		}
+	}
+	return out
+}
+
+// properties are the names feel-scala lists for a value's properties, in its order.
+func properties(x any) []string {
+	switch v := x.(type) {
+	case feelDate:
+		return []string{"year", "month", "day", "weekday"}
+	case feelDateTime:
+		return []string{"timezone", "year", "second", "month", "day", "time offset", "weekday", "minute", "hour"}
+	case feelTime:
+		return []string{"timezone", "second", "time offset", "minute", "hour"}
+	case dayTimeDuration:
+		return []string{"days", "hours", "minutes", "seconds"}
+	case yearMonthDuration:
+		return []string{"years", "months"}
+	case *feelRange:
+		_ = v
+		return []string{"start", "start included", "end", "end included"}
+	}
+	return nil
+}
+
+// quotedList shows names as feel-scala does: 'a', 'b' (at most 20, then "...").
+func quotedList(names []string) string {
+	const most = 20
+	var b strings.Builder
+	for i, n := range names {
+		if i == most {
+			b.WriteString(", ...")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'")
+		b.WriteString(shorten(n))
+		b.WriteString("'")
+	}
+	return b.String()
+}
+
+func shorten(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+// condition is an if's condition: true takes the then branch; anything but a boolean warns.
+func condition(m *meter, x any) bool {
+	b, ok := x.(bool)
+	if !ok {
+		expectedBoolean(m, x)
+	}
+	return b
+}
+
+func expectedBoolean(m *meter, x any) {
+	m.warn(WarnInvalidType, "Expected boolean but found '%s'", comparand(x))
+}
+
+func expectedList(m *meter, x any) {
+	m.warn(WarnInvalidType, "Expected list but found '%s'", comparand(x))
+}
+
+// leftOperand is the left operand of and/or: anything but a boolean warns.
+func leftOperand(m *meter, l any) any {
+	if !isBool(l) {
+		expectedBoolean(m, l)
+	}
+	return l
+}
+
+// junction is "l and r" (with and = feelAnd) or "l or r" once r is evaluated: r warns when
+// it is not a boolean and l was one (feel_compile.go's junction).
+func junction(m *meter, l, r any, and func(...any) (any, error)) any {
+	if isBool(l) && !isBool(r) {
+		expectedBoolean(m, r)
+	}
+	out, _ := and(l, r)
+	return out
+}
+
+func isBool(x any) bool { _, ok := x.(bool); return ok }
+
+// negate is "-x": a number or a duration; anything else is null and a warning.
+func negate(m *meter, x any) any {
+	out := feelNeg(x)
+	if out == nil {
+		m.warn(WarnInvalidType, "Expected number but found '%s'", comparand(x))
+	}
+	return out
+}
+
+// index is "x[n]" for a number n: feel-scala gives null and a warning for x not a list.
+func index(m *meter, x, n any) any {
+	list, ok := x.([]any)
+	if !ok {
+		expectedList(m, x)
+		return nil
+	}
+	return feelIndex(list, n)
+}
+
+// arithmetic is a binary operator's result: null warns as feel-scala words it for op.
+func arithmetic(m *meter, op string, a, b, out any) any {
+	if out != nil || m == nil {
+		return out
+	}
+	switch op {
+	case "+":
+		m.warn(WarnInvalidType, "Can't add '%s' to '%s'", comparand(b), comparand(a))
+	case "-":
+		m.warn(WarnInvalidType, "Can't subtract '%s' from '%s'", comparand(b), comparand(a))
+	case "*":
+		m.warn(WarnInvalidType, "Can't multiply '%s' by '%s'", comparand(a), comparand(b))
+	case "/":
+		m.warn(WarnInvalidType, "Can't divide '%s' by '%s'", comparand(a), comparand(b))
+	case "**":
+		x := a
+		if isNum(a) {
+			x = b
+		}
+		m.warn(WarnInvalidType, "Expected number but found '%s'", comparand(x))
+	}
+	return out
+}
+
+func (m *meter) warningsSoFar() []Warning {
+	if m == nil {
+		return nil
+	}
+	return m.warnings
+}
+
+// invocationFailure warns that a call of b gave null, in feel-scala's words: "Failed to invoke
+// function 'name': " and why (b.why, by default "Illegal arguments: ..."). A why of "" means
+// null is an answer of b for those arguments (min([]), date("not a date"), ...): no warning.
+func (b *builtin) invocationFailure(m *meter, a []any) {
+	why := illegalArguments
+	if b.why != nil {
+		why = b.why
+	}
+	if msg := why(b, a); msg != "" {
+		m.warn(WarnInvocation, "Failed to invoke function '%s': %s", b.name, msg)
+	}
+}
+
+// illegalArguments lists the arguments as feel-scala does: 'a', 'b'.
+func illegalArguments(_ *builtin, a []any) string {
+	var sb strings.Builder
+	sb.WriteString("Illegal arguments: ")
+	for i, x := range a {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("'" + comparand(x) + "'")
+	}
+	return sb.String()
+}
+
+// silent: null is an answer of the function whatever its arguments.
+func silent(*builtin, []any) string { return "" }
+
+// unlessText: null is the answer of a conversion for a text it cannot parse; any other
+// argument is illegal.
+func unlessText(b *builtin, a []any) string {
+	for _, x := range a {
+		if !isString(x) {
+			return illegalArguments(b, a)
+		}
+	}
+	return ""
+}
+
+// listArg is the list a list function works on: its list argument, or its arguments.
+func listArg(a []any) []any {
+	if len(a) == 1 {
+		if l, ok := a[0].([]any); ok {
+			return l
+		}
+	}
+	return a
+}
+
+// numbers: a numeric aggregate of an empty list is null; of a list holding anything but
+// numbers fails on the first such item.
+func numbers(_ *builtin, a []any) string {
+	for _, x := range listArg(a) {
+		if !isNum(x) {
+			return fmt.Sprintf("expected number but found '%s'", comparand(x))
+		}
+	}
+	return ""
+}
+
+// comparable: min and max of an empty list are null; of values that cannot be ordered fail.
+func comparableItems(_ *builtin, a []any) string {
+	l := listArg(a)
+	if len(l) == 0 {
+		return ""
+	}
+	return comparand(l) + " is not comparable"
+}
+
+func init() {
+	whys := map[string]func(*builtin, []any) string{
+		"number": func(b *builtin, a []any) string {
+			if s, ok := a[0].(string); ok {
+				return fmt.Sprintf("Can't parse '%s' as a number", shorten(s))
+			}
+			return illegalArguments(b, a)
+		},
+		"string join": func(b *builtin, a []any) string {
+			if l, ok := a[0].([]any); ok {
+				parts := make([]string, len(l))
+				for i, x := range l {
+					parts[i] = comparand(x)
+				}
+				return fmt.Sprintf("expected a list of strings but found '%s'", shorten("List("+strings.Join(parts, ", ")+")"))
+			}
+			return illegalArguments(b, a)
+		},
+		"matches": invalidPattern("Invalid pattern '%s'"),
+		"replace": invalidPattern("Invalid pattern '%s'"),
+		"split":   invalidPattern("Invalid pattern for delimiter '%s'"),
+		"date": func(b *builtin, a []any) string {
+			if len(a) == 3 && isNum(a[0]) && isNum(a[1]) && isNum(a[2]) {
+				return fmt.Sprintf("Failed to parse date from: year=%s, month=%s, day=%s", feelString(a[0]), feelString(a[1]), feelString(a[2]))
+			}
+			return unlessText(b, a)
+		},
+		"time": func(b *builtin, a []any) string {
+			if len(a) >= 3 && isNum(a[0]) && isNum(a[1]) && isNum(a[2]) {
+				return fmt.Sprintf("Failed to parse local-time from: hour=%s, minute=%s, second=%s", feelString(a[0]), feelString(a[1]), feelString(a[2]))
+			}
+			return unlessText(b, a)
+		},
+		"decimal": func(b *builtin, a []any) string {
+			if mode, ok := a[len(a)-1].(string); ok && len(a) == 3 && isNum(a[0]) && isNum(a[1]) {
+				if strings.EqualFold(mode, "unnecessary") {
+					return "Failed to apply rounding mode 'UNNECESSARY': Rounding necessary"
+				}
+			}
+			return illegalArguments(b, a)
+		},
+		"append": func(b *builtin, a []any) string { // append(list, items...): the items as one list
+			return illegalArguments(b, []any{a[0], a[1:]})
+		},
+		"get value": func(b *builtin, a []any) string {
+			if _, ok := a[0].(map[string]any); ok {
+				return "" // no such entry
+			}
+			return illegalArguments(b, a)
+		},
+		"min": comparableItems, "max": comparableItems,
+		"sum": numbers, "mean": numbers, "median": numbers, "mode": numbers, "product": numbers, "stddev": numbers,
+		"date and time": unlessText, "duration": unlessText,
+	}
+	for _, name := range []string{"all", "and", "any", "or", "context", "context merge", "put all",
+		"get or else", "not", "string", "is defined", "assert", "bpmnError", "jobError", "ignoreError"} {
+		whys[name] = silent
+	}
+	for name, why := range whys {
+		builtins[name].why = why
+	}
+}
+
+// invalidPattern words the failure of a call whose pattern (its second argument) does not
+// compile; other failures are illegal arguments.
+func invalidPattern(format string) func(*builtin, []any) string {
+	return func(b *builtin, a []any) string {
+		if pat, ok := a[1].(string); ok && isString(a[0]) {
+			if _, err := regexp.Compile(pat); err != nil {
+				return fmt.Sprintf(format, shorten(pat))
+			}
+		}
+		return illegalArguments(b, a)
+	}
+}
+
+func isString(x any) bool { _, ok := x.(string); return ok }
+
+// quantState follows the items of one some/every evaluation for their warning.
+type quantState struct{ done bool }
+
+// item is an item's answer: while no item has decided (false for every, true for some), the
+// first that is not a boolean warns.
+func (q *quantState) item(m *meter, every bool, v any) {
+	if q.done {
+		return
+	}
+	switch {
+	case v == !every: // false decides every, true decides some
+		q.done = true
+	case !isBool(v):
+		q.done = true
+		expectedBoolean(m, v)
+	}
+}
+
+// quantify is some (or every) over the items' answers: decided by one true (false), else
+// null when one is not a boolean.
+func quantify(x any, some bool) any {
+	if x == nil {
+		return nil
+	}
+	var unknown bool
+	for _, e := range x.([]any) {
+		switch {
+		case e == some:
+			return some
+		case !isBool(e):
+			unknown = true
+		}
+	}
+	if unknown {
+		return nil
+	}
+	return !some
 }

@@ -10,7 +10,8 @@ import (
 // result of an evaluation without such a case has none.
 func TestFEELWarnings(t *testing.T) {
 	t.Parallel()
-	env := map[string]any{"orderValue": "99", "n": int64(5)}
+	env := map[string]any{"orderValue": "99", "n": int64(5), "nothing": nil,
+		"order": map[string]any{"id": "o-1", "lines": []any{}}}
 	tests := []struct {
 		name, src string
 		want      any
@@ -20,10 +21,30 @@ func TestFEELWarnings(t *testing.T) {
 			[]Warning{{WarnNotComparable, `Can't compare '"99"' with '100'`}}},
 		{"equality of different types", `=n = "5"`, nil,
 			[]Warning{{WarnNotComparable, `Can't compare '5' with '"5"'`}}},
-		{"between with a string", `="a" between 1 and 3`, nil,
-			[]Warning{{WarnNotComparable, `Can't compare '"a"' with '1'`}, {WarnNotComparable, `Can't compare '"a"' with '3'`}}},
+		{"between with a string", `="a" between 1 and 3`, nil, []Warning{
+			{WarnNotComparable, `Can't compare '"a"' with '1'`},
+			{WarnInvalidType, `Expected boolean but found 'null'`}, // "and" of the two comparisons
+			{WarnNotComparable, `Can't compare '"a"' with '3'`}}},
 		{"comparable values", `=n > 1`, true, nil},
-		{"null is no warning", `=missing > 1`, nil, nil},
+		{"a missing variable", `=missing > 1`, nil, []Warning{
+			{WarnNoVariable, `No variable found with name 'missing'`}, {WarnNotComparable, `Can't compare 'null' with '1'`}}},
+		{"a null variable", `=nothing`, nil, nil},
+		{"a missing entry", `=order.total`, nil, []Warning{
+			{WarnNoContextEntry, `No context entry found with key 'total'. Available keys: 'id', 'lines'`}}},
+		{"a missing entry of a null", `=nothing.total`, nil, []Warning{
+			{WarnNoContextEntry, `No context entry found with key 'total'. The context is null`}}},
+		{"a missing variable's path", `=missing.a.b`, nil, []Warning{{WarnNoVariable, `No variable found with name 'missing'`}}},
+		{"arithmetic on a text", `=orderValue * 2`, nil, []Warning{{WarnInvalidType, `Can't multiply '"99"' by '2'`}}},
+		{"a built-in given a number", `=upper case(n)`, nil, []Warning{
+			{WarnInvocation, `Failed to invoke function 'upper case': Illegal arguments: '5'`}}},
+		{"a text that is no number", `=number(orderValue + "x")`, nil, []Warning{
+			{WarnInvocation, `Failed to invoke function 'number': Can't parse '99x' as a number`}}},
+		{"a condition that is no boolean", `=if n then 1 else 2`, int64(2), []Warning{{WarnInvalidType, `Expected boolean but found '5'`}}},
+		{"an unknown function", `=n + round(n)`, nil, []Warning{
+			{WarnNoFunction, `No function found with name 'round' and 1 parameters`}, {WarnInvalidType, `Can't add 'null' to '5'`}}},
+		{"iterating over a number", `=for i in n return i`, nil, []Warning{{WarnInvalidType, `Expected list but found '5'`}}},
+		{"the warnings of a function body", `={f: function(x) x + missing, r: f(1)}.r`, nil, []Warning{
+			{WarnNoVariable, `No variable found with name 'missing'`}, {WarnInvalidType, `Can't add 'null' to '1'`}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

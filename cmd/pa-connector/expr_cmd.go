@@ -19,7 +19,9 @@ const exprUsage = `usage:
       "-" for standard input) and prints the result as JSON.
   pa-connector expr lint --template FILE.json
       Compiles every FEEL expression of an element template (property values starting with
-      "=", and the resultExpression and errorExpression headers) and reports each failure.
+      "=", and the resultExpression and errorExpression headers) and reports each failure,
+      and each construct a cluster accepts but always evaluates to null (an unknown function,
+      arguments no form of a function takes, an invalid temporal literal).
 exit status: 0 ok, 1 an expression failed, 2 usage error
 `
 
@@ -175,9 +177,17 @@ func exprLint(args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			checked++
-			if _, err := expr.Compile(s); err != nil {
+			prog, err := expr.Compile(s)
+			if err != nil {
 				failed++
 				fmt.Fprintf(stdout, "%s: %s: %v\n", templateName(t), propertyName(p), err)
+				continue
+			}
+			if fs := prog.Findings(); len(fs) > 0 { // a cluster deploys it, and it gives null
+				failed++
+				for _, f := range fs {
+					fmt.Fprintf(stdout, "%s: %s: %v (a cluster evaluates it to null)\n", templateName(t), propertyName(p), f)
+				}
 			}
 		}
 	}

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { feel } from './feel.mjs';
-import { docCases, generatedCases, overrideCases, numberOverrides, errorCases, templateOverrides, templateErrors } from './cases.mjs';
+import { docCases, generatedCases, overrideCases, numberOverrides, errorCases, templateOverrides, templateErrors, feelScalaOverrides } from './cases.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -90,7 +90,8 @@ for (const c of cases) {
     }
     continue;
   }
-  const n = numberOverrides.find(o => o.expression === c.expression);
+  const n = numberOverrides.find(o => o.expression === c.expression) ??
+    feelScalaOverrides.find(o => o.expression === c.expression && JSON.stringify(o.context) === JSON.stringify(c.context));
   if (n) { out.push({ ...c, expected: n.expected, override: n.override }); continue; }
   const nondeterministic = /\b(now|today)\s*\(/.test(c.expression) && !/[<>]/.test(c.expression) && !/is defined/.test(c.expression);
   out.push({ ...c, expected: nondeterministic ? null : r.value, ...(nondeterministic ? { nondeterministic: true } : {}) });
