@@ -346,7 +346,7 @@ func (h *Handler) outcome(ctx context.Context, job Job, hd headers, b *bound, re
 		if err != nil {
 			return nil, Permanentf("result expression: %w", err)
 		}
-		v, ws, err := p.EvalWarnings(ctx, exprCtx)
+		v, ws, err := p.EvalWarnings(ctx, exprCtx, expr.Scrub(h.Live.Message))
 		h.logWarnings(job, "resultExpression", ws)
 		if err != nil {
 			return nil, exprFailed(ctx, "result expression", err)
@@ -385,7 +385,7 @@ func (h *Handler) errorExpression(ctx context.Context, job Job, hd headers, expr
 	if err != nil {
 		return nil, nil, Permanentf("error expression: %w", err)
 	}
-	v, ws, err := p.EvalWarnings(ctx, exprCtx)
+	v, ws, err := p.EvalWarnings(ctx, exprCtx, expr.Scrub(h.Live.Message))
 	h.logWarnings(job, "errorExpression", ws)
 	if err != nil {
 		return nil, nil, exprFailed(ctx, "error expression", err)

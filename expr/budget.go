@@ -89,7 +89,8 @@ type meter struct {
 	untilCheck   int
 	ctx          context.Context
 	err          error
-	warnings     []Warning // why parts of the evaluation gave null (feel_warnings.go)
+	warnings     []Warning           // why parts of the evaluation gave null (feel_warnings.go)
+	scrub        func(string) string // what a warning shows of a text goes through it (Scrub)
 }
 
 // newMeter is a fresh meter for one evaluation under lim and ctx.

@@ -62,14 +62,22 @@ func (p *Program) EvalContext(ctx context.Context, env map[string]any) (any, err
 // EvalWarnings is EvalContext that also returns the warnings of a FEEL evaluation: why parts
 // of it gave null as feel-scala gives null (values that cannot be compared, ...), in the
 // order they arose. Warnings are not errors: the result stands.
-func (p *Program) EvalWarnings(ctx context.Context, env map[string]any) (any, []Warning, error) {
-	return p.eval(ctx, env, defaultLimits)
+func (p *Program) EvalWarnings(ctx context.Context, env map[string]any, opts ...EvalOption) (any, []Warning, error) {
+	return p.eval(ctx, env, defaultLimits, opts...)
 }
+
+// An EvalOption changes one evaluation.
+type EvalOption func(*meter)
+
+// Scrub passes every text a warning shows of a value through f (a secrets scrubber) before
+// the warning quotes and cuts it: a scrubber of the finished warning could not recognise a
+// secret of which the warning shows only the first 100 bytes.
+func Scrub(f func(string) string) EvalOption { return func(m *meter) { m.scrub = f } }
 
 // meterVar is the variable through which a program reaches its evaluation's meter.
 const meterVar = "$meter"
 
-func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any, []Warning, error) {
+func (p *Program) eval(ctx context.Context, env map[string]any, lim limits, opts ...EvalOption) (any, []Warning, error) {
 	if ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("evaluating %q: %w", short(p.src), stopped(ctx))
 	}
@@ -77,6 +85,9 @@ func (p *Program) eval(ctx context.Context, env map[string]any, lim limits) (any
 	// allocating them took as long as evaluating a typical mapping.
 	st := evalPool.Get().(*evalState)
 	st.m = newMeter(ctx, lim)
+	for _, o := range opts {
+		o(&st.m)
+	}
 	out, err := p.evalWith(&st.m, env, st.env)
 	warnings := st.m.warnings
 	if p.keepsEnv {

@@ -26,7 +26,7 @@ type builtin struct {
 	temporal bool
 	budget   // what a call costs (feel_builtins_budget.go)
 	name     string
-	why      func(b *builtin, a []any) string // why a call gave null (feel_warnings.go); "": it may
+	why      func(m *meter, b *builtin, a []any) string // why a call gave null (feel_warnings.go); "": it may
 }
 
 func (b *builtin) arity() string {

@@ -60,11 +60,40 @@ func (m *meter) warn(typ, format string, args ...any) {
 
 // comparand shows a value in a warning as feel-scala does (strings quoted, contexts as
 // {a:1, b:"x"}), cut after about 100 bytes: the value may be large, and a warning is a line.
-func comparand(x any) string {
-	w := &shown{}
+func (m *meter) comparand(x any) string {
+	w := m.newShown()
 	w.show(x)
+	return w.String()
+}
+
+// shown shows the items of l between open and close, cut as comparand cuts.
+func (m *meter) shown(l []any, open, close string) string {
+	w := m.newShown()
+	w.write(open)
+	for i, e := range l {
+		if w.cut {
+			break
+		}
+		if i > 0 {
+			w.write(", ")
+		}
+		w.show(e)
+	}
+	w.write(close)
+	return w.String()
+}
+
+func (m *meter) newShown() *shown {
+	w := &shown{}
+	if m != nil {
+		w.scrub = m.scrub
+	}
+	return w
+}
+
+func (w *shown) String() string {
 	if w.cut {
-		w.b.WriteString("…")
+		return w.b.String() + "…"
 	}
 	return w.b.String()
 }
@@ -72,8 +101,9 @@ func comparand(x any) string {
 const shownBytes = 100
 
 type shown struct {
-	b   strings.Builder
-	cut bool
+	b     strings.Builder
+	cut   bool
+	scrub func(string) string // applied to each text before it is quoted and cut
 }
 
 func (w *shown) write(s string) {
@@ -95,6 +125,9 @@ func (w *shown) show(x any) {
 	}
 	switch v := x.(type) {
 	case string:
+		if w.scrub != nil {
+			v = w.scrub(v)
+		}
 		if len(v) > shownBytes {
 			v = v[:shownBytes+1] // enough to be cut; Quote shows a split rune as \x..
 		}
@@ -115,6 +148,9 @@ func (w *shown) show(x any) {
 		for i, k := range smallestKeys(v, 20) {
 			if i > 0 {
 				w.write(", ")
+			}
+			if w.scrub != nil {
+				k = w.scrub(k)
 			}
 			w.write(k + ":")
 			if w.show(v[k]); w.cut {
@@ -151,7 +187,7 @@ func smallestKeys(m map[string]any, n int) []string {
 
 // notComparable records that a and b, both non-null, cannot be compared.
 func notComparable(m *meter, a, b any) {
-	m.warn(WarnNotComparable, "Can't compare '%s' with '%s'", comparand(a), comparand(b))
+	m.warn(WarnNotComparable, "Can't compare '%s' with '%s'", m.comparand(a), m.comparand(b))
 }
 
 // The warning types beyond NOT_COMPARABLE and NO_FUNCTION_FOUND, as feel-scala names them.
@@ -196,7 +232,7 @@ func getWarn(m *meter, x any, key string) any {
 	case map[string]any:
 		out, ok := v[key]
 		if !ok && m.warns() {
-			m.warn(WarnNoContextEntry, "No context entry found with key '%s'. Available keys: %s", shorten(key), quotedList(smallestKeys(v, 21)))
+			m.warn(WarnNoContextEntry, "No context entry found with key '%s'. Available keys: %s", m.text(key), m.quotedList(smallestKeys(v, 21)))
 		}
 		return out
 	case []any:
@@ -206,14 +242,14 @@ func getWarn(m *meter, x any, key string) any {
 		}
 		return out
 	case nil:
-		m.warn(WarnNoContextEntry, "No context entry found with key '%s'. The context is null", shorten(key))
+		m.warn(WarnNoContextEntry, "No context entry found with key '%s'. The context is null", m.text(key))
 		return nil
 	}
 	out := temporalProperty(x, key)
 	if out == nil {
 		props := properties(x)
 		if !slices.Contains(props, key) {
-			m.warn(WarnNoProperty, "No property found with name '%s' of value '%s'. Available properties: %s", shorten(key), comparand(x), quotedList(props))
+			m.warn(WarnNoProperty, "No property found with name '%s' of value '%s'. Available properties: %s", m.text(key), m.comparand(x), m.quotedList(props))
 		}
 	}
 	return out
@@ -240,7 +276,7 @@ func properties(x any) []string {
 }
 
 // quotedList shows names as feel-scala does: 'a', 'b' (at most 20, then "...").
-func quotedList(names []string) string {
+func (m *meter) quotedList(names []string) string {
 	const most = 20
 	var b strings.Builder
 	for i, n := range names {
@@ -252,17 +288,20 @@ func quotedList(names []string) string {
 			b.WriteString(", ")
 		}
 		b.WriteString("'")
-		b.WriteString(shorten(n))
+		b.WriteString(m.text(n))
 		b.WriteString("'")
 	}
 	return b.String()
 }
 
-func shorten(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
+// text is a text a warning shows: scrubbed (Scrub), then cut after 100 bytes.
+func (m *meter) text(s string) string {
+	if m != nil && m.scrub != nil {
+		s = m.scrub(s)
 	}
-	return s
+	w := &shown{}
+	w.write(s)
+	return w.String()
 }
 
 // condition is an if's condition: true takes the then branch; anything but a boolean warns.
@@ -275,11 +314,11 @@ func condition(m *meter, x any) bool {
 }
 
 func expectedBoolean(m *meter, x any) {
-	m.warn(WarnInvalidType, "Expected boolean but found '%s'", comparand(x))
+	m.warn(WarnInvalidType, "Expected boolean but found '%s'", m.comparand(x))
 }
 
 func expectedList(m *meter, x any) {
-	m.warn(WarnInvalidType, "Expected list but found '%s'", comparand(x))
+	m.warn(WarnInvalidType, "Expected list but found '%s'", m.comparand(x))
 }
 
 // leftOperand is the left operand of and/or: anything but a boolean warns.
@@ -306,7 +345,7 @@ func isBool(x any) bool { _, ok := x.(bool); return ok }
 func negate(m *meter, x any) any {
 	out := feelNeg(x)
 	if out == nil {
-		m.warn(WarnInvalidType, "Expected number but found '%s'", comparand(x))
+		m.warn(WarnInvalidType, "Expected number but found '%s'", m.comparand(x))
 	}
 	return out
 }
@@ -328,19 +367,19 @@ func arithmetic(m *meter, op string, a, b, out any) any {
 	}
 	switch op {
 	case "+":
-		m.warn(WarnInvalidType, "Can't add '%s' to '%s'", comparand(b), comparand(a))
+		m.warn(WarnInvalidType, "Can't add '%s' to '%s'", m.comparand(b), m.comparand(a))
 	case "-":
-		m.warn(WarnInvalidType, "Can't subtract '%s' from '%s'", comparand(b), comparand(a))
+		m.warn(WarnInvalidType, "Can't subtract '%s' from '%s'", m.comparand(b), m.comparand(a))
 	case "*":
-		m.warn(WarnInvalidType, "Can't multiply '%s' by '%s'", comparand(a), comparand(b))
+		m.warn(WarnInvalidType, "Can't multiply '%s' by '%s'", m.comparand(a), m.comparand(b))
 	case "/":
-		m.warn(WarnInvalidType, "Can't divide '%s' by '%s'", comparand(a), comparand(b))
+		m.warn(WarnInvalidType, "Can't divide '%s' by '%s'", m.comparand(a), m.comparand(b))
 	case "**":
 		x := a
 		if isNum(a) {
 			x = b
 		}
-		m.warn(WarnInvalidType, "Expected number but found '%s'", comparand(x))
+		m.warn(WarnInvalidType, "Expected number but found '%s'", m.comparand(x))
 	}
 	return out
 }
@@ -360,33 +399,33 @@ func (b *builtin) invocationFailure(m *meter, a []any) {
 	if b.why != nil {
 		why = b.why
 	}
-	if msg := why(b, a); msg != "" {
+	if msg := why(m, b, a); msg != "" {
 		m.warn(WarnInvocation, "Failed to invoke function '%s': %s", b.name, msg)
 	}
 }
 
 // illegalArguments lists the arguments as feel-scala does: 'a', 'b'.
-func illegalArguments(_ *builtin, a []any) string {
+func illegalArguments(m *meter, _ *builtin, a []any) string {
 	var sb strings.Builder
 	sb.WriteString("Illegal arguments: ")
 	for i, x := range a {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("'" + comparand(x) + "'")
+		sb.WriteString("'" + m.comparand(x) + "'")
 	}
 	return sb.String()
 }
 
 // silent: null is an answer of the function whatever its arguments.
-func silent(*builtin, []any) string { return "" }
+func silent(*meter, *builtin, []any) string { return "" }
 
 // unlessText: null is the answer of a conversion for a text it cannot parse; any other
 // argument is illegal.
-func unlessText(b *builtin, a []any) string {
+func unlessText(m *meter, b *builtin, a []any) string {
 	for _, x := range a {
 		if !isString(x) {
-			return illegalArguments(b, a)
+			return illegalArguments(m, b, a)
 		}
 	}
 	return ""
@@ -404,73 +443,69 @@ func listArg(a []any) []any {
 
 // numbers: a numeric aggregate of an empty list is null; of a list holding anything but
 // numbers fails on the first such item.
-func numbers(_ *builtin, a []any) string {
+func numbers(m *meter, _ *builtin, a []any) string {
 	for _, x := range listArg(a) {
 		if !isNum(x) {
-			return fmt.Sprintf("expected number but found '%s'", comparand(x))
+			return fmt.Sprintf("expected number but found '%s'", m.comparand(x))
 		}
 	}
 	return ""
 }
 
 // comparable: min and max of an empty list are null; of values that cannot be ordered fail.
-func comparableItems(_ *builtin, a []any) string {
+func comparableItems(m *meter, _ *builtin, a []any) string {
 	l := listArg(a)
 	if len(l) == 0 {
 		return ""
 	}
-	return comparand(l) + " is not comparable"
+	return m.comparand(l) + " is not comparable"
 }
 
 func init() {
-	whys := map[string]func(*builtin, []any) string{
-		"number": func(b *builtin, a []any) string {
+	whys := map[string]func(*meter, *builtin, []any) string{
+		"number": func(m *meter, b *builtin, a []any) string {
 			if s, ok := a[0].(string); ok {
-				return fmt.Sprintf("Can't parse '%s' as a number", shorten(s))
+				return fmt.Sprintf("Can't parse '%s' as a number", m.text(s))
 			}
-			return illegalArguments(b, a)
+			return illegalArguments(m, b, a)
 		},
-		"string join": func(b *builtin, a []any) string {
-			if l, ok := a[0].([]any); ok {
-				parts := make([]string, len(l))
-				for i, x := range l {
-					parts[i] = comparand(x)
-				}
-				return fmt.Sprintf("expected a list of strings but found '%s'", shorten("List("+strings.Join(parts, ", ")+")"))
+		"string join": func(m *meter, b *builtin, a []any) string {
+			if l, ok := a[0].([]any); ok { // as Scala shows the list: List("a", 1)
+				return fmt.Sprintf("expected a list of strings but found '%s'", m.shown(l, "List(", ")"))
 			}
-			return illegalArguments(b, a)
+			return illegalArguments(m, b, a)
 		},
 		"matches": invalidPattern("Invalid pattern '%s'"),
 		"replace": invalidPattern("Invalid pattern '%s'"),
 		"split":   invalidPattern("Invalid pattern for delimiter '%s'"),
-		"date": func(b *builtin, a []any) string {
+		"date": func(m *meter, b *builtin, a []any) string {
 			if len(a) == 3 && isNum(a[0]) && isNum(a[1]) && isNum(a[2]) {
 				return fmt.Sprintf("Failed to parse date from: year=%s, month=%s, day=%s", feelString(a[0]), feelString(a[1]), feelString(a[2]))
 			}
-			return unlessText(b, a)
+			return unlessText(m, b, a)
 		},
-		"time": func(b *builtin, a []any) string {
+		"time": func(m *meter, b *builtin, a []any) string {
 			if len(a) >= 3 && isNum(a[0]) && isNum(a[1]) && isNum(a[2]) {
 				return fmt.Sprintf("Failed to parse local-time from: hour=%s, minute=%s, second=%s", feelString(a[0]), feelString(a[1]), feelString(a[2]))
 			}
-			return unlessText(b, a)
+			return unlessText(m, b, a)
 		},
-		"decimal": func(b *builtin, a []any) string {
+		"decimal": func(m *meter, b *builtin, a []any) string {
 			if mode, ok := a[len(a)-1].(string); ok && len(a) == 3 && isNum(a[0]) && isNum(a[1]) {
 				if strings.EqualFold(mode, "unnecessary") {
 					return "Failed to apply rounding mode 'UNNECESSARY': Rounding necessary"
 				}
 			}
-			return illegalArguments(b, a)
+			return illegalArguments(m, b, a)
 		},
-		"append": func(b *builtin, a []any) string { // append(list, items...): the items as one list
-			return illegalArguments(b, []any{a[0], a[1:]})
+		"append": func(m *meter, b *builtin, a []any) string { // append(list, items...): the items as one list
+			return illegalArguments(m, b, []any{a[0], a[1:]})
 		},
-		"get value": func(b *builtin, a []any) string {
+		"get value": func(m *meter, b *builtin, a []any) string {
 			if _, ok := a[0].(map[string]any); ok {
 				return "" // no such entry
 			}
-			return illegalArguments(b, a)
+			return illegalArguments(m, b, a)
 		},
 		"min": comparableItems, "max": comparableItems,
 		"sum": numbers, "mean": numbers, "median": numbers, "mode": numbers, "product": numbers, "stddev": numbers,
@@ -487,14 +522,14 @@ func init() {
 
 // invalidPattern words the failure of a call whose pattern (its second argument) does not
 // compile; other failures are illegal arguments.
-func invalidPattern(format string) func(*builtin, []any) string {
-	return func(b *builtin, a []any) string {
+func invalidPattern(format string) func(*meter, *builtin, []any) string {
+	return func(m *meter, b *builtin, a []any) string {
 		if pat, ok := a[1].(string); ok && isString(a[0]) {
 			if _, err := regexp.Compile(pat); err != nil {
-				return fmt.Sprintf(format, shorten(pat))
+				return fmt.Sprintf(format, m.text(pat))
 			}
 		}
-		return illegalArguments(b, a)
+		return illegalArguments(m, b, a)
 	}
 }
 

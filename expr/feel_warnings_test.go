@@ -3,6 +3,7 @@ package expr
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +93,32 @@ func TestWithWarnings(t *testing.T) {
 	}
 	if WithWarnings("m", nil) != "m" {
 		t.Error("no warnings must leave the message as it is")
+	}
+}
+
+// Scrub reaches every text a warning shows, whole, before the warning cuts it: a context
+// key, a long text in a list, a text compared.
+func TestScrubReachesWarningsBeforeTheyAreCut(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("k3y", 60) // 180 bytes: a warning shows 100
+	scrub := func(s string) string { return strings.ReplaceAll(s, secret, "***") }
+	env := map[string]any{"s": secret, "ctx": map[string]any{secret: 1}, "l": []any{"a", secret}}
+	for _, src := range []string{`=s < 1`, `=ctx.missing`, `=ctx < 1`, `=l * 2`, `=upper case(l)`, `=number(s)`} {
+		p, err := Compile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ws, err := p.EvalWarnings(context.Background(), env, Scrub(scrub))
+		if err != nil || len(ws) == 0 {
+			t.Fatalf("%s: warnings %v, error %v; want a warning", src, ws, err)
+		}
+		for _, w := range ws {
+			if strings.Contains(w.Message, secret[:12]) {
+				t.Errorf("%s: warning %q shows part of the secret", src, w)
+			}
+		}
+		if _, ws, _ := p.EvalWarnings(context.Background(), env); !strings.Contains(ws[0].Message, secret[:12]) {
+			t.Errorf("%s: without Scrub the warning %q shows no part of the value: the test proves nothing", src, ws[0])
+		}
 	}
 }
