@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's header says how long the script has run so far (bash's SECONDS), so that a CI log
+# shows where the time goes.
+step() { printf '\n== [%3dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # The Zeebe broker distribution's licence forbids us to use it in any way: no tracked file but
 # Markdown (history, figures) may name its Maven artifact or its archives, so nothing downloads
@@ -58,3 +60,4 @@ if [[ $# -gt 1 ]]; then # `scripts/test.sh integration -run X`: X selects integr
 else
   go test -tags integration -count=1 -timeout 15m ./engine/conformance/ ./engine/crashtest/ ./integration/
 fi
+step "done"
