@@ -166,15 +166,45 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// binDir holds the binary the tests that run it as a process share: one go build, not one each.
+var (
+	binDir   string
+	building sync.Once
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// emulatorBinary is this command built once into binDir.
+func emulatorBinary(t *testing.T) string {
+	t.Helper()
+	building.Do(func() {
+		var out []byte
+		if binDir, buildErr = os.MkdirTemp("", "dataverse-emulator-test-"); buildErr != nil {
+			return
+		}
+		if out, buildErr = exec.Command("go", "build", "-o", filepath.Join(binDir, "dataverse-emulator"), ".").CombinedOutput(); buildErr != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", buildErr, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "dataverse-emulator")
+}
+
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "dataverse-emulator")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	t.Parallel()
+	bin := emulatorBinary(t)
 	const clientSecret = "binary-secret-value"
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-config", "testdata/flows.json", "-client", "bin-client:"+clientSecret)
 	cmd.Env = []string{} // no PA_EMULATOR_* from the outside
@@ -335,11 +365,9 @@ func TestBinaryTwoHostsTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dataverse-emulator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := emulatorBinary(t)
 	config := filepath.Join(dir, "emulator.json")
 	if err := os.WriteFile(config, []byte(`{
 		"clients": {"app": "app-secret", "stranger": "app-secret"},
