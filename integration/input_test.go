@@ -241,7 +241,7 @@ func TestRestartWithoutTheKeyIsAnIncidentNotASecondRun(t *testing.T) {
 	deploy(t, "integration/testdata/single-task.bpmn")
 	led := newLedger(t, recordsLog)
 	a := startWorkerBin(t, failpointBin, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_FAILPOINT=after-record", "PA_CONNECTOR_JOB_TIMEOUT=3s")
-	k := createInstance(t, "single-task", triggerVars(dv, flowOK))
+	k := createInstance(t, "single-task", shortHold(triggerVars(dv, flowOK)))
 	t.Cleanup(func() { cancelInstances(zeebe, []int64{k}) })
 	a.waitLine(t, "failpoint after-record reached", 30*time.Second)
 	a.cmd.Process.Kill()

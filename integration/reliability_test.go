@@ -16,6 +16,15 @@ func triggerVars(dv *emulator, workflow string) map[string]any {
 	}
 }
 
+// shortHold gives the job a 5 s connection timeout. A trigger extends the job's lease to its
+// connection timeout + 4 s (Lease.Hold), so after a worker is killed the next one gets the job
+// 9 s after the trigger instead of 24 s with the default 20 s: the tests that kill a worker
+// mid-job wait that much less, and nothing they check depends on the timeout's length.
+func shortHold(v map[string]any) map[string]any {
+	v["connectionTimeoutInSeconds"] = 5
+	return v
+}
+
 // The worker dies (kill -9) after Dataverse started the run and before the job completed; the
 // job times out and another worker takes it: exactly one run is started.
 func TestCrashBetweenTriggerAndCompletionTriggersOnce(t *testing.T) {
@@ -23,7 +32,9 @@ func TestCrashBetweenTriggerAndCompletionTriggersOnce(t *testing.T) {
 	deploy(t, "integration/testdata/single-task.bpmn")
 	a := startWorkerBin(t, failpointBin, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_FAILPOINT=after-record", "PA_CONNECTOR_JOB_TIMEOUT=3s", workerKeyEnv)
 	result := make(chan map[string]any, 1)
-	go func() { result <- runProcessNoFatal(t, "single-task", triggerVars(dv, flowOK), 90*time.Second) }()
+	go func() {
+		result <- runProcessNoFatal(t, "single-task", shortHold(triggerVars(dv, flowOK)), 90*time.Second)
+	}()
 	a.waitLine(t, "failpoint after-record reached", 30*time.Second)
 	a.cmd.Process.Kill()
 	<-a.done
@@ -78,7 +89,7 @@ func TestWorkerRestartDuringWaitResumesTheRun(t *testing.T) {
 	deploy(t, "integration/testdata/wait.bpmn")
 	a := startWorker(t, "SECRET_DV_TOKEN="+dvToken, "PA_CONNECTOR_JOB_TIMEOUT=3s", workerKeyEnv)
 	result := make(chan map[string]any, 1)
-	go func() { result <- runProcessNoFatal(t, "wait-single", waitVars(dv, flowOK), 90*time.Second) }()
+	go func() { result <- runProcessNoFatal(t, "wait-single", shortHold(waitVars(dv, flowOK)), 90*time.Second) }()
 	waitFor(t, 30*time.Second, func() bool { return dv.counts(t)["GetFlowSession"] >= 1 })
 	a.cmd.Process.Kill()
 	<-a.done
