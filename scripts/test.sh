@@ -53,11 +53,25 @@ if [[ "$what" == all ]]; then
 fi
 
 # One go test command for the three packages, so that they run side by side (go test runs up to
-# GOMAXPROCS packages at once): the integration tests mostly wait on processes and timers.
+# GOMAXPROCS packages at once): the integration tests mostly wait on processes and timers. The
+# integration package's slowest tests, which wait out leases, Retry-After, an outage and a load
+# run, go to a second go test process beside them: it starts a pa-engine of its own (TestMain),
+# and -run and -skip take the same pattern, so each test runs once, in one of the two. A test
+# renamed out of the pattern still runs, in the first.
 step "engine conformance (one test per item of the Zeebe 8.5 reference's checklist), the SIGKILL crash test, and the integration tests (they start pa-engine themselves)"
 if [[ $# -gt 1 ]]; then # `scripts/test.sh integration -run X`: X selects integration tests only
   go test -tags integration -count=1 -timeout 15m ./integration/ "${@:2}"
 else
-  go test -tags integration -count=1 -timeout 15m ./engine/conformance/ ./engine/crashtest/ ./integration/
+  slow='^(TestDataverse429StormSpendsNoRetries|TestCrashAndRestartUnderLoad|TestWorkerRestartDuringCallbackWait|TestLeaseExpiryStormStartsNoSecondRun|TestStreamedBacklogKeepsEveryLease|TestClientLimiterStaysUnderExecutionTimeLimit|TestBrokerOutageAndRecovery)$'
+  slowlog="$(mktemp)"
+  go test -tags integration -count=1 -timeout 15m ./integration/ -run "$slow" >"$slowlog" 2>&1 &
+  slowpid=$!
+  trap 'kill "$slowpid" 2>/dev/null || true' EXIT
+  rc=0
+  go test -tags integration -count=1 -timeout 15m ./engine/conformance/ ./engine/crashtest/ ./integration/ -skip "$slow" || rc=$?
+  wait "$slowpid" || rc=$?
+  sed 's/^ok  \t\(.*\)\t/ok  \t\1 (the slow tests)\t/' "$slowlog"
+  rm -f "$slowlog"
+  if [[ $rc -ne 0 ]]; then exit "$rc"; fi
 fi
 step "done"
