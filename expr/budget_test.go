@@ -110,6 +110,7 @@ func TestBudgetStringDoublings(t *testing.T) {
 	for _, lang := range []string{"feel", "expr"} {
 		for _, n := range []int{23, 30} {
 			t.Run(fmt.Sprintf("%s %d", lang, n), func(t *testing.T) {
+				t.Parallel() // each in a child process of its own
 				isolated(t, func(t *testing.T) {
 					v, err := compileEval(doublings(lang, n), nil)
 					if err == nil {
@@ -149,6 +150,7 @@ func TestBudgetNesting(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each in a child process of its own
 			isolated(t, func(t *testing.T) {
 				_, err := Compile(c.src)
 				budgetErr(t, err, c.limit)
