@@ -2,12 +2,14 @@ package expr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -497,5 +499,29 @@ func TestBudgetDecimalArithmeticCountsItsCost(t *testing.T) {
 	var be *BudgetError
 	if _, err := compileEval(`=sum(for i in 1..1000000 return 1/3)`, nil); !errors.As(err, &be) {
 		t.Errorf("a million decimal divisions: %v, want a budget error", err)
+	}
+}
+
+// sum, mean, product and stddev over a list of decimals do decimal arithmetic for each item:
+// they count it as an operator would, where they counted one step an item (issue 14); so does
+// "-" of a decimal.
+func TestBudgetAggregatesOfDecimalsCountTheirArithmetic(t *testing.T) {
+	const n = 1000
+	ints, decs := make([]any, n), make([]any, n)
+	for i := range ints {
+		ints[i] = int64(i)
+		decs[i] = json.Number(strconv.Itoa(i) + ".5")
+	}
+	for _, f := range []string{"sum", "mean", "product", "stddev"} {
+		intSteps, _ := used(t, "="+f+"(l)", map[string]any{"l": ints})
+		decSteps, _ := used(t, "="+f+"(l)", map[string]any{"l": decs})
+		if decSteps < intSteps+n*decDivSteps {
+			t.Errorf("%s of %d decimals: %d steps, of integers %d; want at least %d more", f, n, decSteps, intSteps, n*decDivSteps)
+		}
+	}
+	intSteps, _ := used(t, `=for x in l return -x`, map[string]any{"l": ints})
+	decSteps, decBytes := used(t, `=for x in l return -x`, map[string]any{"l": decs})
+	if decSteps < intSteps+n*8 || decBytes < n*64 {
+		t.Errorf("negating %d decimals: %d steps (integers %d) and %d bytes", n, decSteps, intSteps, decBytes)
 	}
 }

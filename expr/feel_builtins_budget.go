@@ -18,6 +18,7 @@ type budget struct {
 	fromArg bool                                 // builds a list or context of its arguments' items: counted before
 	cheap   bool                                 // constant time whatever its arguments
 	sorts   bool                                 // sorts its list: n·log2(n) comparisons
+	sums    bool                                 // computes over its numbers: decimal arithmetic for each decimal item
 }
 
 // withBudget gives b a metered implementation.
@@ -42,6 +43,9 @@ func init() {
 	}
 	for _, name := range []string{"sort", "median", "mode"} {
 		builtins[name].sorts = true
+	}
+	for _, name := range []string{"sum", "mean", "product", "stddev"} {
+		builtins[name].sums = true
 	}
 }
 
@@ -86,6 +90,9 @@ func (b *builtin) run(m *meter, a []any) (any, error) {
 	}
 	if b.sorts {
 		steps += sortSteps(listLen(a))
+	}
+	if b.sums {
+		steps += decimalItemSteps(listArg(a))
 	}
 	if err := m.step(steps); err != nil {
 		return nil, err
@@ -142,4 +149,17 @@ func runeOffset(s string, i int64) int {
 func asMap(x any) map[string]any {
 	m, _ := x.(map[string]any)
 	return m
+}
+
+// decimalItemSteps is what arithmetic over l's numbers costs beyond a step an item: an
+// operation of decimals (decDivSteps: sum, product and the squares of stddev are the costly
+// kinds) for each item that is not an int64.
+func decimalItemSteps(l []any) int64 {
+	n := int64(0)
+	for _, x := range l {
+		if _, ok := x.(int64); !ok && isNum(x) {
+			n++
+		}
+	}
+	return n * decDivSteps
 }

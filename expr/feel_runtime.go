@@ -216,7 +216,7 @@ var metered = map[string]mfunc{
 	"$boolean": func(m *meter, a []any) (any, error) { return leftOperand(m, a[0]), nil },
 	"$and":     func(m *meter, a []any) (any, error) { return junction(m, a[0], a[1], feelAnd), nil },
 	"$or":      func(m *meter, a []any) (any, error) { return junction(m, a[0], a[1], feelOr), nil },
-	"$neg":     func(m *meter, a []any) (any, error) { return negate(m, a[0]), nil },
+	"$neg":     func(m *meter, a []any) (any, error) { return negate(m, a[0]) },
 	"$index":   func(m *meter, a []any) (any, error) { return index(m, a[0], a[1]), nil },
 	"$quantItem": func(m *meter, a []any) (any, error) {
 		a[0].(*quantState).item(m, a[1].(bool), a[2])

@@ -350,7 +350,7 @@ func compareTemporal(a, b any) (int, bool) {
 			if av.local != bv.local {
 				return 0, false
 			}
-			return av.t.Compare(bv.t), true
+			return compareDateTimes(av, bv), true
 		}
 	case feelTime:
 		if bv, ok := b.(feelTime); ok {
@@ -369,6 +369,35 @@ func compareTemporal(a, b any) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// compareDateTimes orders date-times as feel-scala does, by Java's ZonedDateTime.compareTo:
+// the instant, then the wall-clock time, then the zone's id; so of two at the same instant with
+// different offsets (10:00+01:00 and 09:00Z) the later wall clock is the greater, and "<=" is
+// false one way round and ">=" true.
+func compareDateTimes(a, b feelDateTime) int {
+	if c := a.t.Compare(b.t); c != 0 || a.local {
+		return c
+	}
+	wall := func(t time.Time) time.Time {
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	}
+	if c := wall(a.t).Compare(wall(b.t)); c != 0 {
+		return c
+	}
+	return strings.Compare(zoneID(a), zoneID(b))
+}
+
+// zoneID is Java's id of a date-time's zone: the region id, else the offset ("Z", "+01:00").
+func zoneID(d feelDateTime) string {
+	if d.zone != "" {
+		return d.zone
+	}
+	_, off := d.t.Zone()
+	if off == 0 {
+		return "Z"
+	}
+	return d.t.Format("-07:00")
 }
 
 func addTemporal(a, b any) any {

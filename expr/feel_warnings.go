@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // Warning says why a FEEL evaluation gave null where feel-scala gives null instead of failing
@@ -341,13 +343,20 @@ func junction(m *meter, l, r any, and func(...any) (any, error)) any {
 
 func isBool(x any) bool { _, ok := x.(bool); return ok }
 
-// negate is "-x": a number or a duration; anything else is null and a warning.
-func negate(m *meter, x any) any {
+// negate is "-x" of a number; anything else is null and a warning. A decimal's negation
+// builds a decimal.
+func negate(m *meter, x any) (any, error) {
 	out := feelNeg(x)
-	if out == nil {
+	switch out.(type) {
+	case nil:
 		m.warn(WarnInvalidType, "Expected number but found '%s'", m.comparand(x))
+	case *apd.Decimal:
+		if err := m.step(decSteps); err != nil {
+			return nil, err
+		}
+		return out, m.alloc(decBytes)
 	}
-	return out
+	return out, nil
 }
 
 // index is "x[n]" for a number n: feel-scala gives null and a warning for x not a list.
