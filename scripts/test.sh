@@ -28,6 +28,23 @@ else
 fi
 
 if [[ "$what" == all ]]; then
+  # The Node checks' npm ci waits on the network and the disk, not the CPU: it runs in the
+  # background from here, and each check waits for its own install (npm_installed prints its log).
+  declare -A npm_pid npm_log
+  for tool in tools/templates tools/feel-diff; do
+    if [[ -f $tool/package.json ]]; then
+      npm_log[$tool]="$(mktemp)"
+      (cd "$tool" && npm ci --no-audit --no-fund --loglevel=error) >"${npm_log[$tool]}" 2>&1 &
+      npm_pid[$tool]=$!
+    fi
+  done
+  npm_installed() {
+    local rc=0
+    wait "${npm_pid[$1]}" || rc=$?
+    cat "${npm_log[$1]}"
+    rm -f "${npm_log[$1]}"
+    return "$rc"
+  }
   # The element templates and README's operation reference are generated from connector/spec's
   # declarations (the same ones the worker binds and validates with); `make generate` rewrites them.
   step "generated element templates and README operation reference match connector/spec"
@@ -40,24 +57,24 @@ if [[ "$what" == all ]]; then
   bash scripts/fuzz.sh "${FUZZTIME:-5s}"
   if [[ -f tools/templates/package.json ]]; then
     step "element templates and BPMN examples"
-    (cd tools/templates && npm ci --no-audit --no-fund --loglevel=error)
+    npm_installed tools/templates
     for check in tools/templates/*.mjs; do node "$check"; done
   fi
   if [[ -f tools/feel-diff/package.json ]]; then
     step "FEEL differential check against feelin"
-    (cd tools/feel-diff && npm ci --no-audit --no-fund --loglevel=error)
+    npm_installed tools/feel-diff
     node tools/feel-diff/check.mjs
   fi
   step "benchmark smoke (fake gateway, 500 jobs; fails only on jobs not completed) and container smoke"
   bash scripts/bench.sh -short && bash scripts/container-smoke.sh
 fi
 
-# One go test command for the three packages, so that they run side by side (go test runs up to
-# GOMAXPROCS packages at once): the integration tests mostly wait on processes and timers. The
-# integration package's slowest tests, which wait out leases, Retry-After, an outage and a load
-# run, go to a second go test process beside them: it starts a pa-engine of its own (TestMain),
-# and -run and -skip take the same pattern, so each test runs once, in one of the two. A test
-# renamed out of the pattern still runs, in the first.
+# One go test command for the three packages, so that they run side by side (-p 3: go test
+# would run only GOMAXPROCS, here 2, at once): the integration tests mostly wait on processes
+# and timers. The integration package's slowest tests, which wait out leases, Retry-After, an
+# outage and a load run, go to a second go test process beside them: it starts a pa-engine of
+# its own (TestMain), and -run and -skip take the same pattern, so each test runs once, in one
+# of the two. A test renamed out of the pattern still runs, in the first.
 step "engine conformance (one test per item of the Zeebe 8.5 reference's checklist), the SIGKILL crash test, and the integration tests (they start pa-engine themselves)"
 if [[ $# -gt 1 ]]; then # `scripts/test.sh integration -run X`: X selects integration tests only
   go test -tags integration -count=1 -timeout 15m ./integration/ "${@:2}"
@@ -68,7 +85,7 @@ else
   slowpid=$!
   trap 'kill "$slowpid" 2>/dev/null || true' EXIT
   rc=0
-  go test -tags integration -count=1 -timeout 15m ./engine/conformance/ ./engine/crashtest/ ./integration/ -skip "$slow" || rc=$?
+  go test -tags integration -count=1 -timeout 15m -p 3 ./engine/conformance/ ./engine/crashtest/ ./integration/ -skip "$slow" || rc=$?
   wait "$slowpid" || rc=$?
   sed 's/^ok  \t\(.*\)\t/ok  \t\1 (the slow tests)\t/' "$slowlog"
   rm -f "$slowlog"
