@@ -2,7 +2,9 @@ package expr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,7 +23,14 @@ func FuzzCompileFEEL(f *testing.F) {
 	for _, s := range []string{"=", "= ", "=(", "={", "=[", `="`, "=@\"", "=`", "=a..", "=]1..2[", "=for", "=function(", "=x in (", "=/*", "=1 instance of"} {
 		f.Add(s)
 	}
-	env := map[string]any{"a": []any{int64(1), "x", nil}, "b": map[string]any{"c": 1.5}, "s": "str", "n": nil}
+	for _, c := range loadWarningSeeds(f) { // every way to a warning
+		f.Add(c)
+	}
+	const secret = "s3cr3tV4lue-held-by-the-job"
+	env := map[string]any{"a": []any{int64(1), "x", nil}, "b": map[string]any{"c": 1.5, secret: secret}, "s": "str", "n": nil, "k": secret}
+	scrub := Scrub(func(s string) string { return strings.ReplaceAll(s, secret, "***") })
+	f.Add("=k < 1")     // the secret, compared
+	f.Add("=b.missing") // the secret, a key listed
 	f.Fuzz(func(t *testing.T, src string) {
 		p, err := Compile(src)
 		if err != nil {
@@ -31,7 +40,16 @@ func FuzzCompileFEEL(f *testing.F) {
 			}
 			return
 		}
-		want, werr := p.Eval(env)
+		want, ws, werr := p.EvalWarnings(context.Background(), env, scrub)
+		// Warnings are bounded in number and size, and show no scrubbed text.
+		if len(ws) > maxWarnings {
+			t.Fatalf("%q: %d warnings", src, len(ws))
+		}
+		for _, w := range ws {
+			if len(w.Message) > 4096 || strings.Contains(w.Message, secret[:8]) && !strings.Contains(src, secret[:8]) {
+				t.Fatalf("%q: warning %.200q is too long or shows the scrubbed secret", src, w)
+			}
+		}
 		// The budget changes nothing but where an evaluation stops: under a small one, an
 		// expression either gives the same result or fails with a *BudgetError.
 		got, _, gerr := p.eval(context.Background(), env, limits{steps: 2000, bytes: 1 << 16, depth: 8})
@@ -45,4 +63,21 @@ func FuzzCompileFEEL(f *testing.F) {
 			t.Fatalf("%q: a small budget gave %#v, the default %#v", src, got, want)
 		}
 	})
+}
+
+// loadWarningSeeds are the expressions of testdata/feel_warnings.json.
+func loadWarningSeeds(f *testing.F) []string {
+	data, err := os.ReadFile("testdata/feel_warnings.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var c struct{ Cases []struct{ Expression string } }
+	if err := json.Unmarshal(data, &c); err != nil {
+		f.Fatal(err)
+	}
+	out := make([]string, len(c.Cases))
+	for i, x := range c.Cases {
+		out[i] = x.Expression
+	}
+	return out
 }
