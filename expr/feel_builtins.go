@@ -39,6 +39,20 @@ func (b *builtin) arity() string {
 	return fmt.Sprintf("%d to %d arguments", b.min, b.max)
 }
 
+// takes reports whether a form of b takes k positional arguments (b's arity holds them): a
+// form's trailing offset may be left out (time(hour, minute, second[, offset])).
+func (b *builtin) takes(k int) bool {
+	if b.forms == nil {
+		return true
+	}
+	for _, f := range b.forms {
+		if len(f) == k || len(f) == k+1 && f[k] == "offset" {
+			return true
+		}
+	}
+	return false
+}
+
 func pure(min, max int, params []string, f func(args []any) any) *builtin {
 	return &builtin{fn: func(args ...any) (any, error) { return f(args), nil }, min: min, max: max, params: params}
 }
@@ -222,6 +236,9 @@ var builtins = map[string]*builtin{
 		}
 		if !utf8.ValidString(s) {
 			s = string([]rune(s)) // each invalid byte becomes U+FFFD, as a rune-wise substring did
+		}
+		if start == 0 { // feel-scala: position 0 is before the text, and nothing follows it
+			return ""
 		}
 		// by byte offsets of runes: no copy of the whole string as runes
 		n := int64(utf8.RuneCountInString(s))
@@ -434,13 +451,13 @@ var builtins = map[string]*builtin{
 		if i, ok := intArg(a[0]); ok {
 			return i%2 != 0
 		}
-		return nil
+		return oddOrEvenOfFraction(a[0])
 	})),
 	"even": boolean(pure(1, 1, p("number"), func(a []any) any {
 		if i, ok := intArg(a[0]); ok {
 			return i%2 == 0
 		}
-		return nil
+		return oddOrEvenOfFraction(a[0])
 	})),
 
 	// list
@@ -1123,4 +1140,13 @@ func flatten(list []any) []any {
 	}
 	walk(list)
 	return out
+}
+
+// oddOrEvenOfFraction: a number with a fraction is neither odd nor even (false, as in
+// feel-scala); anything else is an illegal argument (null).
+func oddOrEvenOfFraction(x any) any {
+	if isNum(x) {
+		return false
+	}
+	return nil
 }

@@ -594,19 +594,27 @@ func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 		}
 		return mcall("$call", args...)
 	}
+	// a call no function takes: null with feel-scala's warning; lint reports it, and what its
+	// arguments hold (their nodes are dropped)
+	noSuchCall := func(format string, a ...any) ast.Node {
+		for _, arg := range n.args {
+			c.node(arg, s)
+		}
+		return c.soft(n.off, WarnNoFunction, noFunction(n), format, a...)
+	}
 	b, ok := builtins[n.name]
 	if !ok {
-		return c.soft(n.off, WarnNoFunction, noFunction(n), "unknown function %q", n.name)
+		return noSuchCall("unknown function %q", n.name)
 	}
 	args := n.args
 	if n.named != nil {
 		var problem string
 		if args, problem = namedArgs(n, b); problem != "" {
-			return c.soft(n.off, WarnNoFunction, noFunction(n), "%s", problem)
+			return noSuchCall("%s", problem)
 		}
 	}
-	if len(args) < b.min || b.max >= 0 && len(args) > b.max {
-		return c.soft(n.off, WarnNoFunction, noFunction(n), "%s() takes %s, got %d", n.name, b.arity(), len(args))
+	if len(args) < b.min || b.max >= 0 && len(args) > b.max || n.named == nil && !b.takes(len(args)) {
+		return noSuchCall("%s() takes %s, got %d", n.name, b.arity(), len(args))
 	}
 	if b.temporal || !b.boolean {
 		c.temporal = true // a temporal value or a decimal

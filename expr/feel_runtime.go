@@ -48,8 +48,8 @@ var runtimeFuncs = map[string]func(...any) (any, error){
 		switch typ {
 		case "Any":
 			return x != nil
-		case "Null":
-			return x == nil
+		case "Null": // feel-scala 1.18: no value is an instance of Null, not even null
+			return false
 		case "range":
 			_, ok := x.(*feelRange)
 			return ok
@@ -230,7 +230,7 @@ var metered = map[string]mfunc{
 		if err := m.step(1 + scanSteps(a[1])); err != nil {
 			return nil, err
 		}
-		return unaryTest(a[0], a[1]), nil
+		return inTest(m, a[0], a[1]), nil
 	},
 	"$call": func(m *meter, a []any) (any, error) {
 		f, ok := a[0].(*feelFunc)

@@ -341,39 +341,6 @@ func (r *feelRange) contains(x any) any {
 	return true
 }
 
-// unaryTest applies one positive unary test value to x: a range tests membership, a list
-// tests membership of its elements (each of which may itself be a range), any other value
-// equality. The unary comparisons ("< 5") compile to comparisons directly.
-func unaryTest(x, test any) any {
-	switch t := test.(type) {
-	case nil:
-		if x == nil {
-			return true
-		}
-		return nil
-	case *feelRange:
-		return t.contains(x)
-	case []any:
-		var out any = false
-		for _, e := range t {
-			switch r := unaryTest(x, e); r {
-			case true:
-				return true
-			case nil:
-				out = nil
-			}
-		}
-		return out
-	case bool:
-		// a boolean test is satisfied when it is true (e.g. "x in (x > 3)"), or by equality
-		if b, ok := x.(bool); ok {
-			return b == t
-		}
-		return t
-	}
-	return feelEqual(x, test)
-}
-
 // feelString is FEEL's string(x).
 func feelString(x any) string {
 	switch v := x.(type) {

@@ -63,6 +63,9 @@ func (m *meter) warn(typ, format string, args ...any) {
 // comparand shows a value in a warning as feel-scala does (strings quoted, contexts as
 // {a:1, b:"x"}), cut after about 100 bytes: the value may be large, and a warning is a line.
 func (m *meter) comparand(x any) string {
+	if !m.warns() { // no warning will show it: a loop past the cap must not pay for its text
+		return ""
+	}
 	w := m.newShown()
 	w.show(x)
 	return w.String()
@@ -127,9 +130,7 @@ func (w *shown) show(x any) {
 	}
 	switch v := x.(type) {
 	case string:
-		if w.scrub != nil {
-			v = w.scrub(v)
-		}
+		v = w.scrubbed(v)
 		if len(v) > shownBytes {
 			v = v[:shownBytes+1] // enough to be cut; Quote shows a split rune as \x..
 		}
@@ -147,25 +148,44 @@ func (w *shown) show(x any) {
 		w.write("]")
 	case map[string]any:
 		w.write("{")
-		for i, k := range smallestKeys(v, 20) {
+		for i, k := range smallestKeys(v, keysShown) {
 			if i > 0 {
 				w.write(", ")
 			}
-			if w.scrub != nil {
-				k = w.scrub(k)
-			}
-			w.write(k + ":")
+			w.write(w.scrubbed(k) + ":")
 			if w.show(v[k]); w.cut {
 				return
 			}
 		}
-		if len(v) > 20 {
+		if len(v) > keysShown {
 			w.write(", ...")
 		}
 		w.write("}")
+	case *feelRange: // as its String, the ends scrubbed and cut like any value
+		w.write(map[bool]string{true: "[", false: "("}[v.startIncl])
+		w.end(v.start)
+		w.write("..")
+		w.end(v.end)
+		w.write(map[bool]string{true: "]", false: ")"}[v.endIncl])
 	default:
 		w.write(feelString(x))
 	}
+}
+
+// end shows a range's end: a text unquoted, as feelRange.String shows it.
+func (w *shown) end(x any) {
+	if s, ok := x.(string); ok {
+		w.write(w.scrubbed(s))
+		return
+	}
+	w.show(x)
+}
+
+func (w *shown) scrubbed(s string) string {
+	if w.scrub != nil {
+		return w.scrub(s)
+	}
+	return s
 }
 
 // smallestKeys are the n first keys of m in sorted order, found in one pass over m.
@@ -234,7 +254,7 @@ func getWarn(m *meter, x any, key string) any {
 	case map[string]any:
 		out, ok := v[key]
 		if !ok && m.warns() {
-			m.warn(WarnNoContextEntry, "No context entry found with key '%s'. Available keys: %s", m.text(key), m.quotedList(smallestKeys(v, 21)))
+			m.warn(WarnNoContextEntry, "No context entry found with key '%s'. Available keys: %s", m.text(key), m.quotedList(smallestKeys(v, keysShown+1)))
 		}
 		return out
 	case []any:
@@ -259,7 +279,7 @@ func getWarn(m *meter, x any, key string) any {
 
 // properties are the names feel-scala lists for a value's properties, in its order.
 func properties(x any) []string {
-	switch v := x.(type) {
+	switch x.(type) {
 	case feelDate:
 		return []string{"year", "month", "day", "weekday"}
 	case feelDateTime:
@@ -271,15 +291,17 @@ func properties(x any) []string {
 	case yearMonthDuration:
 		return []string{"years", "months"}
 	case *feelRange:
-		_ = v
 		return []string{"start", "start included", "end", "end included"}
 	}
 	return nil
 }
 
-// quotedList shows names as feel-scala does: 'a', 'b' (at most 20, then "...").
+// keysShown is how many of a context's keys a warning lists.
+const keysShown = 20
+
+// quotedList shows names as feel-scala does: 'a', 'b' (at most keysShown, then "...").
 func (m *meter) quotedList(names []string) string {
-	const most = 20
+	const most = keysShown
 	var b strings.Builder
 	for i, n := range names {
 		if i == most {
@@ -298,11 +320,8 @@ func (m *meter) quotedList(names []string) string {
 
 // text is a text a warning shows: scrubbed (Scrub), then cut after 100 bytes.
 func (m *meter) text(s string) string {
-	if m != nil && m.scrub != nil {
-		s = m.scrub(s)
-	}
-	w := &shown{}
-	w.write(s)
+	w := m.newShown()
+	w.write(w.scrubbed(s))
 	return w.String()
 }
 
@@ -365,6 +384,9 @@ func index(m *meter, x, n any) any {
 	if !ok {
 		expectedList(m, x)
 		return nil
+	}
+	if _, whole := toInt(n); !whole && isNum(n) {
+		n = roundTo(n, int64(0), apd.RoundFloor) // feel-scala: [1, 2, 3][1.5] is the first item
 	}
 	return feelIndex(list, n)
 }
@@ -429,15 +451,13 @@ func illegalArguments(m *meter, _ *builtin, a []any) string {
 // silent: null is an answer of the function whatever its arguments.
 func silent(*meter, *builtin, []any) string { return "" }
 
-// unlessText: null is the answer of a conversion for a text it cannot parse; any other
-// argument is illegal.
+// unlessText: null is the answer of a conversion from a text it cannot parse; any other
+// arguments are illegal.
 func unlessText(m *meter, b *builtin, a []any) string {
-	for _, x := range a {
-		if !isString(x) {
-			return illegalArguments(m, b, a)
-		}
+	if len(a) == 1 && isString(a[0]) {
+		return ""
 	}
-	return ""
+	return illegalArguments(m, b, a)
 }
 
 // listArg is the list a list function works on: its list argument, or its arguments.
@@ -461,7 +481,7 @@ func numbers(m *meter, _ *builtin, a []any) string {
 	return ""
 }
 
-// comparable: min and max of an empty list are null; of values that cannot be ordered fail.
+// comparableItems: min and max of an empty list are null; of values that cannot be ordered fail.
 func comparableItems(m *meter, _ *builtin, a []any) string {
 	l := listArg(a)
 	if len(l) == 0 {
@@ -581,4 +601,42 @@ func quantify(x any, some bool) any {
 		return nil
 	}
 	return !some
+}
+
+// inTest is "x in test" for one positive unary test value, as feel-scala evaluates it: a
+// range holds x (null and a warning when x cannot be compared with its ends, or an end is
+// null); a list holds x as an item, or is x; a boolean is the test's own answer; any other
+// value is x's equal (across types: null and a warning).
+func inTest(m *meter, x, test any) any {
+	switch t := test.(type) {
+	case nil:
+		return x == nil
+	case *feelRange:
+		var out any
+		if t.start != nil && t.end != nil {
+			out = t.contains(x)
+		}
+		if out == nil {
+			m.warn(WarnNotComparable, "Can't compare '%s' with '%s' and '%s'", m.comparand(x), m.comparand(t.start), m.comparand(t.end))
+		}
+		return out
+	case []any:
+		for _, e := range t {
+			if feelEqual(x, e) == true {
+				return true
+			}
+		}
+		eq := feelEqual(x, t)
+		if eq == nil && x != nil {
+			notComparable(m, x, t)
+		}
+		return eq == true
+	case bool:
+		// a boolean test is satisfied when it is true (e.g. "x in (x > 3)"), or by equality
+		if b, ok := x.(bool); ok {
+			return b == t
+		}
+		return t
+	}
+	return equal(m, x, test)
 }

@@ -3,6 +3,7 @@ package expr
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,7 +104,7 @@ func TestScrubReachesWarningsBeforeTheyAreCut(t *testing.T) {
 	secret := strings.Repeat("k3y", 60) // 180 bytes: a warning shows 100
 	scrub := func(s string) string { return strings.ReplaceAll(s, secret, "***") }
 	env := map[string]any{"s": secret, "ctx": map[string]any{secret: 1}, "l": []any{"a", secret}}
-	for _, src := range []string{`=s < 1`, `=ctx.missing`, `=ctx < 1`, `=l * 2`, `=upper case(l)`, `=number(s)`} {
+	for _, src := range []string{`=s < 1`, `=ctx.missing`, `=ctx < 1`, `=l * 2`, `=upper case(l)`, `=number(s)`, `=[s..s] + 1`, `={r: [s..s]} + 1`} {
 		p, err := Compile(src)
 		if err != nil {
 			t.Fatal(err)
@@ -120,5 +121,29 @@ func TestScrubReachesWarningsBeforeTheyAreCut(t *testing.T) {
 		if _, ws, _ := p.EvalWarnings(context.Background(), env); !strings.Contains(ws[0].Message, secret[:12]) {
 			t.Errorf("%s: without Scrub the warning %q shows no part of the value: the test proves nothing", src, ws[0])
 		}
+	}
+}
+
+// Past the cap on warnings, a loop pays nothing for the text of the warnings it would raise
+// (the keys of a large context were sorted and scrubbed for each of them, minutes for a loop):
+// the texts shown, counted through the scrubber, are those of the 20 warnings kept.
+func TestWarningsPastTheCapCostNothing(t *testing.T) {
+	t.Parallel()
+	big := make(map[string]any, 1000)
+	for i := range 1000 {
+		big[strconv.Itoa(i)] = i
+	}
+	p, err := Compile(`=for i in 1..2000 return [m + 1, m < 1, if m then 1 else 2, -m, m.missing]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := 0
+	count := Scrub(func(s string) string { texts++; return s })
+	_, ws, err := p.EvalWarnings(context.Background(), map[string]any{"m": big}, count)
+	if err != nil || len(ws) != maxWarnings {
+		t.Fatalf("%d warnings, %v", len(ws), err)
+	}
+	if most := maxWarnings * (2*keysShown + 2); texts > most {
+		t.Errorf("%d texts shown for %d warnings kept, want at most %d", texts, len(ws), most)
 	}
 }
