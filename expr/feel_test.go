@@ -170,6 +170,18 @@ func TestFEELFindings(t *testing.T) {
 			t.Errorf("%s = %v %q (%v), want null (or a list of null) with %q", tt.src, out, warnings, err, tt.warnings)
 		}
 	}
+	// what a call no function takes holds is reported too
+	p, err := Compile(`=foo(bar(1), @"2020-13-01")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, f := range p.Findings() {
+		found = append(found, f.Error())
+	}
+	if want := []string{`1:6: unknown function "bar"`, `1:14: invalid temporal literal @"2020-13-01"`, `1:2: unknown function "foo"`}; !slices.Equal(found, want) {
+		t.Errorf("findings %q, want %q", found, want)
+	}
 	if p, _ := Compile(`=abs(-1) + count([1])`); len(p.Findings()) != 0 {
 		t.Errorf("findings %v for known functions", p.Findings())
 	}
