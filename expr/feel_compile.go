@@ -581,7 +581,7 @@ func namesIn(n fnode, out map[string]bool) {
 // call compiles a call of a built-in function or of a local name holding a function.
 func (c *feelCompiler) call(n *fCall, s *scope) ast.Node {
 	if c.isLocal(n.name, s) {
-		args := []ast.Node{c.node(&fName{n.off, n.name}, s)}
+		args := []ast.Node{str(n.name), c.node(&fName{n.off, n.name}, s)}
 		if n.named != nil { // matched to the function's parameter names when it is called
 			args = append(args, constant(n.named))
 			for _, a := range n.args {

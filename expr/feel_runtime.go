@@ -232,27 +232,36 @@ var metered = map[string]mfunc{
 		}
 		return inTest(m, a[0], a[1]), nil
 	},
+	// $call(name, f, args...) calls the function a local name holds; anything else, or a
+	// function of another arity, is null with feel-scala's NO_FUNCTION_FOUND.
 	"$call": func(m *meter, a []any) (any, error) {
-		f, ok := a[0].(*feelFunc)
-		if !ok {
+		f, ok := a[1].(*feelFunc)
+		if !ok || len(f.tmpl.params) != len(a)-2 {
+			m.warn(WarnNoFunction, "No function found with name '%s' and %d parameters", a[0].(string), len(a)-2)
 			return nil, nil
 		}
-		return f.call(m, a[1:]...)
+		return f.call(m, a[2:]...)
 	},
-	// $callNamed(f, names, args...): a parameter not named is null; a name the function
+	// $callNamed(name, f, names, args...): a parameter not named is null; a name the function
 	// does not have makes the call null, as in feel-scala.
 	"$callNamed": func(m *meter, a []any) (any, error) {
-		f, ok := a[0].(*feelFunc)
-		if !ok {
-			return nil, nil
-		}
-		args := make([]any, len(f.tmpl.names))
-		for i, name := range a[1].([]string) {
-			pos := slices.Index(f.tmpl.names, name)
-			if pos < 0 {
-				return nil, nil
+		names := a[2].([]string)
+		f, ok := a[1].(*feelFunc)
+		var args []any
+		if ok {
+			args = make([]any, len(f.tmpl.names))
+			for i, name := range names {
+				pos := slices.Index(f.tmpl.names, name)
+				if pos < 0 {
+					ok = false
+					break
+				}
+				args[pos] = a[3+i]
 			}
-			args[pos] = a[2+i]
+		}
+		if !ok {
+			m.warn(WarnNoFunction, "No function found with name '%s' and parameters: %s", a[0].(string), strings.Join(names, ","))
+			return nil, nil
 		}
 		return f.call(m, args...)
 	},
