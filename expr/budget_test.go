@@ -526,3 +526,27 @@ func TestBudgetAggregatesOfDecimalsCountTheirArithmetic(t *testing.T) {
 		t.Errorf("negating %d decimals: %d steps (integers %d) and %d bytes", n, decSteps, intSteps, decBytes)
 	}
 }
+
+// extract of a text with millions of matches stops at the budget before it matches them all:
+// it found every match first, 100 MB for a 6 MB text and 400 MB for 24 MB, before counting
+// them. Now what it allocates is bounded by the budget (a match costs the regexp package about
+// six times the item it is counted as), whatever the text's length. Not parallel: it measures
+// what the process allocates.
+func TestExtractStopsMatchingAtTheBudget(t *testing.T) {
+	s := strings.Repeat("x", 24<<20)
+	p, err := Compile(`=count(extract(s, "x"))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = p.Eval(map[string]any{"s": s})
+	runtime.ReadMemStats(&after)
+	var be *BudgetError
+	if !errors.As(err, &be) {
+		t.Fatalf("extract of 24 Mi matches: %v, want a budget error", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(defaultLimits.bytes)*8 {
+		t.Errorf("extract allocated %d MB before the budget stopped it; the budget is %d MB", got>>20, defaultLimits.bytes>>20)
+	}
+}

@@ -63,7 +63,13 @@ var _ = addBuiltins(map[string]*builtin{
 		if !ok || re == nil {
 			return nil, err
 		}
-		found := re.FindAllString(s, -1)
+		// at most one match more than the budget holds (each costs an item): matching all of a
+		// 6 MB text first built 100 MB before the budget could say no
+		limit := int(min(max((m.left()-listBytes)/itemBytes, 0), int64(len(s))+1)) + 1
+		found := re.FindAllString(s, limit)
+		if len(found) == limit {
+			return nil, m.alloc(m.left() + 1)
+		}
 		n := int64(listBytes)
 		for _, f := range found {
 			n += itemBytes + int64(len(f))
