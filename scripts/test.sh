@@ -54,7 +54,7 @@ if [[ "$what" == all ]]; then
   step "unit tests (race detector)"
   go test -race -count=1 ./...
   step "fuzz targets, briefly"
-  bash scripts/fuzz.sh "${FUZZTIME:-5s}"
+  bash scripts/fuzz.sh "${FUZZTIME:-3s}"
   if [[ -f tools/templates/package.json ]]; then
     step "element templates and BPMN examples"
     npm_installed tools/templates
