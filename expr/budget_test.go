@@ -341,7 +341,7 @@ func TestBudgetAmplifyingBuiltins(t *testing.T) {
 		`=string join(["a", "b"], ", ", "[", "]")`:    "[a, b]",
 		`=replace("abc", "(b)", "[$1]")`:              "a[b]c",
 		`=count(split("a,b,c", ","))`:                 int64(3),
-		`=string([1, "a", {b: null}])`:                `[1, "a", {b: null}]`,
+		`=string([1, "a", {b: null}])`:                `[1, "a", {b:null}]`,
 		`=flatten([[1, [2]], 3])`:                     []any{int64(1), int64(2), int64(3)},
 		`=substring("héllo wörld", 2, 4)`:             "éllo",
 		`=substring("héllo wörld", -5)`:               "wörld",

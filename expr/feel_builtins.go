@@ -563,29 +563,29 @@ var builtins = map[string]*builtin{
 		}
 		return out
 	}),
+	// insert before and remove are feel-scala's list.patch at the position (Java's intValue of
+	// it, from the end when negative): past either end, insert before clamps and remove changes
+	// nothing.
 	"insert before": pure(3, 3, p("list", "position", "newItem"), func(a []any) any {
 		list, ok := listOf(a[0])
-		pos, ok2 := intArg(a[1])
+		pos, ok2 := javaInt(a[1])
 		if !ok || !ok2 {
 			return nil
 		}
-		i, ok := position1(pos, len(list))
-		if !ok {
-			return nil
-		}
+		i := min(max(patchIndex(pos, len(list)), 0), len(list))
 		out := append([]any{}, list[:i]...)
 		out = append(out, a[2])
 		return append(out, list[i:]...)
 	}),
 	"remove": pure(2, 2, p("list", "position"), func(a []any) any {
 		list, ok := listOf(a[0])
-		pos, ok2 := intArg(a[1])
+		pos, ok2 := javaInt(a[1])
 		if !ok || !ok2 {
 			return nil
 		}
-		i, ok := position1(pos, len(list))
-		if !ok {
-			return nil
+		i := patchIndex(pos, len(list))
+		if i < 0 || i >= len(list) {
+			return append([]any{}, list...)
 		}
 		return append(append([]any{}, list[:i]...), list[i+1:]...)
 	}),
@@ -806,16 +806,6 @@ func twoStrings(a []any) (string, string, bool) {
 
 func intArg(x any) (int64, bool) { return toInt(x) }
 
-// position1 turns a 1-based (negative: from the end) position into an index of a list of n.
-func position1(pos int64, n int) (int, bool) {
-	switch {
-	case pos > 0 && pos <= int64(n):
-		return int(pos - 1), true
-	case pos < 0 && -pos <= int64(n):
-		return n + int(pos), true
-	}
-	return 0, false
-}
 
 func dateOf(x any) (time.Time, bool) {
 	switch v := x.(type) {
@@ -976,6 +966,9 @@ func roundTo(n, scale any, mode roundMode) any {
 	if int64(d.Exponent) >= -sc {
 		return n // no digits beyond the scale
 	}
+	if !d.IsZero() && int64(d.Exponent)+d.NumDigits() <= -sc {
+		return roundAway(d, int32(-sc), mode) // apd drops every digit to 0 there: round up(100, -7) was 0
+	}
 	ctx := *decCtx
 	ctx.Rounding = mode
 	out := new(apd.Decimal)
@@ -1032,9 +1025,7 @@ func regex(m *meter, a []any) (*regexp.Regexp, error) {
 			goFlags += string(f)
 		case 'x':
 			pat = stripRegexSpace(pat)
-		default:
-			return nil, nil
-		}
+		} // any other flag is ignored, as feel-scala ignores it
 	}
 	src := pat
 	if goFlags != "" {
@@ -1149,4 +1140,39 @@ func oddOrEvenOfFraction(x any) any {
 		return false
 	}
 	return nil
+}
+
+// patchIndex is feel-scala's index of a 1-based position in a list of n: from the end when
+// the position is not positive.
+func patchIndex(pos int32, n int) int {
+	if pos > 0 {
+		return int(pos) - 1
+	}
+	return n + int(pos)
+}
+
+// roundAway rounds d, whose magnitude is below one unit u = 10^k, to 0 or ±u by mode.
+func roundAway(d *apd.Decimal, k int32, mode roundMode) any {
+	unit := apd.New(1, k)
+	if d.Negative {
+		unit.Neg(unit)
+	}
+	c := new(apd.Decimal).Abs(d).Cmp(apd.New(5, k-1)) // against half a unit
+	away := false
+	switch mode {
+	case apd.RoundUp:
+		away = true
+	case apd.RoundCeiling:
+		away = !d.Negative
+	case apd.RoundFloor:
+		away = d.Negative
+	case apd.RoundHalfUp:
+		away = c >= 0
+	case apd.RoundHalfDown, apd.RoundHalfEven: // 0 is the even neighbour
+		away = c > 0
+	}
+	if !away {
+		return int64(0)
+	}
+	return numVal(unit, nil)
 }

@@ -242,7 +242,10 @@ func floatFunc(f func(float64) float64, a any) any {
 // numPow is x ** y as feel-scala computes it: a decimal power for a whole exponent, the
 // float64 power otherwise (2 ** 0.5 is 1.4142135623730951).
 func numPow(a, b any) any {
-	if _, ok := toInt(b); ok {
+	if y, ok := toInt(b); ok {
+		if y == 0 && isNum(a) {
+			return int64(1) // 0 ** 0 too, as in feel-scala (apd: undefined)
+		}
 		return decOp(decCtx.Pow, a, b)
 	}
 	x, ok1 := toDec(a)

@@ -57,7 +57,7 @@ func TestFEELDecimalNumbers(t *testing.T) {
 		{"a list index computed as a decimal", `=[1, 2, 3][1.5 * 2]`, `3`},
 		{"a range with decimal ends", `=2.5 in [2..3]`, `true`},
 		{"a duration times a decimal cuts it first", `=string(duration("PT1H") * 2.5)`, `"PT2H"`},
-		{"a duration over a duration", `=duration("PT1H") / duration("PT40M")`, `1.5`},
+		{"a duration over a duration: the whole quotient, as feel-scala", `=duration("PT1H") / duration("PT40M")`, `1`},
 		{"beyond DECIMAL128", `=10 ** 6145`, `null`},
 	}
 	for _, tc := range tests {

@@ -479,6 +479,9 @@ func subTemporal(a, b any) any {
 	case feelTime:
 		switch bv := b.(type) {
 		case feelTime:
+			if av.local != bv.local { // feel-scala: a local time and one with an offset do not subtract
+				return nil
+			}
 			return dayTimeDuration{av.t.Sub(bv.t)}
 		case dayTimeDuration:
 			return addTemporal(a, negTemporal(bv))
@@ -529,8 +532,8 @@ func mulTemporal(a, n any) any {
 func divTemporal(a, b any) any {
 	switch v := a.(type) {
 	case dayTimeDuration:
-		if w, ok := b.(dayTimeDuration); ok {
-			return numDiv(int64(v.d), int64(w.d))
+		if w, ok := b.(dayTimeDuration); ok && w.d != 0 { // feel-scala: the whole quotient
+			return int64(v.d / w.d)
 		}
 		if isNum(b) {
 			if r, ok := roundInt(numDiv(int64(v.d), b)); ok {
@@ -538,11 +541,11 @@ func divTemporal(a, b any) any {
 			}
 		}
 	case yearMonthDuration:
-		if w, ok := b.(yearMonthDuration); ok {
-			return numDiv(v.months, w.months)
+		if w, ok := b.(yearMonthDuration); ok && w.months != 0 { // feel-scala: the whole quotient
+			return v.months / w.months
 		}
-		if isNum(b) {
-			if r, ok := roundInt(numDiv(v.months, b)); ok {
+		if isNum(b) { // feel-scala: whole months, the fraction cut (P1Y2M / 5 is P2M)
+			if r, ok := intOf(numDiv(v.months, b), apd.RoundDown); ok {
 				return yearMonthDuration{r}
 			}
 		}

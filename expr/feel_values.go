@@ -83,9 +83,9 @@ func feelEqual(a, b any) any {
 		if len(av) != len(bv) {
 			return false
 		}
-		for i := range av {
-			if e := feelEqual(av[i], bv[i]); e != true {
-				return e
+		for i := range av { // items of different types are unequal (feel-scala: false, not null)
+			if feelEqual(av[i], bv[i]) != true {
+				return false
 			}
 		}
 		return true
@@ -102,8 +102,8 @@ func feelEqual(a, b any) any {
 			if !ok {
 				return false
 			}
-			if e := feelEqual(x, y); e != true {
-				return e
+			if feelEqual(x, y) != true {
+				return false
 			}
 		}
 		return true
@@ -371,7 +371,7 @@ func feelString(x any) string {
 		keys := sortedKeys(v)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = k + ": " + feelLiteral(v[k])
+			parts[i] = k + ":" + feelLiteral(v[k]) // {a:1, b:"x"}, as feel-scala writes a context
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	case interface{ String() string }:
