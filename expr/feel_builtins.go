@@ -806,7 +806,6 @@ func twoStrings(a []any) (string, string, bool) {
 
 func intArg(x any) (int64, bool) { return toInt(x) }
 
-
 func dateOf(x any) (time.Time, bool) {
 	switch v := x.(type) {
 	case feelDate:
