@@ -48,14 +48,7 @@ func (h *Handler) pause(ctx context.Context, job Job, d time.Duration) error {
 	if err := h.keepLease(ctx, job, d); err != nil {
 		return err
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d)
 }
 
 // MaxThrottledRetriggers is how often runFlowAndWait triggers again a run that failed as

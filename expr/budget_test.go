@@ -381,15 +381,7 @@ func TestBudgetLargeRealResponse(t *testing.T) {
 		`={rows: for r in response.body.value return {id: r.id, name: upper case(r.name)}, big: count(response.body.value[qty > 3]), ids: string join(response.body.value.id, ",")}`,
 		`expr:{rows: map(response.body.value, [#.id, upper(#.name)]), big: count(response.body.value, #.qty > 3), ids: join(map(response.body.value, #.id), ",")}`,
 	} {
-		p, err := Compile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := newMeter(context.Background(), defaultLimits)
-		if _, err := p.evalWith(&m, env, nil); err != nil {
-			t.Fatalf("%s: %v", src, err)
-		}
-		steps, bytes := defaultLimits.steps-m.steps, defaultLimits.bytes-m.bytes
+		steps, bytes := used(t, src, env)
 		t.Logf("%s: %d steps, %d bytes", src[:20], steps, bytes)
 		if steps > MaxSteps/10 || bytes > MaxBytes/4 {
 			t.Errorf("10,000 rows used %d steps and %d bytes: too close to the limits", steps, bytes)

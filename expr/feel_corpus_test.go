@@ -21,12 +21,17 @@ type corpusCase struct {
 }
 
 func loadCorpus(t testing.TB) []corpusCase {
+	return loadCases[corpusCase](t, "testdata/feel_corpus.json")
+}
+
+// loadCases reads the cases of a testdata file: {"cases": [...]}.
+func loadCases[C any](t testing.TB, file string) []C {
 	t.Helper()
-	data, err := os.ReadFile("testdata/feel_corpus.json")
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c struct{ Cases []corpusCase }
+	var c struct{ Cases []C }
 	if err := json.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package expr
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,16 +25,7 @@ type docsCase struct {
 }
 
 func loadDocsCases(t testing.TB) []docsCase {
-	t.Helper()
-	data, err := os.ReadFile("testdata/feel_docs_examples.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct{ Cases []docsCase }
-	if err := json.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.Cases
+	return loadCases[docsCase](t, "testdata/feel_docs_examples.json")
 }
 
 // TestFEELDocsExamples runs every documented example through Compile and Eval, what

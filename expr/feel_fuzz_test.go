@@ -2,9 +2,7 @@ package expr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -23,8 +21,8 @@ func FuzzCompileFEEL(f *testing.F) {
 	for _, s := range []string{"=", "= ", "=(", "={", "=[", `="`, "=@\"", "=`", "=a..", "=]1..2[", "=for", "=function(", "=x in (", "=/*", "=1 instance of"} {
 		f.Add(s)
 	}
-	for _, c := range loadWarningSeeds(f) { // every way to a warning
-		f.Add(c)
+	for _, c := range loadCases[warningCase](f, "testdata/feel_warnings.json") { // every way to a warning
+		f.Add(c.Expression)
 	}
 	const secret = "s3cr3tV4lue-held-by-the-job"
 	env := map[string]any{"a": []any{int64(1), "x", nil}, "b": map[string]any{"c": 1.5, secret: secret}, "s": "str", "n": nil, "k": secret}
@@ -63,21 +61,4 @@ func FuzzCompileFEEL(f *testing.F) {
 			t.Fatalf("%q: a small budget gave %#v, the default %#v", src, got, want)
 		}
 	})
-}
-
-// loadWarningSeeds are the expressions of testdata/feel_warnings.json.
-func loadWarningSeeds(f *testing.F) []string {
-	data, err := os.ReadFile("testdata/feel_warnings.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	var c struct{ Cases []struct{ Expression string } }
-	if err := json.Unmarshal(data, &c); err != nil {
-		f.Fatal(err)
-	}
-	out := make([]string, len(c.Cases))
-	for i, x := range c.Cases {
-		out[i] = x.Expression
-	}
-	return out
 }

@@ -3,7 +3,6 @@ package expr
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -24,19 +23,6 @@ type warningCase struct {
 	Override          string          `json:"override"`
 }
 
-func loadWarningCases(t *testing.T, file string) []warningCase {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct{ Cases []warningCase }
-	if err := json.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.Cases
-}
-
 // TestWarningsAgreeWithFeelScala evaluates every case of the warnings corpus (built-ins given
 // null and arguments of the wrong type, missing variables and context entries, arithmetic and
 // conditions on the wrong types, unknown functions and invalid literals) and every documented
@@ -44,14 +30,14 @@ func loadWarningCases(t *testing.T, file string) []warningCase {
 // order: what `expr eval` prints and an incident carries is what a cluster would say.
 func TestWarningsAgreeWithFeelScala(t *testing.T) {
 	t.Parallel()
-	cases := loadWarningCases(t, "testdata/feel_warnings.json")
+	cases := loadCases[warningCase](t, "testdata/feel_warnings.json")
 	if len(cases) < 400 {
 		t.Fatalf("the warnings corpus has %d cases, want at least 400", len(cases))
 	}
 	for i := range cases {
 		cases[i].Expression = strings.TrimPrefix(cases[i].Expression, "=")
 	}
-	docs := loadWarningCases(t, "testdata/feel_docs_examples.json")
+	docs := loadCases[warningCase](t, "testdata/feel_docs_examples.json")
 	for _, c := range docs {
 		if c.Since == "" && c.Pattern == "" && c.ExpectError == "" && c.Override == "" && len(c.FeelScala) > 0 {
 			c.ID += 100000 // docs case N is reported as 10000N
