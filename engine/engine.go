@@ -85,7 +85,6 @@ type Engine struct {
 	awaiting     map[int64]*awaiter
 	pushes       []push
 	woken        map[string]bool
-	internal     []*request
 	work         []func()
 	afterSync    []func()
 	durable      chan *applied // applied batches on their way to the disk
@@ -303,16 +302,14 @@ func (e *Engine) run() {
 		// A new slice each time: the syncer still holds the previous batch.
 		batch := make([]*request, 0, 64)
 		due := false
-		if len(e.internal) == 0 {
-			select {
-			case r := <-e.in:
-				batch = append(batch, r)
-			case <-t.C:
-				due = true
-			case <-e.stop:
-				e.failPending()
-				return
-			}
+		select {
+		case r := <-e.in:
+			batch = append(batch, r)
+		case <-t.C:
+			due = true
+		case <-e.stop:
+			e.failPending()
+			return
 		}
 	drain:
 		for len(batch) < maxBatch {
@@ -353,8 +350,6 @@ func (e *Engine) clock() int64 {
 // while the syncer waits for the disk.
 func (e *Engine) process(batch []*request, due bool) {
 	e.now = e.clock()
-	batch = append(batch, e.internal...)
-	e.internal = e.internal[:0]
 	if due {
 		batch = append(batch, e.dueCommands()...)
 	}
@@ -494,14 +489,6 @@ func (e *Engine) snapshot() error {
 	}
 	e.stats.Snapshots.Add(1)
 	return nil
-}
-
-// internalCmd queues a command the engine decided on (live only; replay reads them from the log).
-func (e *Engine) internalCmd(c *Cmd) {
-	if e.replaying {
-		return
-	}
-	e.internal = append(e.internal, &request{cmd: c})
 }
 
 // dueCommands are the commands the clock makes due: job deadlines, backoffs, timers, message

@@ -975,13 +975,6 @@ func roundTo(n, scale any, mode roundMode) any {
 	return numVal(out, err)
 }
 
-func abs64(x int64) int64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // regular expressions: FEEL uses XPath regexes with flags s, m, i, x; compiled once each.
 
 var regexCache sync.Map // pattern+flags -> *regexp.Regexp (nil when invalid)

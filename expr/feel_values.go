@@ -139,34 +139,6 @@ func feelCompare(a, b any) (int, bool) {
 	return compareTemporal(a, b)
 }
 
-func feelLess(a, b any) any {
-	if c, ok := feelCompare(a, b); ok {
-		return c < 0
-	}
-	return nil
-}
-
-func feelLessEq(a, b any) any {
-	if c, ok := feelCompare(a, b); ok {
-		return c <= 0
-	}
-	return nil
-}
-
-func feelGreater(a, b any) any {
-	if c, ok := feelCompare(a, b); ok {
-		return c > 0
-	}
-	return nil
-}
-
-func feelGreaterEq(a, b any) any {
-	if c, ok := feelCompare(a, b); ok {
-		return c >= 0
-	}
-	return nil
-}
-
 // arithmetic
 
 func feelAdd(a, b any) any {

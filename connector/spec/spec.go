@@ -7,7 +7,6 @@
 package spec
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -183,17 +182,6 @@ func (j *JobType) Fields() []*Field {
 		}
 	}
 	return out
-}
-
-// Header returns the declared header of that name; it panics for an undeclared one, a
-// programming error that every test reaching it finds.
-func (j *JobType) Header(name string) *Field {
-	for _, f := range j.Headers {
-		if f.Name == name {
-			return f
-		}
-	}
-	panic(fmt.Sprintf("spec: %s declares no header %q", j.Type, name))
 }
 
 // usedBy returns the operations whose fields include f, in declaration order: those that
